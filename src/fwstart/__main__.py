@@ -1,0 +1,5 @@
+"""Allow ``python -m fwstart``."""
+
+from fwstart.cli import main
+
+main()

@@ -1,0 +1,184 @@
+"""fwstart as a library: load the catalog, recommend, generate. Prints nothing."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from fwstart import __version__
+from fwstart.errors import InputError
+from fwstart.naming import ProjectNames, project_names
+from fwstart.questions import Answers, AnswerValue, Question, check_value, load_questions
+from fwstart.registry import FrameworkSpec, load_frameworks
+from fwstart.render import StepCallback, check_destination, render_project
+from fwstart.resources import data_dir, templates_dir
+from fwstart.rules import Recommendation, RuleBook, load_rules, recommend
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """Everything fwstart knows: its questions, frameworks and verdict rules."""
+
+    questions: tuple[Question, ...]
+    frameworks: Mapping[str, FrameworkSpec]
+    rules: RuleBook
+
+    @cached_property
+    def by_key(self) -> dict[str, Question]:
+        """The questions, by answer key."""
+        return {question.key: question for question in self.questions}
+
+    def check_answers(self, given: Mapping[str, object]) -> dict[str, AnswerValue]:
+        """Validate answers given as flags; ``None`` or an empty list means not given.
+
+        Raises:
+            InputError: naming the valid values for the first unknown one.
+        """
+        return {
+            key: check_value(self.by_key[key], value)
+            for key, value in given.items()
+            if value is not None and value != []
+        }
+
+    def recommend(self, answers: Answers) -> Recommendation:
+        """Return the verdict for ``answers``."""
+        return recommend(answers, self.rules, self.frameworks)
+
+    def framework(self, name: str) -> FrameworkSpec:
+        """Return a framework by key, or explain which keys exist.
+
+        Raises:
+            InputError: for an unknown framework.
+        """
+        if name not in self.frameworks:
+            raise InputError(
+                f"Unknown framework '{name}' (--framework).",
+                f"Choose from: {', '.join(self.frameworks)}.",
+            )
+        return self.frameworks[name]
+
+
+def load_catalog(data: Path | None = None, templates: Path | None = None) -> Catalog:
+    """Load questions, frameworks and rules from fwstart's data and template folders."""
+    data = data or data_dir()
+    frameworks = load_frameworks(data / "frameworks.yaml", templates or templates_dir())
+    return Catalog(
+        questions=load_questions(data / "questions.yaml"),
+        frameworks=frameworks,
+        rules=load_rules(data / "rules.yaml", frameworks),
+    )
+
+
+@dataclass(frozen=True)
+class Generated:
+    """What ``new_project`` made."""
+
+    path: Path
+    names: ProjectNames
+    framework: FrameworkSpec
+    recommendation: Recommendation
+    files: tuple[Path, ...]
+
+    @property
+    def overridden(self) -> bool:
+        """True when the person chose another framework than the recommended one."""
+        return self.framework.name != self.recommendation.framework
+
+
+def plan_project(
+    catalog: Catalog, destination: Path, answers: Answers, framework: str, force: bool = False
+) -> ProjectNames:
+    """Check that a project can be generated, before anything is written.
+
+    Raises:
+        FwstartError: for an unusable name, framework, target or destination.
+    """
+    spec = catalog.framework(framework)
+    if unsupported := [target for target in answers.targets if target not in spec.targets]:
+        raise InputError(
+            f"The {spec.label} starter cannot export to: {', '.join(unsupported)}.",
+            f"Its targets are {', '.join(spec.targets)}; drop the others or pick another framework.",
+        )
+    check_destination(destination, force)
+    return project_names(destination, reserved=spec.imports)
+
+
+def new_project(
+    catalog: Catalog,
+    destination: Path,
+    answers: Answers,
+    framework: str | None = None,
+    force: bool = False,
+    on_step: StepCallback = lambda step: None,
+) -> Generated:
+    """Generate a starter project.
+
+    Args:
+        catalog: fwstart's questions, frameworks and rules.
+        destination: the project directory to create (or fill, with ``force``).
+        answers: the person's answers.
+        framework: an override of the recommendation; ``None`` takes it.
+        force: allow a non-empty ``destination``; existing files are never replaced.
+        on_step: called with a short description as each step starts.
+
+    Raises:
+        FwstartError: for bad input or a destination that cannot be used;
+            nothing is written then.
+    """
+    destination = destination.expanduser().absolute()
+    verdict = catalog.recommend(answers)
+    spec = catalog.framework(framework or verdict.framework)
+    names = plan_project(catalog, destination, answers, spec.name, force)
+    files = render_project(
+        spec.template,
+        _context(catalog, names, answers, spec, verdict),
+        destination,
+        record=_record(names, answers, spec, verdict),
+        user_text=[names.project],
+        on_step=on_step,
+    )
+    return Generated(destination, names, spec, verdict, files)
+
+
+def _context(
+    catalog: Catalog,
+    names: ProjectNames,
+    answers: Answers,
+    spec: FrameworkSpec,
+    verdict: Recommendation,
+) -> dict[str, object]:
+    """The template variables: names, answers and the verdict, all as plain data."""
+    every_target = catalog.by_key["targets"].choices
+    return {
+        "project_name": names.project,
+        "package_name": names.package,
+        "distribution_name": names.distribution,
+        "goal": answers.goal,
+        **{target: target in answers.targets for target in every_target},
+        "ci": answers.ci,
+        "verdict": {
+            "recommended": catalog.frameworks[verdict.framework].label,
+            "overridden": spec.name != verdict.framework,
+            "reasons": [reason.text for reason in verdict.reasons],
+            "against": [reason.text for reason in verdict.against],
+            "answers": {key: _plain(value) for key, value in answers.as_dict().items()},
+        },
+        "fwstart_version": __version__,
+    }
+
+
+def _record(
+    names: ProjectNames, answers: Answers, spec: FrameworkSpec, verdict: Recommendation
+) -> dict[str, object]:
+    """The .fwstart-answers.yml content: enough to replay the project."""
+    return {
+        "fwstart_version": __version__,
+        "project_name": names.project,
+        **answers.as_dict(),
+        "framework": spec.name,
+        "recommended": verdict.framework,
+    }
+
+
+def _plain(value: str | tuple[str, ...]) -> str:
+    return ", ".join(value) if isinstance(value, tuple) else value

@@ -1,0 +1,228 @@
+"""The `fwstart` command: parse flags, call the library, print, choose the exit code."""
+
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+
+from fwstart import __version__
+
+ISSUES_URL = "https://github.com/fwstart/fwstart/issues"
+
+app = typer.Typer(
+    help="Start a deep-learning project: answer a few questions, get a recommended, "
+    "tested PyTorch or TensorFlow starter.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+GoalOption = Annotated[
+    str | None, typer.Option("--goal", help="research or deployment.", show_default=False)
+]
+TargetOption = Annotated[
+    list[str] | None,
+    typer.Option("--target", "-t", help="mobile, web, edge or server; repeat for several."),
+]
+ExperienceOption = Annotated[
+    str | None, typer.Option(help="What the team knows: neither, pytorch or tensorflow.")
+]
+StackOption = Annotated[
+    str | None, typer.Option(help="What a deployment must fit: none, pytorch or tensorflow.")
+]
+CiOption = Annotated[str | None, typer.Option(help="CI configuration: github, gitlab or none.")]
+
+F = TypeVar("F", bound=Callable[..., None])
+
+
+def _stderr():  # noqa: ANN202 - rich is imported only when something is printed
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False, markup=False)
+
+
+def _stdout():  # noqa: ANN202
+    from rich.console import Console
+
+    return Console(highlight=False, markup=False)
+
+
+def _reported(command: F) -> F:
+    """Turn fwstart's errors into a message and exit code; keep bugs' tracebacks for --debug."""
+
+    @functools.wraps(command)
+    def wrapper(*args: object, **kwargs: object) -> None:
+        from fwstart.errors import FwstartError
+
+        try:
+            command(*args, **kwargs)
+        except FwstartError as error:
+            _stderr().print(f"Error: {error.message}", style="bold red", soft_wrap=True)
+            if error.hint:
+                _stderr().print(error.hint, soft_wrap=True)
+            raise typer.Exit(code=1) from None
+        except KeyboardInterrupt:
+            _stderr().print("Cancelled. Nothing was written.")
+            raise typer.Exit(code=130) from None
+        except Exception:
+            if _debug:
+                raise
+            error_type, error, _ = sys.exc_info()
+            _stderr().print(
+                f"fwstart hit a bug ({getattr(error_type, '__name__', 'error')}: {error}).\n"
+                f"Run the same command with --debug for the details, and report it at {ISSUES_URL}"
+            )
+            raise typer.Exit(code=70) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+_debug = False
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"fwstart {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+    ] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of fwstart bugs.")] = False,
+) -> None:
+    global _debug
+    _debug = debug
+
+
+@app.command()
+@_reported
+def new(
+    directory: Annotated[
+        Path | None,
+        typer.Argument(help="Project directory to create [default: my-project].", show_default=False),
+    ] = None,
+    goal: GoalOption = None,
+    target: TargetOption = None,
+    experience: ExperienceOption = None,
+    stack: StackOption = None,
+    ci: CiOption = None,
+    framework: Annotated[
+        str | None, typer.Option(help="Use this framework (pytorch or tensorflow) over the verdict.")
+    ] = None,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Ask nothing: take the defaults and the verdict.")
+    ] = False,
+    answers: Annotated[
+        Path | None,
+        typer.Option(help="Answers file (.fwstart-answers.yml) to replay; flags override it."),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option(help="Write into a non-empty directory; existing files are never replaced.")
+    ] = False,
+) -> None:
+    """Ask a few questions, show the recommendation, and generate a starter project."""
+    from fwstart import report
+    from fwstart.answers_file import SavedAnswers, read_answers
+    from fwstart.api import load_catalog, new_project
+    from fwstart.questions import Question, collect_answers
+    from fwstart.render import check_destination
+
+    out, err = _stdout(), _stderr()
+    catalog = load_catalog()
+    saved = (
+        read_answers(answers, catalog.questions, catalog.frameworks) if answers else SavedAnswers()
+    )
+    flags = {"goal": goal, "targets": target, "experience": experience, "stack": stack, "ci": ci}
+    known = {**saved.answers, **catalog.check_answers(flags)}
+    chosen = framework or saved.framework
+    if chosen is not None:
+        catalog.framework(chosen)  # an unknown name fails before any question
+    prompter = _prompter(yes, err)
+    if directory is None:
+        default = saved.project_name or "my-project"
+        directory = Path(prompter.text("Project directory? (the DIR argument)", default) if prompter else default)
+    check_destination(directory.expanduser().absolute(), force)  # fail before the questions
+    given = collect_answers(catalog.questions, known, prompter)
+    verdict = catalog.recommend(given)
+    out.print(report.verdict_table(catalog, verdict))
+    if chosen is None and prompter is not None:
+        chosen = prompter.select(_framework_question(catalog, verdict.framework))
+    chosen = chosen or verdict.framework
+    if chosen != verdict.framework:
+        out.print(report.override_note(catalog, verdict, chosen, out.width), soft_wrap=True)
+    with err.status("Generating the project") as status:
+        generated = new_project(
+            catalog, directory, given, chosen, force, on_step=lambda step: status.update(step)
+        )
+    out.print(report.summary(generated), soft_wrap=True)
+    out.print(report.next_steps(generated), soft_wrap=True)
+    out.print("Same project again, without questions:\n  "
+              + report.replay_command(catalog, str(directory), given, chosen), soft_wrap=True)
+
+
+def _prompter(yes: bool, err):  # noqa: ANN001, ANN202
+    """Arrow-key prompts on a terminal; none with --yes or when stdin is not a terminal."""
+    if yes:
+        return None
+    if not sys.stdin.isatty():
+        err.print("stdin is not a terminal, so fwstart asks nothing and takes the defaults "
+                  "for unanswered questions (pass --yes to say so and hide this notice).")
+        return None
+    from fwstart.prompter import TerminalPrompter
+
+    return TerminalPrompter()
+
+
+def _framework_question(catalog, recommended: str):  # noqa: ANN001, ANN202
+    """The accept-or-override question, with the recommendation first and default."""
+    from fwstart.questions import Question
+
+    names = [recommended, *(name for name in catalog.frameworks if name != recommended)]
+    return Question(
+        key="framework",
+        flag="--framework",
+        kind="select",
+        prompt="Framework? Enter accepts the recommendation",
+        default=recommended,
+        choices={
+            name: catalog.frameworks[name].label + (" (recommended)" if name == recommended else "")
+            for name in names
+        },
+        when={},
+        require_one_when=None,
+    )
+
+
+@app.command()
+@_reported
+def recommend(
+    goal: GoalOption = None,
+    target: TargetOption = None,
+    experience: ExperienceOption = None,
+    stack: StackOption = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the verdict as JSON.")] = False,
+) -> None:
+    """Show which framework fits, with reasons and scores, without generating anything."""
+    from fwstart import report
+    from fwstart.api import load_catalog
+    from fwstart.questions import collect_answers
+
+    catalog = load_catalog()
+    flags = {"goal": goal, "targets": target, "experience": experience, "stack": stack}
+    verdict = catalog.recommend(collect_answers(catalog.questions, catalog.check_answers(flags), None))
+    if json_output:
+        print(report.verdict_json(verdict))
+    else:
+        _stdout().print(report.verdict_table(catalog, verdict))
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app(prog_name="fwstart")

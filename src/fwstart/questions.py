@@ -1,0 +1,191 @@
+"""The questions `fwstart new` asks, loaded from data/questions.yaml.
+
+Questions are asked through a prompter that the caller passes in, so the CLI can
+use arrow-key menus on a terminal while tests pass answers directly.
+"""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Protocol
+
+import yaml
+
+from fwstart.errors import InputError, TemplateError
+
+AnswerValue = str | tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Question:
+    """One question, as data/questions.yaml describes it."""
+
+    key: str
+    flag: str
+    kind: str  # "select" or "checkbox"
+    prompt: str
+    default: AnswerValue
+    choices: Mapping[str, str]  # value -> one-line help
+    when: Mapping[str, str]
+    require_one_when: Mapping[str, str] | None
+
+    @property
+    def multiple(self) -> bool:
+        """True for a checkbox question, whose answer is a list of values."""
+        return self.kind == "checkbox"
+
+
+@dataclass(frozen=True)
+class Answers:
+    """Everything the person told fwstart about their project."""
+
+    goal: str
+    targets: tuple[str, ...]
+    experience: str
+    stack: str
+    ci: str
+
+    def as_dict(self) -> dict[str, AnswerValue]:
+        """Return the answers keyed by question key."""
+        return {field.name: getattr(self, field.name) for field in fields(self)}
+
+
+ANSWER_KEYS: tuple[str, ...] = tuple(field.name for field in fields(Answers))
+
+
+class Prompter(Protocol):
+    """Asks one question at a time; the CLI's is interactive, tests script theirs."""
+
+    def select(self, question: Question) -> str:
+        """Return one of ``question.choices``."""
+
+    def checkbox(self, question: Question, require_one: bool) -> list[str]:
+        """Return any number of ``question.choices`` (at least one if ``require_one``)."""
+
+
+def matches(when: Mapping[str, str], values: Mapping[str, AnswerValue]) -> bool:
+    """Tell whether answers satisfy a ``when`` condition from the data files.
+
+    A condition maps answer keys to values; a list answer matches when the value
+    is among those chosen. Every key must match.
+    """
+    for key, expected in when.items():
+        actual = values.get(key)
+        if isinstance(actual, tuple):
+            if expected not in actual:
+                return False
+        elif actual != expected:
+            return False
+    return True
+
+
+def load_questions(path: Path) -> tuple[Question, ...]:
+    """Read the questions file and check it covers every answer key.
+
+    Raises:
+        TemplateError: when the file is missing a question or a question is malformed.
+    """
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not isinstance(raw, dict) or set(raw) != set(ANSWER_KEYS):
+        raise TemplateError(
+            f"{path} must define exactly the questions {', '.join(ANSWER_KEYS)}.",
+            "Restore the file from the fwstart release you installed.",
+        )
+    return tuple(_question(key, raw[key], path) for key in raw)
+
+
+def _question(key: str, raw: dict, path: Path) -> Question:
+    try:
+        default = raw["default"]
+        return Question(
+            key=key,
+            flag=raw["flag"],
+            kind=raw["kind"],
+            prompt=raw["prompt"],
+            default=tuple(default) if isinstance(default, list) else default,
+            choices=dict(raw["choices"]),
+            when=dict(raw.get("when") or {}),
+            require_one_when=raw.get("require_one_when"),
+        )
+    except (KeyError, TypeError) as error:
+        raise TemplateError(
+            f"{path}: question '{key}' is missing or misusing {error}.",
+            "Restore the file from the fwstart release you installed.",
+        ) from error
+
+
+def check_value(question: Question, value: object) -> AnswerValue:
+    """Validate one answer against its question and return it in canonical form.
+
+    Raises:
+        InputError: naming the valid values when ``value`` is not one of them.
+    """
+    valid = ", ".join(question.choices)
+    if question.multiple:
+        values = [value] if isinstance(value, str) else value
+        if not isinstance(values, list | tuple) or not all(isinstance(v, str) for v in values):
+            raise InputError(
+                f"'{question.key}' must be a list of values, got {value!r}.",
+                f"Choose any of: {valid}.",
+            )
+        for item in values:
+            _check_choice(question, item, valid)
+        # Keep the data file's order, so the same choice always reads the same.
+        return tuple(choice for choice in question.choices if choice in values)
+    if not isinstance(value, str):
+        raise InputError(
+            f"'{question.key}' must be a single value, got {value!r}.", f"Choose one of: {valid}."
+        )
+    _check_choice(question, value, valid)
+    return value
+
+
+def _check_choice(question: Question, value: str, valid: str) -> None:
+    if value not in question.choices:
+        noun = "target" if question.multiple else question.key
+        raise InputError(
+            f"Unknown {noun} '{value}' ({question.flag}).", f"Choose from: {valid}."
+        )
+
+
+def collect_answers(
+    questions: Sequence[Question],
+    known: Mapping[str, AnswerValue],
+    prompter: Prompter | None,
+) -> Answers:
+    """Complete the answers: take known ones, ask the rest, or use defaults.
+
+    Args:
+        questions: the questions, in the order to ask them.
+        known: answers already given by flags or an answers file (validated).
+        prompter: asks what is not known; ``None`` takes every default.
+
+    Raises:
+        InputError: when a required answer is missing and nobody can be asked.
+    """
+    values: dict[str, AnswerValue] = {}
+    for question in questions:
+        require_one = question.require_one_when is not None and matches(
+            question.require_one_when, values
+        )
+        if not matches(question.when, values):
+            values[question.key] = question.default
+        elif question.key in known:
+            values[question.key] = known[question.key]
+        elif prompter is None:
+            values[question.key] = question.default
+        elif question.multiple:
+            values[question.key] = tuple(prompter.checkbox(question, require_one))
+        else:
+            values[question.key] = prompter.select(question)
+        if require_one and not values[question.key]:
+            raise InputError(
+                f"A {_describe(question.require_one_when)} project needs at least one "
+                f"{question.key[:-1] if question.key.endswith('s') else question.key}.",
+                f"Add {question.flag} with one of: {', '.join(question.choices)}.",
+            )
+    return Answers(**values)  # type: ignore[arg-type]
+
+
+def _describe(when: Mapping[str, str] | None) -> str:
+    return " ".join((when or {}).values())

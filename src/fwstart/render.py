@@ -1,0 +1,160 @@
+"""Render a framework's cookiecutter template into place, atomically.
+
+The template is rendered into a temporary folder beside the destination, checked,
+and only then moved into place, so a failure or Ctrl-C leaves no partial project.
+Values typed by the person are passed to the template as data: they are never
+rendered as templates themselves.
+"""
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Collection, Mapping
+from pathlib import Path
+
+from fwstart.answers_file import write_answers
+from fwstart.checks import check_project
+from fwstart.errors import DestinationError, TemplateError
+
+StepCallback = Callable[[str], None]
+
+
+def check_destination(destination: Path, force: bool) -> None:
+    """Refuse a destination that cannot take a new project, before any work.
+
+    Raises:
+        DestinationError: when the path is a file, its parent is missing, or it
+            is a non-empty directory and ``force`` is off.
+    """
+    if destination.exists() and not destination.is_dir():
+        raise DestinationError(
+            f"{destination} exists and is not a directory.", "Choose a new directory name."
+        )
+    if not destination.parent.is_dir():
+        raise DestinationError(
+            f"The parent directory {destination.parent} does not exist.",
+            f"Create it first (mkdir -p {destination.parent}) or choose another place.",
+        )
+    if destination.is_dir() and any(destination.iterdir()) and not force:
+        raise DestinationError(
+            f"{destination} already exists and is not empty.",
+            "Choose a new directory, or pass --force to add the starter's files to it "
+            "(fwstart never overwrites a file that is already there).",
+        )
+
+
+def render_project(
+    template: Path,
+    context: Mapping[str, object],
+    destination: Path,
+    record: Mapping[str, object],
+    user_text: Collection[str],
+    on_step: StepCallback = lambda step: None,
+) -> tuple[Path, ...]:
+    """Render ``template`` with ``context`` into ``destination``.
+
+    Args:
+        template: a cookiecutter template folder.
+        context: a value for every variable in the template's cookiecutter.json.
+        destination: the project directory; missing or empty, or (after
+            ``check_destination`` with force) holding no file the template writes.
+        record: the answers record written to ``.fwstart-answers.yml``.
+        user_text: text the person typed, allowed to look like template syntax.
+        on_step: called with a short description as each step starts.
+
+    Returns:
+        The files written, relative to ``destination``.
+    """
+    staging = Path(tempfile.mkdtemp(prefix=".fwstart-", dir=destination.parent))
+    try:
+        on_step("Rendering the template")
+        rendered = _cookiecutter(template, context, staging)
+        write_answers(rendered, record)
+        on_step("Checking the generated files")
+        check_project(rendered, user_text)
+        on_step("Moving the project into place")
+        return _move_into_place(rendered, destination)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _cookiecutter(template: Path, values: Mapping[str, object], output: Path) -> Path:
+    """Render with cookiecutter's API; no hooks, no prompts, no replay files in HOME."""
+    from cookiecutter.exceptions import CookiecutterException
+    from cookiecutter.generate import generate_context, generate_files
+    from jinja2 import TemplateError as JinjaError
+
+    defaults = json.loads((template / "cookiecutter.json").read_text(encoding="utf-8"))
+    if unknown := sorted(set(values) - set(defaults)):
+        raise TemplateError(
+            f"{template}/cookiecutter.json lacks the variable(s) {unknown} that fwstart sets.",
+            "Add them to the template's cookiecutter.json.",
+        )
+    try:
+        raw = generate_context(str(template / "cookiecutter.json"), extra_context=dict(values))
+        context = {"cookiecutter": _resolve(raw["cookiecutter"], set(values), template)}
+        project = generate_files(
+            str(template), context, output_dir=str(output), overwrite_if_exists=True, accept_hooks=False
+        )
+    except (CookiecutterException, JinjaError, ValueError) as error:
+        raise TemplateError(
+            f"The template {template.name} failed to render: {error}.",
+            "This is a fault in fwstart's template; please report it.",
+        ) from error
+    _prune_empty_dirs(Path(project))
+    return Path(project)
+
+
+def _resolve(variables: Mapping[str, object], given: set[str], template: Path) -> dict:
+    """Settle each variable as cookiecutter's no-input mode would, without rendering."""
+    resolved: dict[str, object] = {}
+    for key, value in variables.items():
+        if isinstance(value, list) and not key.startswith("_"):
+            value = value[0]  # generate_context moved the chosen value first
+        if key not in given and isinstance(value, str) and "{" in value and not key.startswith("_"):
+            raise TemplateError(
+                f"{template}/cookiecutter.json: variable '{key}' is computed, but fwstart "
+                "does not set it.",
+                "fwstart must supply every computed variable; add it to the context.",
+            )
+        resolved[key] = value
+    return resolved
+
+
+def _prune_empty_dirs(root: Path) -> None:
+    """Remove folders left empty by files the answers switched off (all ours)."""
+    for folder, _, _ in sorted(os.walk(root), key=lambda entry: -len(entry[0])):
+        path = Path(folder)
+        if path != root and not any(path.iterdir()):
+            path.rmdir()
+
+
+def _move_into_place(rendered: Path, destination: Path) -> tuple[Path, ...]:
+    files = tuple(sorted(p.relative_to(rendered) for p in rendered.rglob("*") if p.is_file()))
+    if not destination.exists():
+        rendered.rename(destination)
+        return files
+    if clashes := [str(f) for f in files if (destination / f).exists()]:
+        raise DestinationError(
+            f"{destination} already holds files the starter would write: {', '.join(clashes)}.",
+            "Nothing was written. Move those files away, or choose a new directory.",
+        )
+    moved: list[Path] = []
+    created_dirs: list[Path] = []
+    try:
+        for relative in files:
+            target = destination / relative
+            for parent in reversed(target.relative_to(destination).parents[:-1]):
+                if not (destination / parent).exists():
+                    (destination / parent).mkdir()
+                    created_dirs.append(destination / parent)
+            (rendered / relative).rename(target)
+            moved.append(target)
+    except BaseException:
+        for path in moved:  # undo only what this run created
+            path.unlink(missing_ok=True)
+        for folder in reversed(created_dirs):
+            folder.rmdir()
+        raise
+    return files

@@ -1,0 +1,187 @@
+"""Export the trained model for each target, and verify every file in its runtime.
+
+python -m {{ cookiecutter.package_name }}.export [--config FILE] [--target NAME ...]
+
+For each target in the config, the formats below are written to artifacts/, run
+on the held-out test images in the runtime the target uses, and compared with
+the PyTorch model itself. A file that disagrees fails the export.
+"""
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import runtimes
+from .config import TARGETS, Config, load_config, with_overrides
+from .data import as_model_input, load_splits
+from .quiet import tame_known_noise
+from .train import load_checkpoint
+
+# Exported models must match the PyTorch model this closely on every test image.
+MAX_ABS_DIFF = 1e-4
+MIN_TOP1_AGREEMENT = 1.0
+# The exported models accept any batch size in this range.
+MAX_BATCH = 1024
+
+
+def _batch_dim() -> torch.export.Dim:
+    return torch.export.Dim("batch", min=1, max=MAX_BATCH)
+
+
+def write_torchscript(model: nn.Module, example: torch.Tensor, path: Path) -> None:
+    print("note: TorchScript (model.pt) is deprecated since PyTorch 2.11 in favour of "
+          "torch.export; it is written for libtorch/C++ servers and older mobile apps. "
+          "Prefer model.pt2 (servers) or model.pte (mobile, edge) for new work.")
+    torch.jit.script(model).save(str(path))
+
+
+def write_exported_program(model: nn.Module, example: torch.Tensor, path: Path) -> None:
+    program = torch.export.export(model, (example,), dynamic_shapes={"pixels": {0: _batch_dim()}})
+    torch.export.save(program, str(path))
+
+
+def write_onnx(model: nn.Module, example: torch.Tensor, path: Path) -> None:
+    # One self-contained file (onnxruntime-web cannot load external weights).
+    torch.onnx.export(model, (example,), str(path), dynamo=True, external_data=False,
+                      opset_version=18, input_names=["pixels"], output_names=["logits"],
+                      dynamic_shapes={"pixels": {0: _batch_dim()}}, verbose=False)
+
+
+def write_executorch(model: nn.Module, example: torch.Tensor, path: Path) -> None:
+    from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
+    from executorch.exir import to_edge_transform_and_lower
+
+    # With oneDNN or NNPACK on, convolution lowering adds a guard that quietly narrows
+    # the dynamic batch to at most 15; lowering without them keeps the full range.
+    with torch.backends.mkldnn.flags(enabled=False), torch.backends.nnpack.flags(enabled=False):
+        program = torch.export.export(model, (example,),
+                                      dynamic_shapes={"pixels": {0: _batch_dim()}})
+        lowered = to_edge_transform_and_lower(program, partitioner=[XnnpackPartitioner()])
+        path.write_bytes(lowered.to_executorch().buffer)
+
+
+@dataclass(frozen=True)
+class Format:
+    """An export format: its file, how to write it, and the runtimes that verify it."""
+
+    file: str
+    write: Callable[[nn.Module, torch.Tensor, Path], None]
+    runtimes: dict[str, Callable[[Path], runtimes.Runner]]
+
+
+FORMATS = {
+    "torchscript": Format("model.pt", write_torchscript, {"torch.jit": runtimes.torchscript}),
+    "torch.export": Format("model.pt2", write_exported_program,
+                           {"torch.export": runtimes.exported_program}),
+    "onnx": Format("model.onnx", write_onnx, {"onnxruntime": runtimes.onnxruntime}),
+    "executorch": Format("model.pte", write_executorch, {"executorch": runtimes.executorch}),
+}
+
+# What each target needs, and any extra runtime that must verify it there.
+TARGET_FORMATS = {
+    "server": ["torchscript", "torch.export", "onnx"],
+    "web": ["torchscript", "onnx"],
+    "edge": ["torchscript", "onnx", "executorch"],
+    "mobile": ["torchscript", "executorch"],
+}
+TARGET_RUNTIMES = {"web": {"onnx": {"onnxruntime-web": runtimes.onnxruntime_web}}}
+
+
+def plan(targets: tuple[str, ...]) -> dict[str, tuple[list[str], dict[str, Callable]]]:
+    """Which formats to write for these targets, with their targets and verifying runtimes."""
+    formats: dict[str, tuple[list[str], dict[str, Callable]]] = {}
+    for target in targets:
+        for name in TARGET_FORMATS[target]:
+            chosen, checks = formats.setdefault(name, ([], dict(FORMATS[name].runtimes)))
+            chosen.append(target)
+            checks.update(TARGET_RUNTIMES.get(target, {}).get(name, {}))
+    return formats
+
+
+def compare(reference: np.ndarray, candidate: np.ndarray) -> dict[str, float]:
+    """Max absolute difference of logits and share of equal top-1 classes."""
+    return {
+        "max_abs_diff": float(np.abs(reference - candidate).max()),
+        "top1_agreement": float((reference.argmax(1) == candidate.argmax(1)).mean()),
+    }
+
+
+def export(config: Config) -> dict:
+    """Write and verify every artifact the config's targets need; return the manifest."""
+    tame_known_noise()
+    model, checkpoint = load_checkpoint(Path(config.run_dir) / "best.ckpt")
+    test = load_splits(config.data)["test"]
+    pixels = as_model_input(test.images)
+    with torch.no_grad():
+        reference = model(torch.from_numpy(pixels)).numpy()
+    # A copy, so that an exported program stores this example alone, not all test images.
+    example = torch.from_numpy(pixels[:4].copy())
+    out_dir = Path(config.artifacts_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    manifest = {"input": {"name": "pixels", "shape": [None, *pixels.shape[1:]],
+                          "dtype": "float32", "layout": "NCHW", "range": [0, 255]},
+                "classes": [str(label) for label in range(reference.shape[1])],
+                "checkpoint": {"epoch": checkpoint["epoch"],
+                               "val_accuracy": checkpoint["val_accuracy"]},
+                "artifacts": []}
+    failures = []
+    for name, (targets, checks) in plan(config.targets).items():
+        path = out_dir / FORMATS[name].file
+        FORMATS[name].write(model, example, path)
+        entry = {"file": path.name, "format": name, "targets": targets,
+                 "size_bytes": path.stat().st_size, "input_shape": [None, *pixels.shape[1:]],
+                 "input_dtype": "float32", "dynamic_batch": [1, MAX_BATCH], "verified": []}
+        for runtime, load in checks.items():
+            run = load(path)
+            figures = compare(reference, run(pixels))
+            single = compare(reference[:1], run(pixels[:1]))  # batch 1 runs too
+            figures["max_abs_diff"] = max(figures["max_abs_diff"], single["max_abs_diff"])
+            ok = (figures["max_abs_diff"] <= MAX_ABS_DIFF
+                  and figures["top1_agreement"] >= MIN_TOP1_AGREEMENT)
+            entry["verified"].append({"runtime": runtime, "samples": len(pixels), "ok": ok,
+                                      **figures})
+            print(f"{'ok  ' if ok else 'FAIL'} {path.name:<11} {runtime:<15} "
+                  f"max |diff| {figures['max_abs_diff']:.2e}  top-1 agreement "
+                  f"{figures['top1_agreement']:.2%}  ({entry['size_bytes'] / 1024:.0f} KiB)")
+            if not ok:
+                failures.append(f"{path.name} in {runtime}")
+        manifest["artifacts"].append(entry)
+    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    if failures:
+        raise RuntimeError(f"Exported model(s) disagree with PyTorch beyond tolerance "
+                           f"(max |diff| {MAX_ABS_DIFF}, top-1 100%): {', '.join(failures)}.")
+    return manifest
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Export and verify the trained model.")
+    parser.add_argument("--config", type=Path, default=Path("configs/default.yaml"))
+    parser.add_argument("--target", action="append", choices=TARGETS,
+                        help="export for this target instead of the config's (repeatable)")
+    args = parser.parse_args(argv)
+    try:
+        config = load_config(args.config)
+        if args.target:
+            config = with_overrides(config, targets=args.target)
+        if not config.targets:
+            print("No export targets in the config ('targets'); nothing to export. "
+                  f"Add some there, or pass --target with one of: {', '.join(TARGETS)}.")
+            return 0
+        manifest = export(config)
+    except (ValueError, RuntimeError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"{len(manifest['artifacts'])} artifact(s) verified; manifest: "
+          f"{Path(config.artifacts_dir) / 'manifest.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,35 @@
+"""The model: a small convolutional network for 8x8 grayscale digits."""
+
+import torch
+from torch import nn
+
+
+class DigitsCNN(nn.Module):
+    """Three 3x3 convolutions and a linear classifier.
+
+    It takes raw pixels (0-255) as float32 (N, 1, H, W) and scales them itself,
+    so the exported models need no preprocessing on any target.
+    """
+
+    def __init__(self, num_classes: int = 10, image_size: int = 8, width: int = 32) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(1, width, kernel_size=3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(width, 2 * width, kernel_size=3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(2 * width, 2 * width, kernel_size=3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+        )
+        side = image_size // 4
+        self.classifier = nn.Sequential(
+            nn.Flatten(),
+            nn.Dropout(0.25),
+            nn.Linear(2 * width * side * side, num_classes),
+        )
+
+    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        """Return class logits (N, num_classes) for raw pixels (N, 1, H, W)."""
+        return self.classifier(self.features(pixels / 255.0))

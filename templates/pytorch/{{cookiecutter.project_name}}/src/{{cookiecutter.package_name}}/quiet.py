@@ -1,0 +1,73 @@
+"""Keep known, harmless noise out of the way, and nothing else.
+
+Each filter below names the exact message it hides and why; any other warning
+or log line still reaches you.
+"""
+
+import contextlib
+import logging
+import os
+import re
+import sys
+import tempfile
+import warnings
+from collections.abc import Iterator
+
+# (logger, message pattern, why it is noise)
+_LOG_NOISE = [
+    ("torch.onnx._internal.exporter._registration", r"torchvision is not installed",
+     "the ONNX exporter lists torchvision ops it skips; this model uses none"),
+    ("torchao", r"Failed to load .*_C_(mxfp8|cutlass)",
+     "torchao's GPU kernels, absent from CPU-only installs"),
+    ("torch.utils._pytree", r"is an Enum subclass and is now natively supported",
+     "a deprecation inside torchao's import, not in this project's code"),
+]
+
+# (category, message pattern, why it is noise)
+_WARNING_NOISE = [
+    (FutureWarning, r"`isinstance\(treespec, LeafSpec\)` is deprecated",
+     "raised inside ExecuTorch's lowering, not in this project's code"),
+    (UserWarning, r"TF32 acceleration on top of oneDNN",
+     "printed when ExecuTorch lowering switches oneDNN off, as it must"),
+]
+
+# Lines ExecuTorch's native runtime prints while probing the CPU on start-up.
+_NATIVE_NOISE = re.compile(r"^\[cpuinfo_utils\.cpp:\d+\]")
+
+
+class _Drop(logging.Filter):
+    def __init__(self, pattern: str) -> None:
+        super().__init__()
+        self.pattern = re.compile(pattern)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not self.pattern.search(record.getMessage())
+
+
+def tame_known_noise() -> None:
+    """Install the filters above; call once at the start of a command."""
+    # TensorBoard and the ONNX exporter import TensorFlow when it is installed, and it
+    # announces itself with INFO lines; level 1 hides INFO and keeps its warnings.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
+    for logger, pattern, _why in _LOG_NOISE:
+        logging.getLogger(logger).addFilter(_Drop(pattern))
+    for category, pattern, _why in _WARNING_NOISE:
+        warnings.filterwarnings("ignore", message=pattern, category=category)
+
+
+@contextlib.contextmanager
+def native_noise_dropped() -> Iterator[None]:
+    """Drop ExecuTorch's CPU-probe lines from the process's stderr; keep every other line."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile(mode="w+b") as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            for line in sink.read().decode(errors="replace").splitlines():
+                if not _NATIVE_NOISE.match(line):
+                    print(line, file=sys.stderr)

@@ -1,0 +1,105 @@
+"""Run an exported model in the runtime its target really uses.
+
+Every runner takes float32 raw pixels (N, 1, H, W) and returns logits (N, classes)
+as a NumPy array, so export verification and predict treat all formats alike.
+"""
+
+import json
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .quiet import native_noise_dropped
+
+Runner = Callable[[np.ndarray], np.ndarray]
+WEB_DIR = Path("web")
+
+
+def torchscript(path: Path) -> Runner:
+    """TorchScript with torch.jit.load: what libtorch (C++) servers and older apps load."""
+    module = torch.jit.load(str(path), map_location="cpu")
+    return lambda pixels: module(torch.from_numpy(pixels)).detach().numpy()
+
+
+def exported_program(path: Path) -> Runner:
+    """A torch.export program (.pt2), reloaded with torch.export.load."""
+    module = torch.export.load(str(path)).module()
+    return lambda pixels: module(torch.from_numpy(pixels)).detach().numpy()
+
+
+def onnxruntime(path: Path) -> Runner:
+    """ONNX Runtime on the CPU, as on a server or an edge device."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+    return lambda pixels: session.run(None, {name: pixels})[0]
+
+
+def executorch(path: Path) -> Runner:
+    """ExecuTorch's runtime (XNNPACK), as in an Android or iOS app."""
+    with native_noise_dropped():
+        from executorch.runtime import Runtime
+
+        method = Runtime.get().load_program(str(path)).load_method("forward")
+
+    def run(pixels: np.ndarray) -> np.ndarray:
+        with native_noise_dropped():
+            return method.execute([torch.from_numpy(pixels)])[0].numpy()
+
+    return run
+
+
+def onnxruntime_web(path: Path) -> Runner:
+    """onnxruntime-web (WASM) in Node.js: the same engine the browser page uses."""
+    node = shutil.which("node")
+    if node is None or not (WEB_DIR / "node_modules" / "onnxruntime-web").is_dir():
+        raise RuntimeError(
+            "The web target is verified in Node.js with onnxruntime-web: install Node.js 20+ "
+            "and run 'npm ci --prefix web' once, then export again.")
+
+    def run(pixels: np.ndarray) -> np.ndarray:
+        with tempfile.TemporaryDirectory() as scratch:
+            inputs = Path(scratch) / "pixels.bin"
+            inputs.write_bytes(np.ascontiguousarray(pixels, dtype="<f4").tobytes())
+            shape = [str(size) for size in pixels.shape]
+            command = [node, str(WEB_DIR / "verify.mjs"), str(path), str(inputs), *shape]
+            result = subprocess.run(command, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise RuntimeError(f"onnxruntime-web failed:\n{result.stderr.strip()}")
+        output = json.loads(result.stdout)
+        return np.asarray(output["data"], dtype=np.float32).reshape(output["dims"])
+
+    return run
+
+
+def checkpoint(path: Path) -> Runner:
+    """The trained PyTorch model itself (eager), from a training checkpoint."""
+    from .train import load_checkpoint
+
+    model, _ = load_checkpoint(path)
+    return lambda pixels: model(torch.from_numpy(pixels)).detach().numpy()
+
+
+# Which runner loads a file, by its suffix (predict uses these).
+BY_SUFFIX: dict[str, Callable[[Path], Runner]] = {
+    ".pt": torchscript,
+    ".pt2": exported_program,
+    ".onnx": onnxruntime,
+    ".pte": executorch,
+    ".ckpt": checkpoint,
+}
+
+
+def load_runner(path: Path) -> Runner:
+    """Pick the runtime for a model file from its suffix."""
+    if not path.is_file():
+        raise ValueError(f"No model file at {path}: train and export first.")
+    if path.suffix not in BY_SUFFIX:
+        raise ValueError(f"Cannot run {path}: expected one of {', '.join(BY_SUFFIX)}.")
+    return BY_SUFFIX[path.suffix](path)

@@ -1,0 +1,53 @@
+"""Every chosen target's artifacts are written, reloaded in their runtime and compared."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from {{ cookiecutter.package_name }}.config import with_overrides
+from {{ cookiecutter.package_name }}.data import load_splits
+from {{ cookiecutter.package_name }}.export import TARGET_FORMATS, export, main
+from {{ cookiecutter.package_name }}.predict import predict
+
+from .conftest import ROOT
+
+
+def chosen_targets():
+    from {{ cookiecutter.package_name }}.config import load_config
+
+    return load_config(ROOT / "configs" / "default.yaml").targets
+
+
+@pytest.mark.parametrize("target", chosen_targets())
+def test_target_exports_and_verifies(trained, target, tmp_path):
+    config = with_overrides(trained, targets=[target], artifacts_dir=str(tmp_path))
+    manifest = export(config)
+    written = {entry["format"] for entry in manifest["artifacts"]}
+    assert written == set(TARGET_FORMATS[target])
+    for entry in manifest["artifacts"]:
+        assert (tmp_path / entry["file"]).stat().st_size == entry["size_bytes"]
+        assert entry["verified"], f"{entry['file']} was not run in any runtime"
+        for check in entry["verified"]:
+            assert check["ok"] and check["max_abs_diff"] <= 1e-4 and check["top1_agreement"] == 1.0
+            assert check["samples"] > 15  # above the batch limit that XNNPACK lowering can impose
+    assert json.loads((tmp_path / "manifest.json").read_text()) == manifest
+    assert not list(tmp_path.glob("*.data")), "ONNX weights must stay inside the .onnx file"
+
+
+def test_each_artifact_predicts_like_the_model(trained, tmp_path):
+    config = with_overrides(trained, artifacts_dir=str(tmp_path))
+    manifest = export(config) if config.targets else {"artifacts": []}
+    test = load_splits(trained.data)["test"]
+    expected = predict(Path(trained.run_dir) / "best.ckpt", test.images).argmax(axis=1)
+    for entry in manifest["artifacts"]:
+        predicted = predict(tmp_path / entry["file"], test.images).argmax(axis=1)
+        assert (predicted == expected).all(), entry["file"]
+
+
+def test_export_without_a_checkpoint_explains_what_to_do(tmp_path, capsys):
+    (tmp_path / "default.yaml").write_text((ROOT / "configs" / "default.yaml").read_text())
+    (tmp_path / "elsewhere.yaml").write_text(f"run_dir: {tmp_path / 'runs'}\n")
+    code = main(["--config", str(tmp_path / "elsewhere.yaml"), "--target", "server"])
+    err = capsys.readouterr().err
+    assert code == 1 and "train first" in err
