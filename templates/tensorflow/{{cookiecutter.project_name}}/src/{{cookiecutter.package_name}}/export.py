@@ -1,0 +1,219 @@
+"""Export the trained model for each target, and verify every file in its runtime.
+
+python -m {{ cookiecutter.package_name }}.export [--config FILE] [--target NAME ...]
+
+For each target in the config, the formats below are written to artifacts/, run
+on the held-out test images in the runtime the target uses, and compared with
+the Keras model itself. A file that disagrees fails the export.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from . import runtimes
+from .config import TARGETS, Config, load_config, with_overrides
+from .data import as_model_input, load_splits
+from .quiet import native_noise_dropped
+from .train import load_checkpoint
+
+# float32 models must match Keras this closely on every test image; int8 models
+# must pick the same class for nearly all of them.
+MAX_ABS_DIFF = 1e-4
+MIN_TOP1_AGREEMENT = {"float32": 1.0, "int8": 0.99}
+# The TF.js converter runs in its own environment: its last release (4.22.0) pins
+# an older TensorFlow that would break this project's own.
+TFJS_CONVERTER = ["tensorflowjs==4.22.0", "ydf<0.16"]
+
+
+def write_saved_model(model: keras.Model, sample: np.ndarray, path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+    model.export(str(path), format="tf_saved_model", verbose=False)
+
+
+def write_litert(model: keras.Model, sample: np.ndarray, path: Path) -> None:
+    with native_noise_dropped():
+        model.export(str(path), format="litert", verbose=False)
+
+
+def write_litert_int8(model: keras.Model, sample: np.ndarray, path: Path) -> None:
+    """Full-integer int8, calibrated on training images; it takes raw uint8 pixels."""
+    with tempfile.TemporaryDirectory() as scratch:
+        write_saved_model(model, sample, Path(scratch) / "saved_model")
+        converter = tf.lite.TFLiteConverter.from_saved_model(str(Path(scratch) / "saved_model"))
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = lambda: ([image[None]] for image in sample)
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.inference_input_type = tf.uint8
+        converter.inference_output_type = tf.int8
+        with native_noise_dropped():
+            path.write_bytes(converter.convert())
+
+
+def write_tfjs(model: keras.Model, sample: np.ndarray, path: Path) -> None:
+    """A TF.js graph model, converted from a SavedModel by the isolated converter."""
+    converter = tfjs_converter()
+    with tempfile.TemporaryDirectory() as scratch:
+        write_saved_model(model, sample, Path(scratch) / "saved_model")
+        shutil.rmtree(path, ignore_errors=True)
+        command = [str(converter), "--input_format=tf_saved_model",
+                   "--output_format=tfjs_graph_model", "--signature_name=serving_default",
+                   "--saved_model_tags=serve", str(Path(scratch) / "saved_model"), str(path)]
+        result = subprocess.run(command, capture_output=True, text=True, check=False,
+                                env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    if result.returncode != 0:
+        raise RuntimeError(f"The TF.js converter failed:\n{result.stderr.strip()[-2000:]}")
+
+
+def tfjs_converter() -> Path:
+    """The converter's own environment: made once, then reused by every project."""
+    default = Path.home() / ".cache" / "tfjs-converter-4.22.0"
+    env = Path(os.environ.get("TFJS_CONVERTER_ENV", default))
+    bin_dir = env / ("Scripts" if os.name == "nt" else "bin")
+    if not (env / ".complete").is_file():
+        print(f"Creating the TF.js converter's own environment in {env} (once: about "
+              "2 minutes and 3 GB; set TFJS_CONVERTER_ENV to put it elsewhere).", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(env)], check=True)
+        install = [str(bin_dir / "python"), "-m", "pip", "install", "-q", *TFJS_CONVERTER]
+        if subprocess.run(install, check=False).returncode != 0:
+            raise RuntimeError(f"Could not install {' '.join(TFJS_CONVERTER)} into {env}.")
+        (env / ".complete").touch()
+    return bin_dir / "tensorflowjs_converter"
+
+
+@dataclass(frozen=True)
+class Format:
+    """An export format: its file, how to write it, its precision and verifying runtimes."""
+
+    file: str
+    write: Callable[[keras.Model, np.ndarray, Path], None]
+    precision: str
+    runtimes: dict[str, Callable[[Path], runtimes.Runner]]
+
+
+FORMATS = {
+    "saved_model": Format("saved_model", write_saved_model, "float32",
+                          {"tf.saved_model": runtimes.saved_model}),
+    "litert": Format("model.tflite", write_litert, "float32", {"ai-edge-litert": runtimes.litert}),
+    "litert_int8": Format("model_int8.tflite", write_litert_int8, "int8",
+                          {"ai-edge-litert": runtimes.litert}),
+    "tfjs": Format("tfjs", write_tfjs, "float32", {"tfjs (Node.js)": runtimes.tfjs}),
+}
+
+# What each target needs; edge lists int8 first, as the format it should default to.
+TARGET_FORMATS = {
+    "server": ["saved_model"],
+    "web": ["tfjs"],
+    "edge": ["litert_int8", "litert"],
+    "mobile": ["litert", "litert_int8"],
+}
+
+
+def plan(targets: tuple[str, ...]) -> dict[str, list[str]]:
+    """Which formats to write for these targets, each with the targets it serves."""
+    formats: dict[str, list[str]] = {}
+    for target in targets:
+        for name in TARGET_FORMATS[target]:
+            formats.setdefault(name, []).append(target)
+    return formats
+
+
+def compare(reference: np.ndarray, candidate: np.ndarray) -> dict[str, float]:
+    """Max absolute difference of logits and share of equal top-1 classes."""
+    return {
+        "max_abs_diff": float(np.abs(reference - candidate).max()),
+        "top1_agreement": float((reference.argmax(1) == candidate.argmax(1)).mean()),
+    }
+
+
+def passes(precision: str, figures: dict[str, float]) -> bool:
+    """float32 must match closely; int8 is judged by the classes it picks."""
+    close = precision != "float32" or figures["max_abs_diff"] <= MAX_ABS_DIFF
+    return close and figures["top1_agreement"] >= MIN_TOP1_AGREEMENT[precision]
+
+
+def size_of(path: Path) -> int:
+    files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
+    return sum(file.stat().st_size for file in files)
+
+
+def export(config: Config) -> dict:
+    """Write and verify every artifact the config's targets need; return the manifest."""
+    model, _ = load_checkpoint(Path(config.run_dir) / "best.keras")
+    splits = load_splits(config.data)
+    pixels = as_model_input(splits["test"].images)
+    reference = model(pixels, training=False).numpy()
+    sample = as_model_input(splits["train"].images[:200])  # int8 calibration images
+    out_dir = Path(config.artifacts_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    manifest = {"input": {"name": "pixels", "shape": [None, *pixels.shape[1:]],
+                          "dtype": "float32", "layout": "NHWC", "range": [0, 255]},
+                "classes": [str(label) for label in range(reference.shape[1])],
+                "artifacts": []}
+    failures = []
+    for name, targets in plan(config.targets).items():
+        form, path = FORMATS[name], out_dir / FORMATS[name].file
+        form.write(model, sample, path)
+        entry = {"file": path.name, "format": name, "targets": targets,
+                 "size_bytes": size_of(path), "precision": form.precision,
+                 "input_shape": [None, *pixels.shape[1:]],
+                 "input_dtype": "uint8" if form.precision == "int8" else "float32",
+                 "dynamic_batch": True, "verified": []}
+        for runtime, load in form.runtimes.items():
+            run = load(path)
+            figures = compare(reference, run(pixels))
+            single = compare(reference[:1], run(pixels[:1]))  # batch 1 runs too
+            figures["max_abs_diff"] = max(figures["max_abs_diff"], single["max_abs_diff"])
+            ok = passes(form.precision, figures)
+            entry["verified"].append({"runtime": runtime, "samples": len(pixels), "ok": ok,
+                                      **figures})
+            print(f"{'ok  ' if ok else 'FAIL'} {path.name:<17} {runtime:<15} "
+                  f"max |diff| {figures['max_abs_diff']:.2e}  top-1 agreement "
+                  f"{figures['top1_agreement']:.2%}  ({entry['size_bytes'] / 1024:.0f} KiB)")
+            if not ok:
+                failures.append(f"{path.name} in {runtime}")
+        manifest["artifacts"].append(entry)
+    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    if failures:
+        raise RuntimeError(f"Exported model(s) disagree with Keras beyond tolerance "
+                           f"(float32: max |diff| {MAX_ABS_DIFF} and top-1 100%; int8: top-1 "
+                           f"{MIN_TOP1_AGREEMENT['int8']:.0%}): {', '.join(failures)}.")
+    return manifest
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Export and verify the trained model.")
+    parser.add_argument("--config", type=Path, default=Path("configs/default.yaml"))
+    parser.add_argument("--target", action="append", choices=TARGETS,
+                        help="export for this target instead of the config's (repeatable)")
+    args = parser.parse_args(argv)
+    try:
+        config = load_config(args.config)
+        if args.target:
+            config = with_overrides(config, targets=args.target)
+        if not config.targets:
+            print("No export targets in the config ('targets'); nothing to export. "
+                  f"Add some there, or pass --target with one of: {', '.join(TARGETS)}.")
+            return 0
+        manifest = export(config)
+    except (ValueError, RuntimeError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"{len(manifest['artifacts'])} artifact(s) verified; manifest: "
+          f"{Path(config.artifacts_dir) / 'manifest.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,64 @@
+"""Keep known, harmless noise out of the way, and nothing else.
+
+Each filter below names the exact message it hides and why; any other warning
+or log line still reaches you.
+"""
+
+import contextlib
+import ctypes
+import os
+import re
+import sys
+import tempfile
+from collections.abc import Iterator
+
+# Lines TensorFlow's and LiteRT's native code prints on start-up and while
+# converting or loading a model: INFO lines (I0000 ..., such as "oneDNN custom
+# operations are on" or "Reading SavedModel from ..."), two settings the converter
+# ignores on purpose, and the notice that XNNPACK is used. None of them needs
+# action; any other warning or error line is kept.
+_NATIVE_NOISE = re.compile(
+    r"^(WARNING: All log messages before absl::InitializeLog\(\) is called"
+    r"|I\d{4} [\d:.]+ +\d+ [\w.]+:\d+\] "
+    r"|To enable the following instructions: .* rebuild TensorFlow"
+    r"|W0000 .*tf_tfl_flatbuffer_helpers\.cc:\d+\] Ignored (output_format|drop_control_dependency)"
+    r"|W0000 .*flatbuffer_export\.cc:\d+\] Skipping runtime version metadata"
+    r"|fully_quantize: \d+, inference_type: "
+    r"|INFO: Created TensorFlow Lite XNNPACK delegate for CPU\.)"
+)
+
+
+def tame_known_noise() -> None:
+    """Import TensorFlow with its start-up banners dropped (call before anything else does)."""
+    with native_noise_dropped():
+        import tensorflow  # noqa: F401
+
+
+def _flush_native_buffers() -> None:
+    """Native code buffers its output; flush it while it still goes to the filter."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).fflush(None)
+
+
+@contextlib.contextmanager
+def native_noise_dropped() -> Iterator[None]:
+    """Drop the native lines above from stdout and stderr; keep every other line."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    with tempfile.TemporaryFile() as out_sink, tempfile.TemporaryFile() as err_sink:
+        sinks = {1: out_sink, 2: err_sink}
+        saved = {fd: os.dup(fd) for fd in sinks}
+        for fd, sink in sinks.items():
+            os.dup2(sink.fileno(), fd)
+        try:
+            yield
+        finally:
+            _flush_native_buffers()
+            for fd, sink in sinks.items():
+                os.dup2(saved[fd], fd)
+                os.close(saved[fd])
+                sink.seek(0)
+                stream = sys.stdout if fd == 1 else sys.stderr
+                for line in sink.read().decode(errors="replace").splitlines():
+                    if not _NATIVE_NOISE.match(line):
+                        print(line, file=stream)

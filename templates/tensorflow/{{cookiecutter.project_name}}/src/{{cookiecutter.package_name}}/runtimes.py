@@ -1,0 +1,109 @@
+"""Run an exported model in the runtime its target really uses.
+
+Every runner takes float32 raw pixels (N, H, W, 1) and returns logits (N, classes)
+as a NumPy array, so export verification and predict treat all formats alike.
+"""
+
+import json
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from .quiet import native_noise_dropped
+
+Runner = Callable[[np.ndarray], np.ndarray]
+WEB_DIR = Path("web")
+
+
+def saved_model(path: Path) -> Runner:
+    """The SavedModel's serving signature, as TF Serving calls it (input key ``pixels``)."""
+    import tensorflow as tf
+
+    serve = tf.saved_model.load(str(path)).signatures["serving_default"]
+    return lambda pixels: serve(pixels=tf.constant(pixels))["output_0"].numpy()
+
+
+def litert(path: Path) -> Runner:
+    """The LiteRT interpreter (ai-edge-litert), as on Android, iOS or an edge device."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(path))
+    source, target = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+
+    def run(pixels: np.ndarray) -> np.ndarray:
+        with native_noise_dropped():
+            interpreter.resize_tensor_input(source["index"], list(pixels.shape))
+            interpreter.allocate_tensors()
+            interpreter.set_tensor(source["index"], _quantize(pixels, source))
+            interpreter.invoke()
+        return _dequantize(interpreter.get_tensor(target["index"]), target)
+
+    return run
+
+
+def _quantize(values: np.ndarray, detail: dict) -> np.ndarray:
+    """Float input to an integer model's input type, with the model's scale and zero point."""
+    if detail["dtype"] == np.float32:
+        return values
+    scale, zero_point = detail["quantization"]
+    limits = np.iinfo(detail["dtype"])
+    quantized = np.clip(np.round(values / scale + zero_point), limits.min, limits.max)
+    return quantized.astype(detail["dtype"])
+
+
+def _dequantize(values: np.ndarray, detail: dict) -> np.ndarray:
+    if detail["dtype"] == np.float32:
+        return values
+    scale, zero_point = detail["quantization"]
+    return ((values.astype(np.float32) - zero_point) * scale).astype(np.float32)
+
+
+def tfjs(path: Path) -> Runner:
+    """TensorFlow.js (pure JS, cpu backend) in Node.js: the same code the browser runs."""
+    node = shutil.which("node")
+    if node is None or not (WEB_DIR / "node_modules" / "@tensorflow" / "tfjs-core").is_dir():
+        raise RuntimeError(
+            "The web target is verified in Node.js with TensorFlow.js: install Node.js 20+ "
+            "and run 'npm ci --prefix web' once, then export again.")
+    model_json = path / "model.json" if path.is_dir() else path
+
+    def run(pixels: np.ndarray) -> np.ndarray:
+        with tempfile.TemporaryDirectory() as scratch:
+            inputs = Path(scratch) / "pixels.bin"
+            inputs.write_bytes(np.ascontiguousarray(pixels, dtype="<f4").tobytes())
+            shape = [str(size) for size in pixels.shape]
+            command = [node, str(WEB_DIR / "verify.mjs"), str(model_json), str(inputs), *shape]
+            result = subprocess.run(command, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise RuntimeError(f"TensorFlow.js failed:\n{result.stderr.strip()}")
+        output = json.loads(result.stdout)
+        return np.asarray(output["data"], dtype=np.float32).reshape(output["dims"])
+
+    return run
+
+
+def checkpoint(path: Path) -> Runner:
+    """The trained Keras model itself, from the training checkpoint."""
+    from .train import load_checkpoint
+
+    model, _ = load_checkpoint(path)
+    return lambda pixels: model(pixels, training=False).numpy()
+
+
+def load_runner(path: Path) -> Runner:
+    """Pick the runtime for a model file or folder."""
+    if (path / "saved_model.pb").is_file():
+        return saved_model(path)
+    if (path / "model.json").is_file() or path.name == "model.json":
+        return tfjs(path)
+    by_suffix = {".tflite": litert, ".keras": checkpoint}
+    if not path.exists():
+        raise ValueError(f"No model at {path}: train and export first.")
+    if path.suffix not in by_suffix:
+        raise ValueError(f"Cannot run {path}: expected a SavedModel or TF.js folder, "
+                         "a .tflite or a .keras file.")
+    return by_suffix[path.suffix](path)

@@ -1,0 +1,43 @@
+import numpy as np
+import pytest
+
+from {{ cookiecutter.package_name }}.data import as_model_input, load_splits, make_dataset, num_classes
+
+
+def test_splits_have_the_documented_shapes(default_config):
+    splits = load_splits(default_config.data)
+    sizes = {name: len(split) for name, split in splits.items()}
+    assert sizes == {"train": 1257, "val": 270, "test": 270}
+    assert splits["train"].images.dtype == np.uint8
+    assert splits["train"].images.shape[1:] == (8, 8)
+    assert num_classes(splits) == 10
+
+
+def test_splits_do_not_overlap(default_config):
+    splits = load_splits(default_config.data)
+    rows = {name: {image.tobytes() for image in split.images} for name, split in splits.items()}
+    assert not rows["test"] & rows["train"]
+    assert not rows["val"] & rows["train"]
+
+
+def test_shuffled_order_depends_only_on_the_seed(default_config):
+    split = load_splits(default_config.data)["train"]
+
+    def order(seed):
+        return np.concatenate([labels.numpy() for _, labels in make_dataset(split, 64, True, seed)])
+
+    assert (order(0) == order(0)).all()
+    assert not (order(0) == order(1)).all()
+
+
+def test_model_input_is_raw_pixels_with_a_channel_axis(default_config):
+    pixels = as_model_input(load_splits(default_config.data)["test"].images)
+    assert pixels.shape[1:] == (8, 8, 1) and pixels.dtype == np.float32
+    assert pixels.min() >= 0 and 1 < pixels.max() <= 255
+
+
+def test_missing_array_is_named(tmp_path):
+    path = tmp_path / "partial.npz"
+    np.savez(path, x_train=np.zeros((2, 8, 8), np.uint8), y_train=np.zeros(2))
+    with pytest.raises(ValueError, match="x_val"):
+        load_splits(path)

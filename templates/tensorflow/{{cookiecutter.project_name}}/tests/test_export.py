@@ -1,0 +1,53 @@
+"""Every chosen target's artifacts are written, reloaded in their runtime and compared."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from {{ cookiecutter.package_name }}.config import with_overrides
+from {{ cookiecutter.package_name }}.data import load_splits
+from {{ cookiecutter.package_name }}.export import MIN_TOP1_AGREEMENT, TARGET_FORMATS, export, main
+from {{ cookiecutter.package_name }}.predict import predict
+
+from .conftest import ROOT
+
+
+def chosen_targets():
+    from {{ cookiecutter.package_name }}.config import load_config
+
+    return load_config(ROOT / "configs" / "default.yaml").targets
+
+
+@pytest.mark.parametrize("target", chosen_targets())
+def test_target_exports_and_verifies(trained, target, tmp_path):
+    config = with_overrides(trained, targets=[target], artifacts_dir=str(tmp_path))
+    manifest = export(config)
+    assert [entry["format"] for entry in manifest["artifacts"]] == TARGET_FORMATS[target]
+    for entry in manifest["artifacts"]:
+        assert (tmp_path / entry["file"]).exists()
+        assert entry["verified"], f"{entry['file']} was not run in any runtime"
+        for check in entry["verified"]:
+            assert check["ok"] and check["samples"] > 15
+            assert check["top1_agreement"] >= MIN_TOP1_AGREEMENT[entry["precision"]]
+            if entry["precision"] == "float32":
+                assert check["max_abs_diff"] < 1e-4
+    assert json.loads((tmp_path / "manifest.json").read_text()) == manifest
+
+
+def test_each_artifact_predicts_like_the_model(trained, tmp_path):
+    config = with_overrides(trained, artifacts_dir=str(tmp_path))
+    manifest = export(config) if config.targets else {"artifacts": []}
+    test = load_splits(trained.data)["test"]
+    expected = predict(Path(trained.run_dir) / "best.keras", test.images).argmax(axis=1)
+    for entry in manifest["artifacts"]:
+        predicted = predict(tmp_path / entry["file"], test.images).argmax(axis=1)
+        assert (predicted == expected).mean() >= MIN_TOP1_AGREEMENT[entry["precision"]]
+
+
+def test_export_without_a_checkpoint_explains_what_to_do(tmp_path, capsys):
+    (tmp_path / "default.yaml").write_text((ROOT / "configs" / "default.yaml").read_text())
+    (tmp_path / "elsewhere.yaml").write_text(f"run_dir: {tmp_path / 'runs'}\n")
+    code = main(["--config", str(tmp_path / "elsewhere.yaml"), "--target", "server"])
+    err = capsys.readouterr().err
+    assert code == 1 and "train first" in err
