@@ -21,19 +21,25 @@ app = typer.Typer(
 )
 
 GoalOption = Annotated[
-    str | None, typer.Option("--goal", help="research or deployment.", show_default=False)
+    str | None, typer.Option("--goal", metavar="GOAL", help="research or deployment.")
 ]
 TargetOption = Annotated[
     list[str] | None,
-    typer.Option("--target", "-t", help="mobile, web, edge or server; repeat for several."),
+    typer.Option(
+        "--target", "-t", metavar="TARGET", help="mobile, web, edge or server; repeat for several."
+    ),
 ]
 ExperienceOption = Annotated[
-    str | None, typer.Option(help="What the team knows: neither, pytorch or tensorflow.")
+    str | None,
+    typer.Option(metavar="EXPERIENCE", help="What the team knows: neither, pytorch or tensorflow."),
 ]
 StackOption = Annotated[
-    str | None, typer.Option(help="What a deployment must fit: none, pytorch or tensorflow.")
+    str | None,
+    typer.Option(metavar="STACK", help="What a deployment must fit: none, pytorch or tensorflow."),
 ]
-CiOption = Annotated[str | None, typer.Option(help="CI configuration: github, gitlab or none.")]
+CiOption = Annotated[
+    str | None, typer.Option(metavar="CI", help="CI configuration: github, gitlab or none.")
+]
 
 F = TypeVar("F", bound=Callable[..., None])
 
@@ -106,7 +112,10 @@ def _main(
 def new(
     directory: Annotated[
         Path | None,
-        typer.Argument(help="Project directory to create [default: my-project].", show_default=False),
+        typer.Argument(
+            metavar="DIR", help="Project directory to create [default: my-project].",
+            show_default=False,
+        ),
     ] = None,
     goal: GoalOption = None,
     target: TargetOption = None,
@@ -114,17 +123,25 @@ def new(
     stack: StackOption = None,
     ci: CiOption = None,
     framework: Annotated[
-        str | None, typer.Option(help="Use this framework (pytorch or tensorflow) over the verdict.")
+        str | None,
+        typer.Option(
+            metavar="FRAMEWORK", help="Use this framework (pytorch or tensorflow) over the verdict."
+        ),
     ] = None,
     yes: Annotated[
         bool, typer.Option("--yes", "-y", help="Ask nothing: take the defaults and the verdict.")
     ] = False,
     answers: Annotated[
         Path | None,
-        typer.Option(help="Answers file (.fwstart-answers.yml) to replay; flags override it."),
+        typer.Option(
+            metavar="FILE", help="Answers file (.fwstart-answers.yml) to replay; flags override it."
+        ),
     ] = None,
     force: Annotated[
-        bool, typer.Option(help="Write into a non-empty directory; existing files are never replaced.")
+        bool,
+        typer.Option(
+            "--force", help="Write into a non-empty directory; existing files are never replaced."
+        ),
     ] = False,
 ) -> None:
     """Ask a few questions, show the recommendation, and generate a starter project."""

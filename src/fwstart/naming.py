@@ -3,6 +3,7 @@
 import keyword
 import re
 import sys
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,7 +40,8 @@ def project_names(directory: Path, reserved: frozenset[str] = frozenset()) -> Pr
         InputError: when no usable package name can be made from the name.
     """
     project = directory.name
-    package = re.sub(r"[^0-9a-z]+", "_", project.lower()).strip("_")
+    ascii_name = unicodedata.normalize("NFKD", project).encode("ascii", "ignore").decode()
+    package = re.sub(r"[^0-9a-z]+", "_", ascii_name.lower()).strip("_")
     hint = "Pick a directory name that starts with a letter, e.g. 'digits-demo'."
     if not package:
         raise InputError(f"Cannot make a Python package name from '{project}'.", hint)

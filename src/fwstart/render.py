@@ -6,8 +6,10 @@ Values typed by the person are passed to the template as data: they are never
 rendered as templates themselves.
 """
 
+import contextlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Collection, Mapping
@@ -18,6 +20,7 @@ from fwstart.checks import check_project
 from fwstart.errors import DestinationError, TemplateError
 
 StepCallback = Callable[[str], None]
+_TEMPLATE_MARKERS = re.compile(r"\{\{|\{%|\{#")
 
 
 def check_destination(destination: Path, force: bool) -> None:
@@ -31,10 +34,10 @@ def check_destination(destination: Path, force: bool) -> None:
         raise DestinationError(
             f"{destination} exists and is not a directory.", "Choose a new directory name."
         )
-    if not destination.parent.is_dir():
+    if blocker := next((p for p in destination.parents if p.exists() and not p.is_dir()), None):
         raise DestinationError(
-            f"The parent directory {destination.parent} does not exist.",
-            f"Create it first (mkdir -p {destination.parent}) or choose another place.",
+            f"{blocker} is a file, so {destination} cannot be created.",
+            "Choose a directory path that does not go through a file.",
         )
     if destination.is_dir() and any(destination.iterdir()) and not force:
         raise DestinationError(
@@ -66,7 +69,8 @@ def render_project(
     Returns:
         The files written, relative to ``destination``.
     """
-    staging = Path(tempfile.mkdtemp(prefix=".fwstart-", dir=destination.parent))
+    created = _make_parents(destination)
+    staging = Path(tempfile.mkdtemp(prefix=".fwstart-", dir=_staging_parent(destination)))
     try:
         on_step("Rendering the template")
         rendered = _cookiecutter(template, context, staging)
@@ -75,8 +79,33 @@ def render_project(
         check_project(rendered, user_text)
         on_step("Moving the project into place")
         return _move_into_place(rendered, destination)
+    except BaseException:
+        for folder in reversed(created):  # only the folders this run made, if still empty
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _make_parents(destination: Path) -> list[Path]:
+    """Create the destination's missing parent folders; return them, outermost first."""
+    missing = [parent for parent in destination.parents if not parent.exists()][::-1]
+    for folder in missing:
+        folder.mkdir()
+    return missing
+
+
+def _staging_parent(destination: Path) -> Path:
+    """Beside the destination, so the final move is an atomic rename.
+
+    cookiecutter renders each folder's absolute path as a template, so a path that
+    holds template syntax (a folder named '{{ x }}') is staged in the system's
+    temporary folder instead, and copied into place.
+    """
+    if _TEMPLATE_MARKERS.search(str(destination.parent)):
+        return Path(tempfile.gettempdir())
+    return destination.parent
 
 
 def _cookiecutter(template: Path, values: Mapping[str, object], output: Path) -> Path:
@@ -133,7 +162,7 @@ def _prune_empty_dirs(root: Path) -> None:
 def _move_into_place(rendered: Path, destination: Path) -> tuple[Path, ...]:
     files = tuple(sorted(p.relative_to(rendered) for p in rendered.rglob("*") if p.is_file()))
     if not destination.exists():
-        rendered.rename(destination)
+        shutil.move(rendered, destination)  # a rename when staged beside it
         return files
     if clashes := [str(f) for f in files if (destination / f).exists()]:
         raise DestinationError(
@@ -149,7 +178,7 @@ def _move_into_place(rendered: Path, destination: Path) -> tuple[Path, ...]:
                 if not (destination / parent).exists():
                     (destination / parent).mkdir()
                     created_dirs.append(destination / parent)
-            (rendered / relative).rename(target)
+            shutil.move(rendered / relative, target)
             moved.append(target)
     except BaseException:
         for path in moved:  # undo only what this run created

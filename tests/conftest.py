@@ -1,0 +1,33 @@
+"""Helpers shared by fwstart's tests: run the CLI as a person would, in tmp_path."""
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from fwstart.api import Catalog, load_catalog
+from fwstart.cli import app
+
+
+@pytest.fixture(scope="session")
+def catalog() -> Catalog:
+    return load_catalog()
+
+
+@pytest.fixture
+def fwstart(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Callable[..., Result]:
+    """Run ``fwstart ARGS`` in tmp_path, as from a shell there."""
+    monkeypatch.chdir(tmp_path)
+
+    def run(*args: str, input: str | None = None) -> Result:
+        return CliRunner().invoke(
+            app, list(args), input=input, catch_exceptions=False, prog_name="fwstart"
+        )
+
+    return run
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    """Every file under root, by relative path, with its bytes."""
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}

@@ -1,0 +1,223 @@
+"""fwstart's command line, used as the README shows."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from fwstart import __version__
+
+from .conftest import tree
+
+SNAPSHOTS = Path(__file__).parent / "snapshots"
+
+
+def leftovers(root: Path) -> list[str]:
+    """Temporary folders fwstart might have left behind."""
+    return [p.name for p in root.iterdir() if p.name.startswith(".fwstart-")]
+
+
+def test_version(fwstart):
+    result = fwstart("--version")
+    assert result.exit_code == 0 and result.stdout.strip() == f"fwstart {__version__}"
+
+
+@pytest.mark.parametrize("command", ["new", "recommend"])
+def test_help_matches_the_snapshot(fwstart, monkeypatch, command):
+    monkeypatch.setenv("COLUMNS", "100")
+    monkeypatch.setenv("TERM", "dumb")
+    result = fwstart(command, "--help")
+    snapshot = SNAPSHOTS / f"{command}-help.txt"
+    if os.environ.get("FWSTART_UPDATE_SNAPSHOTS"):
+        snapshot.write_text(result.stdout)
+    assert result.exit_code == 0
+    assert result.stdout == snapshot.read_text(), "run with FWSTART_UPDATE_SNAPSHOTS=1 to update"
+
+
+def test_help_names_every_choice_in_the_data(fwstart, catalog, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    text = " ".join(fwstart("new", "--help").stdout.split())
+    for question in catalog.questions:
+        assert question.flag in text
+        for choice in question.choices:
+            assert choice in text, f"{question.flag} help does not mention {choice}"
+    for name in catalog.frameworks:
+        assert name in text
+
+
+@pytest.mark.parametrize("framework", ["pytorch", "tensorflow"])
+@pytest.mark.parametrize("ci", ["github", "gitlab", "none"])
+def test_new_generates_a_project_and_records_the_answers(fwstart, tmp_path, framework, ci):
+    result = fwstart("new", "demo-app", "--goal", "deployment", "--target", "web",
+                     "--framework", framework, "--ci", ci, "--yes")
+    assert result.exit_code == 0, result.output
+    project = tmp_path / "demo-app"
+    record = yaml.safe_load((project / ".fwstart-answers.yml").read_text())
+    assert record == {"fwstart_version": __version__, "project_name": "demo-app",
+                      "goal": "deployment", "targets": ["web"], "experience": "neither",
+                      "stack": "none", "ci": ci, "framework": framework,
+                      "recommended": "tensorflow"}
+    assert (project / "src" / "demo_app" / "train.py").is_file()
+    assert (project / ".github" / "workflows" / "ci.yml").exists() == (ci == "github")
+    assert (project / ".gitlab-ci.yml").exists() == (ci == "gitlab")
+    assert not (project / ".github").exists() or ci == "github", "no empty folders are left"
+    assert "python -m demo_app.train" in result.stdout
+    assert '".[dev]"' in result.stdout
+    assert "--target web" in result.stdout and f"--framework {framework} --yes" in result.stdout
+    assert not leftovers(tmp_path)
+
+
+def test_defaults_make_a_research_project_with_pytorch(fwstart, tmp_path):
+    result = fwstart("new", "--yes")
+    assert result.exit_code == 0, result.output
+    record = yaml.safe_load((tmp_path / "my-project" / ".fwstart-answers.yml").read_text())
+    assert (record["goal"], record["targets"], record["framework"]) == ("research", [], "pytorch")
+    assert not (tmp_path / "my-project" / "web").exists()
+
+
+def test_without_a_terminal_fwstart_says_it_takes_the_defaults(fwstart, tmp_path):
+    result = fwstart("new", "quiet-app", input="")
+    assert result.exit_code == 0, result.output
+    assert "stdin is not a terminal" in result.stderr
+    assert (tmp_path / "quiet-app" / "pyproject.toml").is_file()
+
+
+def test_override_is_honoured_and_the_reasons_against_it_shown_once(fwstart, tmp_path):
+    result = fwstart("new", "app", "--goal", "deployment", "--target", "mobile",
+                     "--framework", "pytorch", "--yes")
+    assert result.exit_code == 0, result.output
+    assert "Using PyTorch as you asked, instead of TensorFlow." in result.stdout
+    assert result.stdout.count("Mobile: LiteRT") == 2  # in the verdict table, then once more
+    readme = (tmp_path / "app" / "README.md").read_text()
+    assert "fwstart recommended TensorFlow; PyTorch was chosen instead" in readme
+
+
+def test_answers_file_replays_an_identical_project(fwstart, tmp_path):
+    first = fwstart("new", "one/demo", "--goal", "deployment", "--target", "edge",
+                    "--target", "server", "--experience", "pytorch", "--stack", "pytorch",
+                    "--ci", "gitlab", "--yes")
+    assert first.exit_code == 0, first.output
+    again = fwstart("new", "two/demo", "--answers", "one/demo/.fwstart-answers.yml", "--yes")
+    assert again.exit_code == 0, again.output
+    assert tree(tmp_path / "one" / "demo") == tree(tmp_path / "two" / "demo")
+
+
+def test_flags_override_the_answers_file(fwstart, tmp_path):
+    (tmp_path / "answers.yml").write_text("goal: deployment\ntargets: [web]\nci: gitlab\n")
+    result = fwstart("new", "app", "--answers", "answers.yml", "--ci", "none", "--yes")
+    assert result.exit_code == 0, result.output
+    record = yaml.safe_load((tmp_path / "app" / ".fwstart-answers.yml").read_text())
+    assert (record["goal"], record["targets"], record["ci"]) == ("deployment", ["web"], "none")
+
+
+@pytest.mark.parametrize(
+    ("args", "message", "hint"),
+    [
+        (["--goal", "fun"], "Unknown goal 'fun' (--goal).", "Choose from: research, deployment."),
+        (["--target", "banana"], "Unknown target 'banana' (--target).",
+         "Choose from: mobile, web, edge, server."),
+        (["--framework", "jax"], "Unknown framework 'jax' (--framework).",
+         "Choose from: pytorch, tensorflow."),
+        (["--ci", "jenkins"], "Unknown ci 'jenkins' (--ci).", "Choose from: github, gitlab, none."),
+        (["--goal", "deployment"], "A deployment project needs at least one target.",
+         "Add --target with one of: mobile, web, edge, server."),
+        (["--answers", "missing.yml"], "missing.yml does not exist.", "--answers"),
+    ],
+)
+def test_bad_input_is_explained_and_nothing_is_written(fwstart, tmp_path, args, message, hint):
+    result = fwstart("new", "app", *args, "--yes")
+    assert result.exit_code == 1
+    assert message in result.stderr and hint in result.stderr
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "app").exists() and not leftovers(tmp_path)
+
+
+def test_a_non_empty_directory_needs_force_and_keeps_the_persons_files(fwstart, tmp_path):
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "notes.md").write_text("mine")
+    refused = fwstart("new", "app", "--yes")
+    assert refused.exit_code == 1 and "already exists and is not empty" in refused.stderr
+    assert "--force" in refused.stderr
+    assert sorted(p.name for p in (tmp_path / "app").iterdir()) == ["notes.md"]
+
+    forced = fwstart("new", "app", "--yes", "--force")
+    assert forced.exit_code == 0, forced.output
+    assert (tmp_path / "app" / "notes.md").read_text() == "mine"
+    assert (tmp_path / "app" / "pyproject.toml").is_file()
+
+
+def test_force_never_replaces_a_file_and_writes_nothing_on_a_clash(fwstart, tmp_path):
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "README.md").write_text("my readme")
+    result = fwstart("new", "app", "--yes", "--force")
+    assert result.exit_code == 1
+    assert "already holds files the starter would write: README.md" in result.stderr
+    assert tree(tmp_path / "app") == {"README.md": b"my readme"}
+    assert not leftovers(tmp_path)
+
+
+def test_missing_parent_folders_are_created(fwstart, tmp_path):
+    result = fwstart("new", "some/new/place/app", "--yes")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "some" / "new" / "place" / "app" / "pyproject.toml").is_file()
+
+
+def test_a_path_through_a_file_is_refused(fwstart, tmp_path):
+    (tmp_path / "plain.txt").write_text("")
+    result = fwstart("new", "plain.txt/app", "--yes")
+    assert result.exit_code == 1 and "plain.txt is a file" in result.stderr
+
+
+def test_template_syntax_in_a_parent_folder_is_data_too(fwstart, tmp_path):
+    result = fwstart("new", "{{ here }}/app", "--yes")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "{{ here }}" / "app" / "src" / "app" / "train.py").is_file()
+
+
+def test_typed_text_is_data_never_a_template(fwstart, tmp_path):
+    result = fwstart("new", "{{ name }}", "--yes")
+    assert result.exit_code == 0, result.output
+    project = tmp_path / "{{ name }}"
+    assert (project / "README.md").read_text().startswith("# {{ name }}\n")
+    assert (project / "src" / "name" / "__init__.py").is_file()
+    evaluated = fwstart("new", "{{ 7*7 }}", "--yes")
+    assert evaluated.exit_code == 1 and "cannot start with a digit" in evaluated.stderr
+    assert not (tmp_path / "49").exists() and not (tmp_path / "{{ 7*7 }}").exists()
+
+
+@pytest.mark.parametrize(("name", "package"), [("class", "class_"), ("My App", "my_app")])
+def test_awkward_names_become_valid_packages(fwstart, tmp_path, name, package):
+    result = fwstart("new", name, "--yes")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / name / "src" / package / "__init__.py").is_file()
+
+
+def test_recommend_prints_a_table(fwstart):
+    result = fwstart("recommend", "--goal", "research")
+    assert result.exit_code == 0
+    assert "Recommended: PyTorch" in result.stdout and "Scores:" in result.stdout
+
+
+def test_recommend_json(fwstart):
+    result = fwstart("recommend", "--goal", "deployment", "--target", "web", "--json")
+    verdict = json.loads(result.stdout)
+    assert set(verdict) == {"framework", "reasons", "scores"}
+    assert verdict["framework"] == "tensorflow"
+    assert verdict["scores"] == {"pytorch": 0, "tensorflow": 4}
+    assert any(reason.startswith("Web: TF.js") for reason in verdict["reasons"])
+
+
+def test_installed_command_runs_in_a_real_process(tmp_path):
+    command = [sys.executable, "-m", "fwstart", "new", "real-app", "--goal", "deployment",
+               "--target", "server", "--yes"]
+    result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "Recommended: TensorFlow" in result.stdout
+    assert (tmp_path / "real-app" / "src" / "real_app" / "export.py").is_file()
+    bad = subprocess.run([sys.executable, "-m", "fwstart", "new", "x", "--goal", "fun", "--yes"],
+                         cwd=tmp_path, capture_output=True, text=True, check=False)
+    assert bad.returncode == 1 and "Traceback" not in bad.stderr
