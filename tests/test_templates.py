@@ -1,0 +1,152 @@
+"""Every framework × CI × target set renders into a project that lints and whose CI is valid.
+
+The CI files are checked for shape (SchemaStore's schemas, vendored in check-jsonschema,
+offline) and for meaning: actionlint with shellcheck on `run:` steps and zizmor for
+GitHub Actions; stages and needs for GitLab CI.
+"""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from fwstart.api import new_project
+from fwstart.questions import Answers
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+TARGET_SETS = [(), ("mobile",), ("web",), ("edge",), ("server",), ("mobile", "web", "edge", "server")]
+
+
+def tool(name: str) -> str:
+    """A checker installed with fwstart's test extra (beside this Python, or on PATH)."""
+    found = shutil.which(name, path=f"{BIN}:{shutil.os.environ.get('PATH', '')}")
+    assert found, f"{name} is missing: pip install -e '.[test]'"
+    return found
+
+
+def run(*command: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    env = {**shutil.os.environ, "PATH": f"{BIN}:{shutil.os.environ.get('PATH', '')}"}
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, check=False, env=env)
+
+
+def generate(catalog, tmp_path: Path, framework: str, ci: str, targets: tuple[str, ...]) -> Path:
+    goal = "deployment" if targets else "research"
+    answers = Answers(goal=goal, targets=targets, experience="neither", stack="none", ci=ci)
+    return new_project(catalog, tmp_path / "demo-app", answers, framework).path
+
+
+@pytest.fixture(params=["pytorch", "tensorflow"])
+def framework(request):
+    return request.param
+
+
+@pytest.mark.parametrize("targets", TARGET_SETS, ids=lambda t: "-".join(t) or "none")
+@pytest.mark.parametrize("ci", ["github", "gitlab", "none"])
+def test_generated_project_lints_and_parses(catalog, tmp_path, framework, ci, targets):
+    project = generate(catalog, tmp_path, framework, ci, targets)
+    lint = run(tool("ruff"), "check", "--no-cache", "--output-format", "concise", str(project))
+    assert lint.returncode == 0, lint.stdout
+    config = yaml.safe_load((project / "configs" / "default.yaml").read_text())
+    assert config["targets"] == list(targets)
+    assert (project / "web").exists() == ("web" in targets)
+
+
+@pytest.mark.parametrize("targets", [(), ("web",), ("mobile", "web", "edge", "server")],
+                         ids=["none", "web", "all"])
+def test_github_workflow_is_valid_and_safe(catalog, tmp_path, framework, targets):
+    project = generate(catalog, tmp_path, framework, "github", targets)
+    workflow = project / ".github" / "workflows" / "ci.yml"
+    dependabot = project / ".github" / "dependabot.yml"
+    for schema, path in [("vendor.github-workflows", workflow), ("vendor.dependabot", dependabot)]:
+        checked = run(tool("check-jsonschema"), "--builtin-schema", schema, str(path))
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+    linted = run(tool("actionlint"), "-shellcheck", tool("shellcheck"), str(workflow))
+    assert linted.returncode == 0, linted.stdout + linted.stderr
+    audited = run(tool("zizmor"), "--offline", "--no-progress", str(project / ".github"))
+    assert audited.returncode == 0, audited.stdout + audited.stderr
+    text = workflow.read_text()
+    assert "${{ github.ref }}" in text, "GitHub expressions pass through rendering untouched"
+    assert ("setup-node" in text) == ("web" in targets)
+
+
+def test_github_actions_are_pinned_to_node24_majors_by_commit(catalog, tmp_path, framework):
+    project = generate(catalog, tmp_path, framework, "github", ("mobile", "web", "edge", "server"))
+    steps = yaml.safe_load((project / ".github" / "workflows" / "ci.yml").read_text())
+    uses = [step["uses"] for step in steps["jobs"]["test"]["steps"] if "uses" in step]
+    minimum = {"actions/checkout": 5, "actions/setup-python": 6, "actions/setup-node": 5,
+               "actions/upload-artifact": 6}
+    text = (project / ".github" / "workflows" / "ci.yml").read_text()
+    for use in uses:
+        action, ref = use.split("@")
+        assert len(ref) == 40 and all(c in "0123456789abcdef" for c in ref), use
+        major = int(text.split(use)[1].split("# v")[1].split(".")[0])
+        assert major >= minimum[action], f"{action} v{major} runs on a retired Node runtime"
+
+
+def gitlab_problems(pipeline: dict) -> list[str]:
+    """Jobs must use declared stages and need only jobs that run no later than they do."""
+    stages = pipeline["stages"]
+    keywords = {"stages", "default", "variables", "include", "workflow"}
+    jobs = {name: job for name, job in pipeline.items()
+            if name not in keywords and not name.startswith(".")}
+    order = {name: stages.index(job.get("stage")) for name, job in jobs.items()
+             if job.get("stage") in stages}
+    problems = [f"{name}: stage {job.get('stage')!r} is not in {stages}"
+                for name, job in jobs.items() if name not in order]
+    for name, job in jobs.items():
+        for need in job.get("needs", []):
+            if need not in jobs:
+                problems.append(f"{name}: needs unknown job {need!r}")
+            elif name in order and need in order and order[need] > order[name]:
+                problems.append(f"{name}: needs {need}, which runs in a later stage")
+        if "extends" in job and job["extends"] not in pipeline:
+            problems.append(f"{name}: extends unknown {job['extends']!r}")
+    return problems
+
+
+@pytest.mark.parametrize("targets", [(), ("web",), ("mobile", "web", "edge", "server")],
+                         ids=["none", "web", "all"])
+def test_gitlab_pipeline_is_valid_and_consistent(catalog, tmp_path, framework, targets):
+    project = generate(catalog, tmp_path, framework, "gitlab", targets)
+    pipeline_file = project / ".gitlab-ci.yml"
+    checked = run(tool("check-jsonschema"), "--builtin-schema", "vendor.gitlab-ci", str(pipeline_file))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    pipeline = yaml.safe_load(pipeline_file.read_text())
+    assert gitlab_problems(pipeline) == []
+    assert ("artifacts" in pipeline["train"]) == bool(targets)
+
+
+def test_gitlab_check_catches_broken_pipelines():
+    broken = {"stages": ["lint", "test"],
+              "lint": {"stage": "lint", "script": ["x"], "needs": ["test"]},
+              "test": {"stage": "deploy", "script": ["y"], "extends": ".missing"}}
+    problems = gitlab_problems(broken)
+    assert any("stage 'deploy'" in p for p in problems)
+    assert any("extends unknown" in p for p in problems)
+    assert gitlab_problems({"stages": ["a", "b"], "x": {"stage": "a", "needs": ["y"]},
+                            "y": {"stage": "b"}}) == ["x: needs y, which runs in a later stage"]
+
+
+def test_templates_are_parallel():
+    """Same file names in both templates, so a person can diff them."""
+    def names(framework: str) -> set[str]:
+        root = ROOT / "templates" / framework
+        return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() or p.is_symlink()}
+
+    assert names("pytorch") == names("tensorflow")
+
+
+@pytest.mark.parametrize("name", ["pytorch", "tensorflow"])
+def test_stock_cookiecutter_renders_each_template(tmp_path, name):
+    result = run(tool("cookiecutter"), str(ROOT / "templates" / name), "--no-input",
+                 "-o", str(tmp_path), "project_name=plain-demo")
+    assert result.returncode == 0, result.stderr
+    project = tmp_path / "plain_demo"
+    assert (project / "src" / "plain_demo" / "train.py").is_file()
+    assert (project / "data" / "digits.npz").stat().st_size > 40_000  # the real file, not a link
+    assert not (project / "data" / "digits.npz").is_symlink()
+    assert (project / ".github" / "workflows" / "ci.yml").is_file()
