@@ -67,6 +67,7 @@ def test_new_generates_a_project_and_records_the_answers(fwstart, tmp_path, fram
     assert not (project / ".github").exists() or ci == "github", "no empty folders are left"
     assert "python -m demo_app.train" in result.stdout
     assert '".[dev]"' in result.stdout
+    assert "npm ci --prefix web" in result.stdout
     assert "--target web" in result.stdout and f"--framework {framework} --yes" in result.stdout
     assert not leftovers(tmp_path)
 
@@ -77,6 +78,7 @@ def test_defaults_make_a_research_project_with_pytorch(fwstart, tmp_path):
     record = yaml.safe_load((tmp_path / "my-project" / ".fwstart-answers.yml").read_text())
     assert (record["goal"], record["targets"], record["framework"]) == ("research", [], "pytorch")
     assert not (tmp_path / "my-project" / "web").exists()
+    assert "npm ci" not in result.stdout
 
 
 def test_without_a_terminal_fwstart_says_it_takes_the_defaults(fwstart, tmp_path):

@@ -179,7 +179,7 @@ def new(
             catalog, directory, given, chosen, force, on_step=lambda step: status.update(step)
         )
     out.print(report.summary(generated), soft_wrap=True)
-    out.print(report.next_steps(generated), soft_wrap=True)
+    out.print(report.next_steps(generated, given), soft_wrap=True)
     out.print("Same project again, without questions:\n  "
               + report.replay_command(catalog, str(directory), given, chosen), soft_wrap=True)
 

@@ -10,6 +10,14 @@ from fwstart.errors import TemplateError
 
 
 @dataclass(frozen=True)
+class Step:
+    """A command shown after generation, only when ``when`` matches the answers."""
+
+    run: str
+    when: Mapping[str, str]
+
+
+@dataclass(frozen=True)
 class FrameworkSpec:
     """A framework's starter template and what fwstart says about it."""
 
@@ -19,7 +27,7 @@ class FrameworkSpec:
     targets: tuple[str, ...]
     artifacts: Mapping[str, str]
     imports: frozenset[str]
-    next_steps: tuple[str, ...]
+    next_steps: tuple[Step, ...]
 
 
 def load_frameworks(data_file: Path, templates: Path) -> dict[str, FrameworkSpec]:
@@ -49,5 +57,8 @@ def _spec(name: str, entry: Mapping, template: Path) -> FrameworkSpec:
         targets=tuple(entry["targets"]),
         artifacts=dict(entry["artifacts"]),
         imports=frozenset(entry["imports"]),
-        next_steps=tuple(entry["next_steps"]),
+        next_steps=tuple(
+            Step(step, {}) if isinstance(step, str) else Step(step["run"], dict(step["when"]))
+            for step in entry["next_steps"]
+        ),
     )
