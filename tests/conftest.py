@@ -30,4 +30,6 @@ def fwstart(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Callable[..., Re
 
 def tree(root: Path) -> dict[str, bytes]:
     """Every file under root, by relative path, with its bytes."""
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }

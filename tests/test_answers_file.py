@@ -17,7 +17,9 @@ def read(catalog, tmp_path):
 
 
 def test_reads_answers_framework_and_name(read):
-    saved = read("project_name: demo\ngoal: deployment\ntargets: [web, mobile]\nframework: pytorch\n")
+    saved = read(
+        "project_name: demo\ngoal: deployment\ntargets: [web, mobile]\nframework: pytorch\n"
+    )
     assert saved.answers == {"goal": "deployment", "targets": ("mobile", "web")}
     assert (saved.framework, saved.project_name) == ("pytorch", "demo")
 

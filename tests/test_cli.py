@@ -52,15 +52,33 @@ def test_help_names_every_choice_in_the_data(fwstart, catalog, monkeypatch):
 @pytest.mark.parametrize("framework", ["pytorch", "tensorflow"])
 @pytest.mark.parametrize("ci", ["github", "gitlab", "none"])
 def test_new_generates_a_project_and_records_the_answers(fwstart, tmp_path, framework, ci):
-    result = fwstart("new", "demo-app", "--goal", "deployment", "--target", "web",
-                     "--framework", framework, "--ci", ci, "--yes")
+    result = fwstart(
+        "new",
+        "demo-app",
+        "--goal",
+        "deployment",
+        "--target",
+        "web",
+        "--framework",
+        framework,
+        "--ci",
+        ci,
+        "--yes",
+    )
     assert result.exit_code == 0, result.output
     project = tmp_path / "demo-app"
     record = yaml.safe_load((project / ".fwstart-answers.yml").read_text())
-    assert record == {"fwstart_version": __version__, "project_name": "demo-app",
-                      "goal": "deployment", "targets": ["web"], "experience": "neither",
-                      "stack": "none", "ci": ci, "framework": framework,
-                      "recommended": "tensorflow"}
+    assert record == {
+        "fwstart_version": __version__,
+        "project_name": "demo-app",
+        "goal": "deployment",
+        "targets": ["web"],
+        "experience": "neither",
+        "stack": "none",
+        "ci": ci,
+        "framework": framework,
+        "recommended": "tensorflow",
+    }
     assert (project / "src" / "demo_app" / "train.py").is_file()
     assert (project / ".github" / "workflows" / "ci.yml").exists() == (ci == "github")
     assert (project / ".gitlab-ci.yml").exists() == (ci == "gitlab")
@@ -89,8 +107,17 @@ def test_without_a_terminal_fwstart_says_it_takes_the_defaults(fwstart, tmp_path
 
 
 def test_override_is_honoured_and_the_reasons_against_it_shown_once(fwstart, tmp_path):
-    result = fwstart("new", "app", "--goal", "deployment", "--target", "mobile",
-                     "--framework", "pytorch", "--yes")
+    result = fwstart(
+        "new",
+        "app",
+        "--goal",
+        "deployment",
+        "--target",
+        "mobile",
+        "--framework",
+        "pytorch",
+        "--yes",
+    )
     assert result.exit_code == 0, result.output
     assert "Using PyTorch as you asked, instead of TensorFlow." in result.stdout
     assert result.stdout.count("Mobile: LiteRT") == 2  # in the verdict table, then once more
@@ -99,9 +126,23 @@ def test_override_is_honoured_and_the_reasons_against_it_shown_once(fwstart, tmp
 
 
 def test_answers_file_replays_an_identical_project(fwstart, tmp_path):
-    first = fwstart("new", "one/demo", "--goal", "deployment", "--target", "edge",
-                    "--target", "server", "--experience", "pytorch", "--stack", "pytorch",
-                    "--ci", "gitlab", "--yes")
+    first = fwstart(
+        "new",
+        "one/demo",
+        "--goal",
+        "deployment",
+        "--target",
+        "edge",
+        "--target",
+        "server",
+        "--experience",
+        "pytorch",
+        "--stack",
+        "pytorch",
+        "--ci",
+        "gitlab",
+        "--yes",
+    )
     assert first.exit_code == 0, first.output
     again = fwstart("new", "two/demo", "--answers", "one/demo/.fwstart-answers.yml", "--yes")
     assert again.exit_code == 0, again.output
@@ -120,13 +161,22 @@ def test_flags_override_the_answers_file(fwstart, tmp_path):
     ("args", "message", "hint"),
     [
         (["--goal", "fun"], "Unknown goal 'fun' (--goal).", "Choose from: research, deployment."),
-        (["--target", "banana"], "Unknown target 'banana' (--target).",
-         "Choose from: mobile, web, edge, server."),
-        (["--framework", "jax"], "Unknown framework 'jax' (--framework).",
-         "Choose from: pytorch, tensorflow."),
+        (
+            ["--target", "banana"],
+            "Unknown target 'banana' (--target).",
+            "Choose from: mobile, web, edge, server.",
+        ),
+        (
+            ["--framework", "jax"],
+            "Unknown framework 'jax' (--framework).",
+            "Choose from: pytorch, tensorflow.",
+        ),
         (["--ci", "jenkins"], "Unknown ci 'jenkins' (--ci).", "Choose from: github, gitlab, none."),
-        (["--goal", "deployment"], "A deployment project needs at least one target.",
-         "Add --target with one of: mobile, web, edge, server."),
+        (
+            ["--goal", "deployment"],
+            "A deployment project needs at least one target.",
+            "Add --target with one of: mobile, web, edge, server.",
+        ),
         (["--answers", "missing.yml"], "missing.yml does not exist.", "--answers"),
     ],
 )
@@ -214,12 +264,27 @@ def test_recommend_json(fwstart):
 
 
 def test_installed_command_runs_in_a_real_process(tmp_path):
-    command = [sys.executable, "-m", "fwstart", "new", "real-app", "--goal", "deployment",
-               "--target", "server", "--yes"]
+    command = [
+        sys.executable,
+        "-m",
+        "fwstart",
+        "new",
+        "real-app",
+        "--goal",
+        "deployment",
+        "--target",
+        "server",
+        "--yes",
+    ]
     result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
     assert "Recommended: TensorFlow" in result.stdout
     assert (tmp_path / "real-app" / "src" / "real_app" / "export.py").is_file()
-    bad = subprocess.run([sys.executable, "-m", "fwstart", "new", "x", "--goal", "fun", "--yes"],
-                         cwd=tmp_path, capture_output=True, text=True, check=False)
+    bad = subprocess.run(
+        [sys.executable, "-m", "fwstart", "new", "x", "--goal", "fun", "--yes"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert bad.returncode == 1 and "Traceback" not in bad.stderr

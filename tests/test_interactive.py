@@ -13,11 +13,20 @@ DOWN, ENTER, SPACE, CTRL_C = "\x1b[B", "\r", " ", "\x03"
 @pytest.fixture
 def terminal(tmp_path: Path):
     def spawn(*args: str) -> pexpect.spawn:
-        child = pexpect.spawn(sys.executable, ["-m", "fwstart", *args], cwd=str(tmp_path),
-                              # pexpect's pty does not answer cursor-position queries
-                              env={"TERM": "xterm", "PROMPT_TOOLKIT_NO_CPR": "1",
-                                   "PATH": str(Path(sys.executable).parent)},
-                              dimensions=(40, 120), encoding="utf-8", timeout=30)
+        child = pexpect.spawn(
+            sys.executable,
+            ["-m", "fwstart", *args],
+            cwd=str(tmp_path),
+            # pexpect's pty does not answer cursor-position queries
+            env={
+                "TERM": "xterm",
+                "PROMPT_TOOLKIT_NO_CPR": "1",
+                "PATH": str(Path(sys.executable).parent),
+            },
+            dimensions=(40, 120),
+            encoding="utf-8",
+            timeout=30,
+        )
         return child
 
     return spawn
@@ -49,7 +58,11 @@ def test_a_person_answers_sees_the_verdict_overrides_and_gets_a_project(terminal
     child.close()
     assert child.exitstatus == 0
     record = yaml.safe_load((tmp_path / "demo" / ".fwstart-answers.yml").read_text())
-    assert (record["goal"], record["targets"], record["ci"]) == ("deployment", ["mobile", "web"], "gitlab")
+    assert (record["goal"], record["targets"], record["ci"]) == (
+        "deployment",
+        ["mobile", "web"],
+        "gitlab",
+    )
     assert (record["framework"], record["recommended"]) == ("pytorch", "tensorflow")
 
 

@@ -11,7 +11,9 @@ EVERY_TARGET_SET = [c for n in range(len(TARGETS) + 1) for c in combinations(TAR
 
 
 def answers(goal: str, targets=(), experience="neither", stack="none") -> Answers:
-    return Answers(goal=goal, targets=tuple(targets), experience=experience, stack=stack, ci="github")
+    return Answers(
+        goal=goal, targets=tuple(targets), experience=experience, stack=stack, ci="github"
+    )
 
 
 @pytest.mark.parametrize("targets", [t for t in EVERY_TARGET_SET if t])

@@ -1,4 +1,4 @@
-"""Every framework × CI × target set renders into a project that lints and whose CI is valid.
+"""Every framework, CI and target set renders into a project that lints and whose CI is valid.
 
 The CI files are checked for shape (SchemaStore's schemas, vendored in check-jsonschema,
 offline) and for meaning: actionlint with shellcheck on `run:` steps and zizmor for
@@ -18,7 +18,14 @@ from fwstart.questions import Answers
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-TARGET_SETS = [(), ("mobile",), ("web",), ("edge",), ("server",), ("mobile", "web", "edge", "server")]
+TARGET_SETS = [
+    (),
+    ("mobile",),
+    ("web",),
+    ("edge",),
+    ("server",),
+    ("mobile", "web", "edge", "server"),
+]
 
 
 def tool(name: str) -> str:
@@ -55,8 +62,9 @@ def test_generated_project_lints_and_parses(catalog, tmp_path, framework, ci, ta
     assert (project / "web").exists() == ("web" in targets)
 
 
-@pytest.mark.parametrize("targets", [(), ("web",), ("mobile", "web", "edge", "server")],
-                         ids=["none", "web", "all"])
+@pytest.mark.parametrize(
+    "targets", [(), ("web",), ("mobile", "web", "edge", "server")], ids=["none", "web", "all"]
+)
 def test_github_workflow_is_valid_and_safe(catalog, tmp_path, framework, targets):
     project = generate(catalog, tmp_path, framework, "github", targets)
     workflow = project / ".github" / "workflows" / "ci.yml"
@@ -77,8 +85,12 @@ def test_github_actions_are_pinned_to_node24_majors_by_commit(catalog, tmp_path,
     project = generate(catalog, tmp_path, framework, "github", ("mobile", "web", "edge", "server"))
     steps = yaml.safe_load((project / ".github" / "workflows" / "ci.yml").read_text())
     uses = [step["uses"] for step in steps["jobs"]["test"]["steps"] if "uses" in step]
-    minimum = {"actions/checkout": 5, "actions/setup-python": 6, "actions/setup-node": 5,
-               "actions/upload-artifact": 6}
+    minimum = {
+        "actions/checkout": 5,
+        "actions/setup-python": 6,
+        "actions/setup-node": 5,
+        "actions/upload-artifact": 6,
+    }
     text = (project / ".github" / "workflows" / "ci.yml").read_text()
     for use in uses:
         action, ref = use.split("@")
@@ -91,12 +103,21 @@ def gitlab_problems(pipeline: dict) -> list[str]:
     """Jobs must use declared stages and need only jobs that run no later than they do."""
     stages = pipeline["stages"]
     keywords = {"stages", "default", "variables", "include", "workflow"}
-    jobs = {name: job for name, job in pipeline.items()
-            if name not in keywords and not name.startswith(".")}
-    order = {name: stages.index(job.get("stage")) for name, job in jobs.items()
-             if job.get("stage") in stages}
-    problems = [f"{name}: stage {job.get('stage')!r} is not in {stages}"
-                for name, job in jobs.items() if name not in order]
+    jobs = {
+        name: job
+        for name, job in pipeline.items()
+        if name not in keywords and not name.startswith(".")
+    }
+    order = {
+        name: stages.index(job.get("stage"))
+        for name, job in jobs.items()
+        if job.get("stage") in stages
+    }
+    problems = [
+        f"{name}: stage {job.get('stage')!r} is not in {stages}"
+        for name, job in jobs.items()
+        if name not in order
+    ]
     for name, job in jobs.items():
         for need in job.get("needs", []):
             if need not in jobs:
@@ -108,12 +129,15 @@ def gitlab_problems(pipeline: dict) -> list[str]:
     return problems
 
 
-@pytest.mark.parametrize("targets", [(), ("web",), ("mobile", "web", "edge", "server")],
-                         ids=["none", "web", "all"])
+@pytest.mark.parametrize(
+    "targets", [(), ("web",), ("mobile", "web", "edge", "server")], ids=["none", "web", "all"]
+)
 def test_gitlab_pipeline_is_valid_and_consistent(catalog, tmp_path, framework, targets):
     project = generate(catalog, tmp_path, framework, "gitlab", targets)
     pipeline_file = project / ".gitlab-ci.yml"
-    checked = run(tool("check-jsonschema"), "--builtin-schema", "vendor.gitlab-ci", str(pipeline_file))
+    checked = run(
+        tool("check-jsonschema"), "--builtin-schema", "vendor.gitlab-ci", str(pipeline_file)
+    )
     assert checked.returncode == 0, checked.stdout + checked.stderr
     pipeline = yaml.safe_load(pipeline_file.read_text())
     assert gitlab_problems(pipeline) == []
@@ -121,18 +145,22 @@ def test_gitlab_pipeline_is_valid_and_consistent(catalog, tmp_path, framework, t
 
 
 def test_gitlab_check_catches_broken_pipelines():
-    broken = {"stages": ["lint", "test"],
-              "lint": {"stage": "lint", "script": ["x"], "needs": ["test"]},
-              "test": {"stage": "deploy", "script": ["y"], "extends": ".missing"}}
+    broken = {
+        "stages": ["lint", "test"],
+        "lint": {"stage": "lint", "script": ["x"], "needs": ["test"]},
+        "test": {"stage": "deploy", "script": ["y"], "extends": ".missing"},
+    }
     problems = gitlab_problems(broken)
     assert any("stage 'deploy'" in p for p in problems)
     assert any("extends unknown" in p for p in problems)
-    assert gitlab_problems({"stages": ["a", "b"], "x": {"stage": "a", "needs": ["y"]},
-                            "y": {"stage": "b"}}) == ["x: needs y, which runs in a later stage"]
+    assert gitlab_problems(
+        {"stages": ["a", "b"], "x": {"stage": "a", "needs": ["y"]}, "y": {"stage": "b"}}
+    ) == ["x: needs y, which runs in a later stage"]
 
 
 def test_templates_are_parallel():
     """Same file names in both templates, so a person can diff them."""
+
     def names(framework: str) -> set[str]:
         root = ROOT / "templates" / framework
         return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() or p.is_symlink()}
@@ -142,8 +170,14 @@ def test_templates_are_parallel():
 
 @pytest.mark.parametrize("name", ["pytorch", "tensorflow"])
 def test_stock_cookiecutter_renders_each_template(tmp_path, name):
-    result = run(tool("cookiecutter"), str(ROOT / "templates" / name), "--no-input",
-                 "-o", str(tmp_path), "project_name=plain-demo")
+    result = run(
+        tool("cookiecutter"),
+        str(ROOT / "templates" / name),
+        "--no-input",
+        "-o",
+        str(tmp_path),
+        "project_name=plain-demo",
+    )
     assert result.returncode == 0, result.stderr
     project = tmp_path / "plain_demo"
     assert (project / "src" / "plain_demo" / "train.py").is_file()

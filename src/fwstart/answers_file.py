@@ -113,7 +113,9 @@ def write_answers(
         "# Written by fwstart. Replay this project with:\n"
         f"#   fwstart new DIR --answers {ANSWERS_FILENAME} --yes\n"
     )
-    plain = {key: list(value) if isinstance(value, tuple) else value for key, value in record.items()}
+    plain = {
+        key: list(value) if isinstance(value, tuple) else value for key, value in record.items()
+    }
     body = yaml.safe_dump(plain, sort_keys=False, default_flow_style=None, allow_unicode=True)
     path.write_text(header + body, encoding="utf-8")
     return path

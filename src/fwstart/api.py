@@ -97,7 +97,8 @@ def plan_project(
     if unsupported := [target for target in answers.targets if target not in spec.targets]:
         raise InputError(
             f"The {spec.label} starter cannot export to: {', '.join(unsupported)}.",
-            f"Its targets are {', '.join(spec.targets)}; drop the others or pick another framework.",
+            f"Its targets are {', '.join(spec.targets)}; drop the others or choose another "
+            "framework.",
         )
     check_destination(destination, force)
     return project_names(destination, reserved=spec.imports)

@@ -50,7 +50,9 @@ def check_project(root: Path, user_text: Collection[str]) -> None:
         except UnicodeDecodeError:
             continue  # binary data, such as the sample images
         relative = path.relative_to(root)
-        problems += [f"{relative}: {problem}" for problem in _problems(path.suffix, text, user_text)]
+        problems += [
+            f"{relative}: {problem}" for problem in _problems(path.suffix, text, user_text)
+        ]
     if problems:
         raise TemplateError(
             "The generated project failed fwstart's checks:\n  " + "\n  ".join(problems),

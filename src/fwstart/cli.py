@@ -1,16 +1,31 @@
-"""The `fwstart` command: parse flags, call the library, print, choose the exit code."""
+"""The `fwstart` command: parse flags, call the library, print, choose the exit code.
+
+This is the only module that prints or exits. Heavy imports (rich, cookiecutter,
+questionary) happen inside the commands, so `fwstart --help` starts fast.
+"""
+
+from __future__ import annotations
 
 import functools
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
 from fwstart import __version__
 
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from fwstart.answers_file import SavedAnswers
+    from fwstart.api import Catalog, Generated
+    from fwstart.prompter import TerminalPrompter
+    from fwstart.questions import Answers, Question
+
 ISSUES_URL = "https://github.com/fwstart/fwstart/issues"
+EXIT_USER_ERROR, EXIT_BUG, EXIT_CANCELLED = 1, 70, 130
 
 app = typer.Typer(
     help="Start a deep-learning project: answer a few questions, get a recommended, "
@@ -42,18 +57,13 @@ CiOption = Annotated[
 ]
 
 F = TypeVar("F", bound=Callable[..., None])
+_state = {"debug": False}
 
 
-def _stderr():  # noqa: ANN202 - rich is imported only when something is printed
+def _console(stderr: bool = False) -> Console:
     from rich.console import Console
 
-    return Console(stderr=True, highlight=False, markup=False)
-
-
-def _stdout():  # noqa: ANN202
-    from rich.console import Console
-
-    return Console(highlight=False, markup=False)
+    return Console(stderr=stderr, highlight=False, markup=False)
 
 
 def _reported(command: F) -> F:
@@ -63,30 +73,27 @@ def _reported(command: F) -> F:
     def wrapper(*args: object, **kwargs: object) -> None:
         from fwstart.errors import FwstartError
 
+        err = _console(stderr=True)
         try:
             command(*args, **kwargs)
         except FwstartError as error:
-            _stderr().print(f"Error: {error.message}", style="bold red", soft_wrap=True)
+            err.print(f"Error: {error.message}", style="bold red", soft_wrap=True)
             if error.hint:
-                _stderr().print(error.hint, soft_wrap=True)
-            raise typer.Exit(code=1) from None
+                err.print(error.hint, soft_wrap=True)
+            raise typer.Exit(EXIT_USER_ERROR) from None
         except KeyboardInterrupt:
-            _stderr().print("Cancelled. Nothing was written.")
-            raise typer.Exit(code=130) from None
-        except Exception:
-            if _debug:
+            err.print("Cancelled. Nothing was written.")
+            raise typer.Exit(EXIT_CANCELLED) from None
+        except Exception as bug:
+            if _state["debug"]:
                 raise
-            error_type, error, _ = sys.exc_info()
-            _stderr().print(
-                f"fwstart hit a bug ({getattr(error_type, '__name__', 'error')}: {error}).\n"
+            err.print(
+                f"fwstart hit a bug ({type(bug).__name__}: {bug}).\n"
                 f"Run the same command with --debug for the details, and report it at {ISSUES_URL}"
             )
-            raise typer.Exit(code=70) from None
+            raise typer.Exit(EXIT_BUG) from None
 
     return wrapper  # type: ignore[return-value]
-
-
-_debug = False
 
 
 def _version(value: bool) -> None:
@@ -101,10 +108,11 @@ def _main(
         bool,
         typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
     ] = False,
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of fwstart bugs.")] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show tracebacks of fwstart bugs.")
+    ] = False,
 ) -> None:
-    global _debug
-    _debug = debug
+    _state["debug"] = debug
 
 
 @app.command()
@@ -113,7 +121,8 @@ def new(
     directory: Annotated[
         Path | None,
         typer.Argument(
-            metavar="DIR", help="Project directory to create [default: my-project].",
+            metavar="DIR",
+            help="Project directory to create [default: my-project].",
             show_default=False,
         ),
     ] = None,
@@ -146,25 +155,20 @@ def new(
 ) -> None:
     """Ask a few questions, show the recommendation, and generate a starter project."""
     from fwstart import report
-    from fwstart.answers_file import SavedAnswers, read_answers
     from fwstart.api import load_catalog, new_project
-    from fwstart.questions import Question, collect_answers
+    from fwstart.questions import collect_answers
     from fwstart.render import check_destination
 
-    out, err = _stdout(), _stderr()
+    out, err = _console(), _console(stderr=True)
     catalog = load_catalog()
-    saved = (
-        read_answers(answers, catalog.questions, catalog.frameworks) if answers else SavedAnswers()
-    )
+    saved = _read_saved(catalog, answers)
     flags = {"goal": goal, "targets": target, "experience": experience, "stack": stack, "ci": ci}
     known = {**saved.answers, **catalog.check_answers(flags)}
     chosen = framework or saved.framework
     if chosen is not None:
         catalog.framework(chosen)  # an unknown name fails before any question
     prompter = _prompter(yes, err)
-    if directory is None:
-        default = saved.project_name or "my-project"
-        directory = Path(prompter.text("Project directory? (the DIR argument)", default) if prompter else default)
+    directory = directory or Path(_default_directory(saved, prompter))
     check_destination(directory.expanduser().absolute(), force)  # fail before the questions
     given = collect_answers(catalog.questions, known, prompter)
     verdict = catalog.recommend(given)
@@ -175,46 +179,65 @@ def new(
     if chosen != verdict.framework:
         out.print(report.override_note(catalog, verdict, chosen, out.width), soft_wrap=True)
     with err.status("Generating the project") as status:
-        generated = new_project(
-            catalog, directory, given, chosen, force, on_step=lambda step: status.update(step)
-        )
-    out.print(report.summary(generated), soft_wrap=True)
-    out.print(report.next_steps(generated, given), soft_wrap=True)
-    out.print("Same project again, without questions:\n  "
-              + report.replay_command(catalog, str(directory), given, chosen), soft_wrap=True)
+        generated = new_project(catalog, directory, given, chosen, force, on_step=status.update)
+    _print_result(out, catalog, generated, str(directory), given)
 
 
-def _prompter(yes: bool, err):  # noqa: ANN001, ANN202
+def _read_saved(catalog: Catalog, path: Path | None) -> SavedAnswers:
+    from fwstart.answers_file import SavedAnswers, read_answers
+
+    return read_answers(path, catalog.questions, catalog.frameworks) if path else SavedAnswers()
+
+
+def _prompter(yes: bool, err: Console) -> TerminalPrompter | None:
     """Arrow-key prompts on a terminal; none with --yes or when stdin is not a terminal."""
     if yes:
         return None
     if not sys.stdin.isatty():
-        err.print("stdin is not a terminal, so fwstart asks nothing and takes the defaults "
-                  "for unanswered questions (pass --yes to say so and hide this notice).")
+        err.print(
+            "stdin is not a terminal, so fwstart asks nothing and takes the defaults for "
+            "unanswered questions (pass --yes to say so and hide this notice).",
+            soft_wrap=True,
+        )
         return None
     from fwstart.prompter import TerminalPrompter
 
     return TerminalPrompter()
 
 
-def _framework_question(catalog, recommended: str):  # noqa: ANN001, ANN202
+def _default_directory(saved: SavedAnswers, prompter: TerminalPrompter | None) -> str:
+    default = saved.project_name or "my-project"
+    return prompter.text("Project directory? (the DIR argument)", default) if prompter else default
+
+
+def _framework_question(catalog: Catalog, recommended: str) -> Question:
     """The accept-or-override question, with the recommendation first and default."""
     from fwstart.questions import Question
 
     names = [recommended, *(name for name in catalog.frameworks if name != recommended)]
+    labels = {name: catalog.frameworks[name].label for name in names}
+    labels[recommended] += " (recommended)"
     return Question(
         key="framework",
         flag="--framework",
         kind="select",
         prompt="Framework? Enter accepts the recommendation",
         default=recommended,
-        choices={
-            name: catalog.frameworks[name].label + (" (recommended)" if name == recommended else "")
-            for name in names
-        },
+        choices=labels,
         when={},
         require_one_when=None,
     )
+
+
+def _print_result(
+    out: Console, catalog: Catalog, generated: Generated, directory: str, given: Answers
+) -> None:
+    from fwstart import report
+
+    out.print(report.summary(generated), soft_wrap=True)
+    out.print(report.next_steps(generated, given), soft_wrap=True)
+    command = report.replay_command(catalog, directory, given, generated.framework.name)
+    out.print(f"Same project again, without questions:\n  {command}", soft_wrap=True)
 
 
 @app.command()
@@ -233,11 +256,12 @@ def recommend(
 
     catalog = load_catalog()
     flags = {"goal": goal, "targets": target, "experience": experience, "stack": stack}
-    verdict = catalog.recommend(collect_answers(catalog.questions, catalog.check_answers(flags), None))
+    given = collect_answers(catalog.questions, catalog.check_answers(flags), None)
+    verdict = catalog.recommend(given)
     if json_output:
         print(report.verdict_json(verdict))
     else:
-        _stdout().print(report.verdict_table(catalog, verdict))
+        _console().print(report.verdict_table(catalog, verdict))
 
 
 def main() -> None:

@@ -143,9 +143,7 @@ def check_value(question: Question, value: object) -> AnswerValue:
 def _check_choice(question: Question, value: str, valid: str) -> None:
     if value not in question.choices:
         noun = "target" if question.multiple else question.key
-        raise InputError(
-            f"Unknown {noun} '{value}' ({question.flag}).", f"Choose from: {valid}."
-        )
+        raise InputError(f"Unknown {noun} '{value}' ({question.flag}).", f"Choose from: {valid}.")
 
 
 def collect_answers(

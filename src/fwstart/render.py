@@ -110,8 +110,11 @@ def _staging_parent(destination: Path) -> Path:
 
 def _cookiecutter(template: Path, values: Mapping[str, object], output: Path) -> Path:
     """Render with cookiecutter's API; no hooks, no prompts, no replay files in HOME."""
-    from cookiecutter.exceptions import CookiecutterException
-    from cookiecutter.generate import generate_context, generate_files
+    from cookiecutter.exceptions import CookiecutterException  # type: ignore[import-untyped]
+    from cookiecutter.generate import (  # type: ignore[import-untyped]
+        generate_context,
+        generate_files,
+    )
     from jinja2 import TemplateError as JinjaError
 
     defaults = json.loads((template / "cookiecutter.json").read_text(encoding="utf-8"))
@@ -124,7 +127,7 @@ def _cookiecutter(template: Path, values: Mapping[str, object], output: Path) ->
         raw = generate_context(str(template / "cookiecutter.json"), extra_context=dict(values))
         context = {"cookiecutter": _resolve(raw["cookiecutter"], set(values), template)}
         project = generate_files(
-            str(template), context, output_dir=str(output), overwrite_if_exists=True, accept_hooks=False
+            str(template), context, str(output), overwrite_if_exists=True, accept_hooks=False
         )
     except (CookiecutterException, JinjaError, ValueError) as error:
         raise TemplateError(
@@ -169,21 +172,17 @@ def _move_into_place(rendered: Path, destination: Path) -> tuple[Path, ...]:
             f"{destination} already holds files the starter would write: {', '.join(clashes)}.",
             "Nothing was written. Move those files away, or choose a new directory.",
         )
-    moved: list[Path] = []
-    created_dirs: list[Path] = []
+    created: list[Path] = []  # files and folders this run made, in order
     try:
         for relative in files:
-            target = destination / relative
-            for parent in reversed(target.relative_to(destination).parents[:-1]):
+            for parent in reversed(relative.parents[:-1]):
                 if not (destination / parent).exists():
                     (destination / parent).mkdir()
-                    created_dirs.append(destination / parent)
-            shutil.move(rendered / relative, target)
-            moved.append(target)
+                    created.append(destination / parent)
+            shutil.move(rendered / relative, destination / relative)
+            created.append(destination / relative)
     except BaseException:
-        for path in moved:  # undo only what this run created
-            path.unlink(missing_ok=True)
-        for folder in reversed(created_dirs):
-            folder.rmdir()
+        for path in reversed(created):  # undo only what this run made
+            path.rmdir() if path.is_dir() else path.unlink(missing_ok=True)
         raise
     return files

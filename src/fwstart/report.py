@@ -1,4 +1,4 @@
-"""What fwstart shows: the verdict, the override note, the next steps. Returns text; prints nothing."""
+"""What fwstart shows: verdict, override note, next steps. Returns text; prints nothing."""
 
 import json
 import shlex
@@ -19,7 +19,9 @@ def verdict_table(catalog: Catalog, verdict: Recommendation) -> Table:
         f"{catalog.frameworks[name].label} {score}" for name, score in verdict.scores.items()
     )
     close = " (a close call)" if verdict.close_call else ""
-    table = Table(title=f"Recommended: {label}{close}", caption=f"Scores: {scores}", show_lines=True)
+    table = Table(
+        title=f"Recommended: {label}{close}", caption=f"Scores: {scores}", show_lines=True
+    )
     table.add_column("Reason", ratio=1)
     table.add_column("Favours", no_wrap=True)
     table.add_column("Points", justify="right")
@@ -42,9 +44,7 @@ def verdict_json(verdict: Recommendation) -> str:
     )
 
 
-def override_note(
-    catalog: Catalog, verdict: Recommendation, chosen: str, width: int = 80
-) -> str:
+def override_note(catalog: Catalog, verdict: Recommendation, chosen: str, width: int = 80) -> str:
     """Said once when the person overrides the verdict: what they are going against."""
     recommended = catalog.frameworks[verdict.framework].label
     lines = [f"Using {catalog.frameworks[chosen].label} as you asked, instead of {recommended}."]
@@ -66,9 +66,7 @@ def next_steps(generated: Generated, answers: Answers) -> str:
     return "Next:\n" + "\n".join(f"  {step}" for step in steps)
 
 
-def replay_command(
-    catalog: Catalog, directory: str, answers: Answers, framework: str
-) -> str:
+def replay_command(catalog: Catalog, directory: str, answers: Answers, framework: str) -> str:
     """The non-interactive command that makes the same project again."""
     parts = ["fwstart", "new", shlex.quote(directory)]
     for key, value in answers.as_dict().items():

@@ -1,0 +1,51 @@
+"""The repository keeps its promises: clean code, and CI runs exactly what README says."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def test_code_is_lint_clean_and_typed():
+    ruff = subprocess.run(
+        [BIN / "ruff", "check", "--no-cache", "src", "tests"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert ruff.returncode == 0, ruff.stdout
+    mypy = subprocess.run(
+        [sys.executable, "-m", "mypy"], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert mypy.returncode == 0, mypy.stdout
+
+
+def readme_commands() -> list[str]:
+    blocks = re.findall(r"```bash\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+    return [line for block in blocks for line in block.strip().splitlines()]
+
+
+def test_readme_set_up_is_two_commands_and_ci_runs_the_test_one():
+    set_up = readme_commands()[:2]
+    assert set_up[0].startswith("python3 -m pip install . && fwstart new")
+    assert "pytest" in set_up[1]
+    ci_script = (ROOT / ".ci" / "run").read_text().splitlines()
+    assert set_up[1] in ci_script, ".ci/run must call README's test command exactly"
+
+
+def test_no_module_names_a_framework():
+    """Frameworks are data: a new one is a template folder plus a data entry.
+
+    cli.py's help strings list the choices for people; test_cli keeps them in step
+    with the data.
+    """
+    offenders = [
+        path.name
+        for path in (ROOT / "src" / "fwstart").glob("*.py")
+        if path.name != "cli.py" and re.search(r"pytorch|tensorflow", path.read_text().lower())
+    ]
+    assert offenders == []
