@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from {{ cookiecutter.package_name }}.data import ImageDataset, load_splits, make_loader, num_classes
 
@@ -42,3 +43,27 @@ def test_missing_array_is_named(tmp_path):
     np.savez(path, x_train=np.zeros((2, 8, 8), np.uint8), y_train=np.zeros(2))
     with pytest.raises(ValueError, match="x_val"):
         load_splits(path)
+
+
+def test_an_image_folder_splits_like_the_npz(tmp_path):
+    rng = np.random.default_rng(0)
+    for name in ("cat", "dog"):
+        (tmp_path / name).mkdir()
+        for index in range(10):
+            pixels = rng.integers(0, 256, (12, 12), dtype=np.uint8)
+            Image.fromarray(pixels).convert("RGB").save(tmp_path / name / f"{index}.png")
+    splits = load_splits(tmp_path)
+    sizes = {name: len(split) for name, split in splits.items()}
+    assert sizes == {"train": 14, "val": 3, "test": 3}
+    assert splits["train"].images.shape[1:] == (12, 12)
+    assert num_classes(splits) == 2
+    again = load_splits(tmp_path)
+    assert (again["test"].labels == splits["test"].labels).all()
+
+
+def test_an_image_of_another_size_is_named(tmp_path):
+    (tmp_path / "a").mkdir()
+    for index, side in enumerate([8] * 9 + [9]):
+        Image.fromarray(np.zeros((side, side), np.uint8)).save(tmp_path / "a" / f"{index}.png")
+    with pytest.raises(ValueError, match="9.png is"):
+        load_splits(tmp_path)

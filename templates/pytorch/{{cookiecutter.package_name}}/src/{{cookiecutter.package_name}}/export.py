@@ -20,7 +20,7 @@ from torch import nn
 
 from . import runtimes
 from .config import TARGETS, Config, load_config, with_overrides
-from .data import as_model_input, load_splits
+from .data import as_model_input, class_names, load_splits
 from .quiet import tame_known_noise
 from .train import load_checkpoint
 
@@ -127,7 +127,7 @@ def export(config: Config) -> dict:
     out_dir.mkdir(parents=True, exist_ok=True)
     manifest = {"input": {"name": "pixels", "shape": [None, *pixels.shape[1:]],
                           "dtype": "float32", "layout": "NCHW", "range": [0, 255]},
-                "classes": [str(label) for label in range(reference.shape[1])],
+                "classes": class_names(config.data) or [str(n) for n in range(reference.shape[1])],
                 "checkpoint": {"epoch": checkpoint["epoch"],
                                "val_accuracy": checkpoint["val_accuracy"]},
                 "artifacts": []}

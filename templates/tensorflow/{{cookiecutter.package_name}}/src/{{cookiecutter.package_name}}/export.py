@@ -24,7 +24,7 @@ import tensorflow as tf
 
 from . import runtimes
 from .config import TARGETS, Config, load_config, with_overrides
-from .data import as_model_input, load_splits
+from .data import as_model_input, class_names, load_splits
 from .quiet import native_noise_dropped
 from .train import load_checkpoint
 
@@ -159,7 +159,7 @@ def export(config: Config) -> dict:
     out_dir.mkdir(parents=True, exist_ok=True)
     manifest = {"input": {"name": "pixels", "shape": [None, *pixels.shape[1:]],
                           "dtype": "float32", "layout": "NHWC", "range": [0, 255]},
-                "classes": [str(label) for label in range(reference.shape[1])],
+                "classes": class_names(config.data) or [str(n) for n in range(reference.shape[1])],
                 "artifacts": []}
     failures = []
     for name, targets in plan(config.targets).items():
