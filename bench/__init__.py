@@ -1,0 +1,1 @@
+"""fwstart's benchmarks: python -m bench [--quick]. See bench/RESULTS.md."""

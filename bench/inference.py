@@ -1,0 +1,66 @@
+"""Inference latency of every exported artifact vs the framework's own model.
+
+python bench/inference.py PROJECT_DIR ARTIFACTS_DIR CHECKPOINT CALLS REPEATS
+
+Runs in the starter environment. Each artifact is loaded with the project's own
+runtimes module (the runtime its target uses) and called on test images at batch 1
+and batch 32; prints JSON with per-call latencies (the median of CALLS calls, REPEATS
+times), file sizes and each artifact's test accuracy.
+"""
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+# Verified in Node.js by spawning a process per call: their latency is not the runtime's.
+SKIPPED_RUNTIMES = {"onnxruntime-web", "tfjs (Node.js)"}
+
+
+def per_call(run, pixels: np.ndarray, calls: int) -> float:
+    for _ in range(5):  # warm up
+        run(pixels)
+    times = []
+    for _ in range(calls):
+        start = time.perf_counter()
+        run(pixels)
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def main(project: Path, artifacts: Path, checkpoint: Path, calls: int, repeats: int) -> dict:
+    sys.path.insert(0, str(project / "src"))
+    name = next(p.name for p in (project / "src").iterdir() if (p / "__init__.py").is_file())
+    runtimes = __import__(f"{name}.runtimes", fromlist=["load_runner"])
+    data = __import__(f"{name}.data", fromlist=["load_splits"])
+    test = data.load_splits(project / "data" / "digits.npz")["test"]
+    pixels = data.as_model_input(test.images)
+    manifest = json.loads((artifacts / "manifest.json").read_text())
+    models = {"eager": (checkpoint, checkpoint.stat().st_size, "eager")}
+    for entry in manifest["artifacts"]:
+        runtime = entry["verified"][0]["runtime"]
+        if runtime not in SKIPPED_RUNTIMES:
+            models[entry["file"]] = (artifacts / entry["file"], entry["size_bytes"], runtime)
+    results = {}
+    for label, (path, size, runtime) in models.items():
+        run = runtimes.load_runner(path)
+        accuracy = float((run(pixels).argmax(axis=1) == test.labels).mean())
+        results[label] = {
+            "runtime": runtime,
+            "size_bytes": size,
+            "test_accuracy": accuracy,
+            "batch1": [per_call(run, pixels[:1], calls) for _ in range(repeats)],
+            "batch32": [per_call(run, pixels[:32], max(calls // 4, 5)) for _ in range(repeats)],
+        }
+    return results
+
+
+if __name__ == "__main__":
+    project_dir, artifacts_dir, checkpoint_file = (Path(arg) for arg in sys.argv[1:4])
+    print(
+        json.dumps(
+            main(project_dir, artifacts_dir, checkpoint_file, int(sys.argv[4]), int(sys.argv[5]))
+        )
+    )

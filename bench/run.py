@@ -1,0 +1,371 @@
+"""Measure fwstart and its starters against what people would use instead.
+
+python -m bench            full runs (5 repetitions; about 20 minutes on 2 cores)
+python -m bench --quick    one repetition of everything, tiny sizes (CI's smoke test)
+
+Writes bench/RESULTS.md (or --out FILE). Every comparison is a ratio of medians
+measured in the same run, with the alternatives interleaved, because absolute times
+on a shared machine are noise.
+"""
+
+import argparse
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench.starter_env import CONSTRAINTS, install_project, run, starter_environment
+from bench.timing import Stats, command, interleaved, ratio, repeat
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+LIGHTNING = "pytorch-lightning==2.6.6"  # its newest release; accepts torch 2.13
+EVERY_TARGET = ["--target", "mobile", "--target", "web", "--target", "edge", "--target", "server"]
+FRAMEWORKS = {"pytorch": ".ckpt", "tensorflow": ".keras"}
+
+
+@dataclass
+class Section:
+    """One comparison: a table, and whether its goal was met."""
+
+    title: str
+    goal: str
+    header: list[str]
+    rows: list[list[str]] = field(default_factory=list)
+    findings: list[str] = field(default_factory=list)
+
+    def markdown(self) -> str:
+        lines = [f"## {self.title}", "", f"Goal: {self.goal}", ""]
+        lines += ["| " + " | ".join(self.header) + " |", "|" + " --- |" * len(self.header)]
+        lines += ["| " + " | ".join(row) + " |" for row in self.rows]
+        return "\n".join([*lines, "", *[f"- {finding}" for finding in self.findings], ""])
+
+
+def verdict(value: float, goal: float, higher_is_better: bool = False) -> str:
+    met = value >= goal if higher_is_better else value <= goal
+    return f"**{value:.2f}×**, goal {'≥' if higher_is_better else '≤'} {goal}×: " + (
+        "met" if met else "**missed**"
+    )
+
+
+def slowest_imports(*args: str, top: int = 4) -> str:
+    """The imports that cost most when running ``args`` (python -X importtime)."""
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
+    )
+    rows = []
+    for line in result.stderr.splitlines():
+        match = re.match(r"import time:\s+\d+ \|\s+(\d+) \|(\s*)(\S+)", line)
+        if match and len(match.group(2)) <= 2:  # top-level imports only
+            rows.append((int(match.group(1)), match.group(3)))
+    rows.sort(reverse=True)
+    return ", ".join(f"{name} {micro / 1000:.0f} ms" for micro, name in rows[:top])
+
+
+def generation(scratch: Path, repeats: int) -> Section:
+    template = ROOT / "templates" / "pytorch"
+    times = interleaved(
+        {
+            "fwstart new --yes": lambda i: command(
+                BIN / "fwstart", "new", scratch / f"fw-{i}", "--yes"
+            )(i),
+            "cookiecutter --no-input": lambda i: command(
+                BIN / "cookiecutter", template, "--no-input", "-o", scratch / f"cc-{i}"
+            )(i),
+            "plain jinja2 render": lambda i: command(
+                sys.executable, ROOT / "bench" / "plain_render.py", template, scratch / f"pj-{i}"
+            )(i),
+        },
+        repeats,
+    )
+    section = Section(
+        "1. Generation: the PyTorch starter",
+        "fwstart ≤ 1.0× the cookiecutter CLI",
+        ["Command", "Wall time, median (min–max)", "fwstart ÷ this"],
+    )
+    fwstart = times["fwstart new --yes"]
+    for name, stats in times.items():
+        section.rows.append([f"`{name}`", stats.cell(), f"{ratio(fwstart, stats):.2f}×"])
+    section.findings.append(
+        f"fwstart ÷ cookiecutter CLI: "
+        f"{verdict(ratio(fwstart, times['cookiecutter --no-input']), 1.0)}"
+    )
+    section.findings.append(
+        f"fwstart ÷ plain jinja2 (the floor): {ratio(fwstart, times['plain jinja2 render']):.2f}×"
+    )
+    section.findings.append(
+        "Slowest imports of `fwstart new`: "
+        + slowest_imports("-m", "fwstart", "new", str(scratch / "imports"), "--yes")
+    )
+    return section
+
+
+def startup(repeats: int) -> Section:
+    times = interleaved(
+        {
+            "fwstart --help": command(BIN / "fwstart", "--help"),
+            "fwstart --version": command(BIN / "fwstart", "--version"),
+            "typer hello-world --help": command(
+                sys.executable, ROOT / "bench" / "hello_typer.py", "--help"
+            ),
+        },
+        repeats,
+    )
+    section = Section(
+        "2. Start-up",
+        "≤ 1.5× a bare typer hello-world",
+        ["Command", "Wall time, median (min–max)", "÷ typer hello-world"],
+    )
+    base = times["typer hello-world --help"]
+    for name, stats in times.items():
+        section.rows.append([f"`{name}`", stats.cell(), f"{ratio(stats, base):.2f}×"])
+    for name in ("fwstart --help", "fwstart --version"):
+        section.findings.append(f"{name}: {verdict(ratio(times[name], base), 1.5)}")
+    section.findings.append(
+        "Slowest imports of `fwstart --help`: " + slowest_imports("-m", "fwstart", "--help")
+    )
+    return section
+
+
+def first_model(
+    scratch: Path,
+    env: dict[str, str],
+    repeats: int,
+    quick: bool,
+) -> tuple[Section, dict[str, Path]]:
+    """fwstart new → train → export (verified), dependencies already installed."""
+    section = Section(
+        "3. Time to a first deployable model",
+        "≤ 60 s from `fwstart new --yes` to trained, exported and verified artifacts "
+        "for all four targets (installs excluded)",
+        ["Framework", "new", "train", "export + verify", "Total", "Goal"],
+    )
+    projects = {}
+    for framework in FRAMEWORKS:
+        steps: dict[str, list[float]] = {"new": [], "train": [], "export": []}
+        for index in range(repeats):
+            project = scratch / f"first-{framework}-{index}"
+            timed = {
+                "new": [
+                    BIN / "fwstart",
+                    "new",
+                    project,
+                    "--goal",
+                    "deployment",
+                    *EVERY_TARGET,
+                    "--framework",
+                    framework,
+                    "--yes",
+                ]
+            }
+            package = project.name.replace("-", "_")
+            config = ["--config", f"configs/{'smoke' if quick else 'default'}.yaml"]
+            timed["train"] = ["python", "-m", f"{package}.train", *config]
+            timed["export"] = ["python", "-m", f"{package}.export", *config]
+            for step, args in timed.items():
+                where = project if step != "new" else None
+                steps[step].append(repeat(command(*args, cwd=where, env=env), 1).values[0])
+                if step == "new":
+                    install_project(project, env)  # dependencies: not part of the clock
+            projects[framework] = project
+        totals = Stats(tuple(map(sum, zip(*steps.values(), strict=True))))
+        met = "met" if totals.median <= 60 else "**missed**"
+        section.rows.append(
+            [
+                framework,
+                *(Stats(tuple(v)).cell() for v in steps.values()),
+                totals.cell(),
+                f"{totals.median:.0f} s ≤ 60 s: {met}",
+            ]
+        )
+    return section, projects
+
+
+def training(
+    projects: dict[str, Path],
+    env: dict[str, str],
+    repeats: int,
+    quick: bool,
+) -> Section:
+    epochs = "1" if quick else "5"
+    script = ROOT / "bench" / "training.py"
+    section = Section(
+        "4. Training throughput (same model, data, batch 64)",
+        "the generated loops ≥ 1.0× the best of the others",
+        ["Variant", "Samples/s, median (min–max)", "÷ generated"],
+    )
+    groups = {
+        "pytorch": ["pytorch-generated", "pytorch-minimal", "pytorch-lightning"],
+        "tensorflow": ["keras-generated", "keras-plain"],
+    }
+    for framework, variants in groups.items():
+        speeds: dict[str, list[float]] = {variant: [] for variant in variants}
+        for _ in range(repeats):
+            for variant in variants:
+                out = run(
+                    "python",
+                    str(script),
+                    variant,
+                    str(projects[framework]),
+                    epochs,
+                    cwd=ROOT,
+                    env=env,
+                )
+                speeds[variant].append(json.loads(out.splitlines()[-1])["samples_per_second"])
+        stats = {variant: Stats(tuple(values)) for variant, values in speeds.items()}
+        generated = stats[variants[0]]
+        for variant, found in stats.items():
+            section.rows.append(
+                [variant, found.cell("", digits=4), f"{ratio(found, generated):.2f}×"]
+            )
+        best_other = max((stats[v] for v in variants[1:]), key=lambda s: s.median)
+        section.findings.append(
+            f"{variants[0]} ÷ best other: {verdict(ratio(generated, best_other), 1.0, True)}"
+        )
+    return section
+
+
+def inference(
+    projects: dict[str, Path],
+    env: dict[str, str],
+    repeats: int,
+    quick: bool,
+) -> Section:
+    section = Section(
+        "5. Inference of the exported artifacts (CPU, per call)",
+        "exported ≤ 0.5× the eager model's latency at batch 1",
+        [
+            "Framework",
+            "Model",
+            "Runtime",
+            "Size",
+            "Batch 1",
+            "÷ eager",
+            "Batch 32",
+            "÷ eager",
+            "Test accuracy",
+        ],
+    )
+    calls = "20" if quick else "200"
+    outputs = "smoke" if quick else ""  # where configs/smoke.yaml or default.yaml wrote them
+    for framework, suffix in FRAMEWORKS.items():
+        project = projects[framework]
+        out = run(
+            "python",
+            str(ROOT / "bench" / "inference.py"),
+            str(project),
+            str(project / "artifacts" / outputs),
+            str(project / "runs" / outputs / f"best{suffix}"),
+            calls,
+            str(repeats),
+            cwd=ROOT,
+            env=env,
+        )
+        results = json.loads(out.splitlines()[-1])
+        eager = {batch: Stats(tuple(results["eager"][batch])) for batch in ("batch1", "batch32")}
+        for model, found in results.items():
+            b1, b32 = Stats(tuple(found["batch1"])), Stats(tuple(found["batch32"]))
+            section.rows.append(
+                [
+                    framework,
+                    f"`{model}`",
+                    found["runtime"],
+                    f"{found['size_bytes'] / 1024:.0f} KiB",
+                    b1.cell("ms", 1000),
+                    f"{ratio(b1, eager['batch1']):.2f}×",
+                    b32.cell("ms", 1000),
+                    f"{ratio(b32, eager['batch32']):.2f}×",
+                    f"{found['test_accuracy']:.4f}",
+                ]
+            )
+            if model != "eager":
+                section.findings.append(
+                    f"{framework} `{model}` at batch 1: {verdict(ratio(b1, eager['batch1']), 0.5)}"
+                )
+        if "model_int8.tflite" in results:
+            drop = (
+                results["model.tflite"]["test_accuracy"]
+                - results["model_int8.tflite"]["test_accuracy"]
+            )
+            section.findings.append(
+                f"int8 accuracy drop (float32 LiteRT − int8 LiteRT): {drop * 100:.2f} points"
+            )
+    return section
+
+
+def machine(env: dict[str, str]) -> list[str]:
+    versions = json.loads(run("python", "-m", "pip", "list", "--format", "json", cwd=ROOT, env=env))
+    wanted = {
+        "torch",
+        "tensorflow-cpu",
+        "keras",
+        "onnxruntime",
+        "executorch",
+        "ai-edge-litert",
+        "pytorch-lightning",
+        "numpy",
+    }
+    listed = ", ".join(
+        f"{p['name']} {p['version']}" for p in versions if p["name"].lower() in wanted
+    )
+    node = subprocess.run(["node", "--version"], capture_output=True, text=True, check=False)
+    return [
+        f"- Machine: {platform.platform()}, {os.cpu_count()} CPU cores, no GPU",
+        f"- Python {platform.python_version()}; {listed}; Node.js {node.stdout.strip()}",
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="one repetition, tiny sizes")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "RESULTS.md")
+    args = parser.parse_args(argv)
+    repeats = 1 if args.quick else 5
+    env = starter_environment()
+    run(
+        "python", "-m", "pip", "install", "-q", "-c", str(CONSTRAINTS), LIGHTNING, cwd=ROOT, env=env
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        scratch = Path(folder)
+        sections = [generation(scratch, repeats), startup(repeats)]
+        first, projects = first_model(scratch, env, repeats, args.quick)
+        sections += [
+            first,
+            training(projects, env, repeats, args.quick),
+            inference(projects, env, repeats, args.quick),
+        ]
+    mode = (
+        "quick mode: one repetition, tiny sizes — not figures to quote"
+        if args.quick
+        else (f"{repeats} repetitions of each measurement")
+    )
+    text = "\n".join(
+        [
+            "# Benchmarks",
+            "",
+            "Written by `python -m bench` (after README's set-up). Ratios are medians over medians "
+            "measured in the same run, alternatives interleaved; absolute times on this shared "
+            "machine are noise.",
+            "",
+            f"- Run: {mode}",
+            *machine(env),
+            "",
+            *(section.markdown() for section in sections),
+        ]
+    )
+    args.out.write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

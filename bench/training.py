@@ -1,0 +1,158 @@
+"""Training throughput of one variant, run in the starter environment; prints samples/s.
+
+python bench/training.py VARIANT PROJECT_DIR EPOCHS
+
+Variants train the same model on the same data with batch 64 for EPOCHS epochs:
+  pytorch-generated  the generated starter's loop and settings (threads, loader, AdamW, OneCycle)
+  pytorch-minimal    a plain hand-written loop, PyTorch's default settings
+  pytorch-lightning  PyTorch Lightning's Trainer (no logger, checkpoints or progress bar)
+  keras-generated    the generated starter's tf.data pipeline, threads and compile settings
+  keras-plain        model.fit on NumPy arrays with Keras's defaults
+Each variant runs in its own process: TensorFlow fixes its threads once it starts.
+"""
+
+import importlib
+import json
+import sys
+import time
+from pathlib import Path
+
+BATCH = 64
+
+
+def package(project: Path, module: str):
+    sys.path.insert(0, str(project / "src"))
+    name = next(p.name for p in (project / "src").iterdir() if (p / "__init__.py").is_file())
+    return importlib.import_module(f"{name}.{module}")
+
+
+def pytorch_generated(project: Path, epochs: int) -> float:
+    import torch
+
+    train = package(project, "train")
+    data = package(project, "data")
+    split = data.load_splits(project / "data" / "digits.npz")["train"]
+    train.set_threads(0)
+    torch.manual_seed(0)
+    loader = data.make_loader(split, BATCH, shuffle=True, seed=0)
+    model = package(project, "model").DigitsCNN()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=1e-4)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, 3e-3, total_steps=epochs * len(loader)
+    )
+    start = time.perf_counter()
+    for _ in range(epochs):
+        train.train_one_epoch(model, loader, optimizer, scheduler, torch.device("cpu"))
+    return epochs * len(split) / (time.perf_counter() - start)
+
+
+def _tensors(project: Path):
+    import numpy as np
+    import torch
+
+    arrays = np.load(project / "data" / "digits.npz")
+    pixels = torch.from_numpy(arrays["x_train"].astype(np.float32)[:, None])
+    return pixels, torch.from_numpy(arrays["y_train"].astype(np.int64))
+
+
+def pytorch_minimal(project: Path, epochs: int) -> float:
+    import torch
+
+    pixels, labels = _tensors(project)
+    torch.manual_seed(0)
+    loader = torch.utils.data.DataLoader(
+        torch.utils.data.TensorDataset(pixels, labels), batch_size=BATCH, shuffle=True
+    )
+    model = package(project, "model").DigitsCNN()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    start = time.perf_counter()
+    for _ in range(epochs):
+        for batch, target in loader:
+            optimizer.zero_grad()
+            torch.nn.functional.cross_entropy(model(batch), target).backward()
+            optimizer.step()
+    return epochs * len(labels) / (time.perf_counter() - start)
+
+
+def pytorch_lightning(project: Path, epochs: int) -> float:
+    import pytorch_lightning as pl
+    import torch
+
+    pixels, labels = _tensors(project)
+    network = package(project, "model").DigitsCNN()
+
+    class Module(pl.LightningModule):
+        def __init__(self) -> None:
+            super().__init__()
+            self.network = network
+
+        def training_step(self, batch, _):
+            return torch.nn.functional.cross_entropy(self.network(batch[0]), batch[1])
+
+        def configure_optimizers(self):
+            return torch.optim.AdamW(self.parameters(), lr=3e-3)
+
+    torch.manual_seed(0)
+    loader = torch.utils.data.DataLoader(
+        torch.utils.data.TensorDataset(pixels, labels), batch_size=BATCH, shuffle=True
+    )
+    trainer = pl.Trainer(
+        max_epochs=epochs,
+        accelerator="cpu",
+        devices=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
+    start = time.perf_counter()
+    trainer.fit(Module(), loader)
+    return epochs * len(labels) / (time.perf_counter() - start)
+
+
+def keras_generated(project: Path, epochs: int) -> float:
+    import keras
+
+    train = package(project, "train")
+    data = package(project, "data")
+    split = data.load_splits(project / "data" / "digits.npz")["train"]
+    train.set_threads(0)
+    keras.utils.set_random_seed(0)
+    dataset = data.make_dataset(split, BATCH, shuffle=True, seed=0)
+    model = package(project, "model").build_model()
+    model.compile(
+        optimizer=keras.optimizers.AdamW(3e-3, weight_decay=1e-4),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    start = time.perf_counter()
+    model.fit(dataset, epochs=epochs, shuffle=False, verbose=0)
+    return epochs * len(split) / (time.perf_counter() - start)
+
+
+def keras_plain(project: Path, epochs: int) -> float:
+    import keras
+    import numpy as np
+
+    arrays = np.load(project / "data" / "digits.npz")
+    pixels, labels = arrays["x_train"].astype(np.float32)[..., None], arrays["y_train"]
+    keras.utils.set_random_seed(0)
+    model = package(project, "model").build_model()
+    model.compile(
+        optimizer="adamw", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    )
+    start = time.perf_counter()
+    model.fit(pixels, labels, batch_size=BATCH, epochs=epochs, verbose=0)
+    return epochs * len(labels) / (time.perf_counter() - start)
+
+
+VARIANTS = {
+    "pytorch-generated": pytorch_generated,
+    "pytorch-minimal": pytorch_minimal,
+    "pytorch-lightning": pytorch_lightning,
+    "keras-generated": keras_generated,
+    "keras-plain": keras_plain,
+}
+
+if __name__ == "__main__":
+    variant, project_dir, epoch_count = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3])
+    print(json.dumps({"samples_per_second": VARIANTS[variant](project_dir, epoch_count)}))
