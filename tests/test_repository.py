@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
@@ -49,3 +51,25 @@ def test_no_module_names_a_framework():
         if path.name != "cli.py" and re.search(r"pytorch|tensorflow", path.read_text().lower())
     ]
     assert offenders == []
+
+
+@pytest.mark.slow
+def test_readme_first_command_works_in_a_fresh_environment(tmp_path):
+    """`python3 -m pip install . && fwstart new my-project --yes`, from a wheel, in a new venv."""
+    subprocess.run([sys.executable, "-m", "venv", str(tmp_path / "venv")], check=True)
+    pip = [str(tmp_path / "venv" / "bin" / "python"), "-m", "pip", "install", "-q", str(ROOT)]
+    subprocess.run(pip, check=True, capture_output=True)
+    fwstart = tmp_path / "venv" / "bin" / "fwstart"
+    result = subprocess.run(
+        [fwstart, "new", "my-project", "--yes"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    project = tmp_path / "my-project"
+    assert (project / "src" / "my_project" / "config.py").is_file()
+    assert not list(project.rglob("__pycache__")), "bytecode copied from the installed templates"
+    assert not any(path.is_symlink() for path in project.rglob("*"))
+    assert (project / "data" / "digits.npz").stat().st_size > 40_000

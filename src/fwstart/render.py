@@ -134,7 +134,7 @@ def _cookiecutter(template: Path, values: Mapping[str, object], output: Path) ->
             f"The template {template.name} failed to render: {error}.",
             "This is a fault in fwstart's template; please report it.",
         ) from error
-    _prune_empty_dirs(Path(project))
+    _tidy(Path(project))
     return Path(project)
 
 
@@ -154,8 +154,15 @@ def _resolve(variables: Mapping[str, object], given: set[str], template: Path) -
     return resolved
 
 
-def _prune_empty_dirs(root: Path) -> None:
-    """Remove folders left empty by files the answers switched off (all ours)."""
+def _tidy(root: Path) -> None:
+    """Remove what rendering copied but the project must not hold (all in our staging copy).
+
+    pip byte-compiles the templates' .py files when it installs fwstart, so their
+    __pycache__ folders would be copied along; and files the answers switched off
+    leave their folders empty.
+    """
+    for cache in list(root.rglob("__pycache__")):
+        shutil.rmtree(cache)
     for folder, _, _ in sorted(os.walk(root), key=lambda entry: -len(entry[0])):
         path = Path(folder)
         if path != root and not any(path.iterdir()):

@@ -9,6 +9,7 @@ from {{ cookiecutter.package_name }}.config import with_overrides
 from {{ cookiecutter.package_name }}.data import load_splits
 from {{ cookiecutter.package_name }}.export import TARGET_FORMATS, export, main
 from {{ cookiecutter.package_name }}.predict import predict
+from {{ cookiecutter.package_name }}.train import CHECKPOINT
 
 from .conftest import ROOT
 
@@ -39,7 +40,7 @@ def test_each_artifact_predicts_like_the_model(trained, tmp_path):
     config = with_overrides(trained, artifacts_dir=str(tmp_path))
     manifest = export(config) if config.targets else {"artifacts": []}
     test = load_splits(trained.data)["test"]
-    expected = predict(Path(trained.run_dir) / "best.ckpt", test.images).argmax(axis=1)
+    expected = predict(Path(trained.run_dir) / CHECKPOINT, test.images).argmax(axis=1)
     for entry in manifest["artifacts"]:
         predicted = predict(tmp_path / entry["file"], test.images).argmax(axis=1)
         assert (predicted == expected).all(), entry["file"]

@@ -22,6 +22,9 @@ from .data import load_splits, make_loader, num_classes
 from .model import DigitsCNN
 from .quiet import tame_known_noise
 
+# The best model so far, in run_dir; export and predict read it.
+CHECKPOINT = "best.ckpt"
+
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Train the digits classifier.")
@@ -168,20 +171,20 @@ def train(config: Config, dry_run: bool = False) -> dict:
         best = val_accuracy > best_accuracy
         if best:
             best_accuracy = val_accuracy
-            save_checkpoint(run_dir / "best.ckpt", model, config, classes, image_size, epoch,
+            save_checkpoint(run_dir / CHECKPOINT, model, config, classes, image_size, epoch,
                             val_accuracy)
         print(f"epoch {epoch:>3}/{config.epochs}  train loss {loss:.4f}  val loss {val_loss:.4f}  "
               f"val acc {val_accuracy:.4f}{'  (best, saved)' if best else ''}")
     writer.close()
 
-    best_model, _ = load_checkpoint(run_dir / "best.ckpt")
+    best_model, _ = load_checkpoint(run_dir / CHECKPOINT)
     test_loss, test_accuracy = evaluate(best_model.to(device), test_loader, device)
     metrics = {"test_accuracy": test_accuracy, "test_loss": test_loss,
                "best_val_accuracy": best_accuracy, "epochs": config.epochs,
                "train_samples_per_second": config.epochs * len(splits["train"]) / train_seconds,
                "device": str(device), "history": history}
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    print(f"test accuracy {test_accuracy:.4f} (best checkpoint: {run_dir / 'best.ckpt'}, "
+    print(f"test accuracy {test_accuracy:.4f} (best checkpoint: {run_dir / CHECKPOINT}, "
           f"metrics: {run_dir / 'metrics.json'})")
     return metrics
 

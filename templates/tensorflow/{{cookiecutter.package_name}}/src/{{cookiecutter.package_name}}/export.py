@@ -26,7 +26,7 @@ from . import runtimes
 from .config import TARGETS, Config, load_config, with_overrides
 from .data import as_model_input, class_names, load_splits
 from .quiet import native_noise_dropped
-from .train import load_checkpoint
+from .train import CHECKPOINT, load_checkpoint
 
 # float32 models must match Keras this closely on every test image; int8 models
 # must pick the same class for nearly all of them.
@@ -150,7 +150,7 @@ def size_of(path: Path) -> int:
 
 def export(config: Config) -> dict:
     """Write and verify every artifact the config's targets need; return the manifest."""
-    model, _ = load_checkpoint(Path(config.run_dir) / "best.keras")
+    model, _ = load_checkpoint(Path(config.run_dir) / CHECKPOINT)
     splits = load_splits(config.data)
     pixels = as_model_input(splits["test"].images)
     reference = model(pixels, training=False).numpy()

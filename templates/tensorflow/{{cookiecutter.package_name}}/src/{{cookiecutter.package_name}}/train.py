@@ -19,6 +19,9 @@ from .config import Config, load_config, parse_override
 from .data import load_splits, make_dataset, num_classes
 from .model import build_model
 
+# The best model so far, in run_dir; export and predict read it.
+CHECKPOINT = "best.keras"
+
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Train the digits classifier.")
@@ -110,7 +113,7 @@ def train(config: Config, dry_run: bool = False) -> dict:
 
     run_dir = Path(config.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    checkpoint = run_dir / "best.keras"
+    checkpoint = run_dir / CHECKPOINT
     save_settings(checkpoint.with_suffix(".json"), config, classes, image_size)
     print(f"Training on {device} ({threads} CPU thread(s)), {len(splits['train'])} images, "
           f"{config.epochs} epochs.")

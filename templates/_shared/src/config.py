@@ -1,0 +1,105 @@
+"""Settings for training and export: configs/default.yaml, another file, then flags.
+
+Every setting lives in configs/default.yaml. Another config file (such as
+configs/smoke.yaml) changes some of them; ``--set key=value`` changes one for a
+single run. Unknown keys and wrong types are errors, never silently ignored.
+"""
+
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+import yaml
+
+TARGETS = ("mobile", "web", "edge", "server")
+
+
+@dataclass(frozen=True)
+class Config:
+    """One run's settings; see configs/default.yaml for what each one means."""
+
+    data: str
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    weight_decay: float
+    seed: int
+    device: str
+    threads: int
+    run_dir: str
+    artifacts_dir: str
+    targets: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ValueError("epochs and batch_size must be at least 1.")
+        if self.learning_rate <= 0:
+            raise ValueError("learning_rate must be positive.")
+        if self.threads < 0:
+            raise ValueError("threads must be 0 (automatic) or a positive number.")
+        if unknown := [target for target in self.targets if target not in TARGETS]:
+            raise ValueError(f"Unknown target(s) {unknown}; choose from {', '.join(TARGETS)}.")
+
+
+def load_config(path: Path, overrides: dict[str, object] | None = None) -> Config:
+    """Read ``path`` over configs/default.yaml beside it, then apply ``overrides``.
+
+    Raises:
+        ValueError: for a missing file, an unknown key or a value of the wrong type.
+    """
+    values = _read(path.parent / "default.yaml")
+    if path.name != "default.yaml":
+        values.update(_read(path))
+    values.update(overrides or {})
+    return Config(**{name: _typed(name, value) for name, value in values.items()})
+
+
+def parse_override(text: str) -> tuple[str, object]:
+    """Turn ``key=value`` from the command line into a setting (value parsed as YAML)."""
+    key, sep, value = text.partition("=")
+    if not sep:
+        raise ValueError(f"--set needs key=value, got {text!r}.")
+    return key.strip(), yaml.safe_load(value)
+
+
+def with_overrides(config: Config, **changes: object) -> Config:
+    """Return a copy of ``config`` with some settings changed (and checked)."""
+    return replace(config, **{name: _typed(name, value) for name, value in changes.items()})
+
+
+def _read(path: Path) -> dict[str, object]:
+    try:
+        values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        raise ValueError(f"Config file {path} does not exist.") from None
+    except yaml.YAMLError as error:
+        raise ValueError(f"{path} is not valid YAML: {error}") from None
+    if not isinstance(values, dict):
+        raise ValueError(f"{path} must hold 'key: value' lines.")
+    return values
+
+
+def _typed(name: str, value: object) -> object:
+    """Check a setting's name and type; ints are accepted where floats are expected."""
+    types = {field.name: field.type for field in fields(Config)}
+    if name not in types:
+        raise ValueError(f"Unknown setting '{name}'. Known settings: {', '.join(types)}.")
+    expected = types[name]
+    if expected == tuple[str, ...]:
+        if value is None:
+            return ()
+        if isinstance(value, str):
+            value = [value]
+        if isinstance(value, list | tuple) and all(isinstance(item, str) for item in value):
+            return tuple(value)
+    elif expected is float and isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    elif isinstance(value, expected) and not isinstance(value, bool):  # type: ignore[arg-type]
+        return value
+    raise ValueError(f"Setting '{name}' must be {_describe(expected)}, got {value!r}.")
+
+
+def _describe(expected: object) -> str:
+    return {int: "a whole number", float: "a number", str: "text"}.get(
+        expected,  # type: ignore[call-overload]
+        "a list of text values",
+    )

@@ -1,0 +1,38 @@
+from dataclasses import fields
+
+import pytest
+
+from {{ cookiecutter.package_name }}.config import Config, load_config, parse_override
+from {{ cookiecutter.package_name }}.train import parse_args, settings
+
+from .conftest import ROOT
+
+
+def test_default_config_sets_every_field():
+    raw = (ROOT / "configs" / "default.yaml").read_text()
+    for field in fields(Config):
+        assert f"\n{field.name}:" in "\n" + raw
+
+
+def test_smoke_config_keeps_the_defaults_it_does_not_set(default_config):
+    smoke = load_config(ROOT / "configs" / "smoke.yaml")
+    assert smoke.epochs < default_config.epochs
+    assert smoke.learning_rate == default_config.learning_rate
+
+
+def test_flags_override_the_config_file():
+    args = parse_args(["--config", str(ROOT / "configs" / "smoke.yaml"), "--epochs", "5",
+                       "--seed", "7", "--set", "learning_rate=0.01", "--set", "targets=[]"])
+    config = settings(args)
+    assert (config.epochs, config.seed, config.learning_rate, config.targets) == (5, 7, 0.01, ())
+
+
+@pytest.mark.parametrize(("override", "message"), [
+    ("lr=0.1", "Unknown setting 'lr'"),
+    ("epochs=ten", "must be a whole number"),
+    ("targets=[moon]", "Unknown target"),
+    ("epochs=0", "at least 1"),
+])
+def test_bad_overrides_are_explained(override, message):
+    with pytest.raises(ValueError, match=message):
+        load_config(ROOT / "configs" / "default.yaml", dict([parse_override(override)]))
