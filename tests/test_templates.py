@@ -166,6 +166,12 @@ def test_templates_are_parallel():
         return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() or p.is_symlink()}
 
     assert names("pytorch") == names("tensorflow")
+    # git ignores a symlinked .gitignore, so each template holds a copy; they must agree.
+    gitignores = [
+        (ROOT / "templates" / fw / "{{cookiecutter.package_name}}" / ".gitignore")
+        for fw in ("pytorch", "tensorflow")
+    ]
+    assert gitignores[0].read_text() == gitignores[1].read_text()
 
 
 @pytest.mark.parametrize("name", ["pytorch", "tensorflow"])
