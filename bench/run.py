@@ -362,6 +362,9 @@ def main(argv: list[str] | None = None) -> int:
             *(section.markdown() for section in sections),
         ]
     )
+    analysis = ROOT / "bench" / "ANALYSIS.md"  # written by hand after a full run
+    if analysis.is_file() and not args.quick:
+        text += "\n" + analysis.read_text()
     args.out.write_text(text)
     print(text)
     return 0

@@ -6,8 +6,15 @@ project (see bench/starter_env.py).
 
 import json
 import re
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bench.starter_env import install_project, run, starter_environment
@@ -97,3 +104,94 @@ def test_default_config_reaches_the_promised_accuracy(catalog, tmp_path, starter
     run("python", "-m", f"{project.name.replace('-', '_')}.train", cwd=project, env=starter_env)
     metrics = json.loads((project / "runs" / "metrics.json").read_text())
     assert metrics["test_accuracy"] >= 0.95
+
+
+REFERENCE = """
+import json
+from pathlib import Path
+from {package} import runtimes
+from {package}.data import as_model_input, load_splits
+from {package}.train import CHECKPOINT
+pixels = as_model_input(load_splits("data/digits.npz")["test"].images[:8])
+logits = runtimes.load_runner(Path("runs/smoke") / CHECKPOINT)(pixels)
+print(json.dumps({{"pixels": pixels.tolist(), "logits": logits.tolist()}}))
+"""
+
+
+def post(url: str, body: bytes) -> tuple[int, dict]:
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def wait_until_healthy(url: str, server: subprocess.Popen, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert server.poll() is None, server.stderr.read() if server.stderr else ""
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise TimeoutError(f"{url} did not answer within {seconds} s")
+
+
+@pytest.mark.parametrize("framework", ["pytorch", "tensorflow"])
+def test_server_answers_real_requests_and_a_bounded_load(catalog, tmp_path, starter_env, framework):
+    project = generate(catalog, tmp_path, framework, ("server",))
+    package = project.name.replace("-", "_")
+    install_project(project, starter_env)
+    for step in ("train", "export"):
+        run(
+            "python",
+            "-m",
+            f"{package}.{step}",
+            "--config",
+            "configs/smoke.yaml",
+            cwd=project,
+            env=starter_env,
+        )
+    reference = json.loads(
+        run("python", "-c", REFERENCE.format(package=package), cwd=project, env=starter_env)
+    )
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    base = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        ["python", "-m", f"{package}.serve", "--port", str(port), "--artifacts", "artifacts/smoke"],
+        cwd=project,
+        env=starter_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_until_healthy(f"{base}/healthz", server)
+        status, answer = post(
+            f"{base}/predict", json.dumps({"instances": reference["pixels"]}).encode()
+        )
+        assert status == 200
+        np.testing.assert_allclose(answer["predictions"], reference["logits"], atol=1e-4)
+
+        for body in (b"nope", b'{"instances": [[1]]}', b'{"instances": []}'):
+            status, answer = post(f"{base}/predict", body)
+            assert status == 400 and answer["error"]
+
+        one = json.dumps({"instances": reference["pixels"][:1]}).encode()
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            statuses = list(pool.map(lambda _: post(f"{base}/predict", one)[0], range(200)))
+        assert statuses == [200] * 200
+
+        with urllib.request.urlopen(f"{base}/metrics", timeout=10) as response:
+            metrics = response.read().decode()
+        assert 'requests_total{endpoint="/predict",status="200"} 201.0' in metrics
+        assert 'requests_total{endpoint="/predict",status="400"} 3.0' in metrics
+        assert "request_latency_seconds_count 201.0" in metrics
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

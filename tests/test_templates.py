@@ -190,3 +190,20 @@ def test_stock_cookiecutter_renders_each_template(tmp_path, name):
     assert (project / "data" / "digits.npz").stat().st_size > 40_000  # the real file, not a link
     assert not (project / "data" / "digits.npz").is_symlink()
     assert (project / ".github" / "workflows" / "ci.yml").is_file()
+
+
+@pytest.mark.parametrize(
+    "targets", [("server",), ("mobile", "web", "edge", "server")], ids=["server", "all"]
+)
+def test_server_dockerfile_passes_hadolint(catalog, tmp_path, framework, targets):
+    project = generate(catalog, tmp_path, framework, "none", targets)
+    linted = run(tool("hadolint"), str(project / "Dockerfile"))
+    assert linted.returncode == 0, linted.stdout + linted.stderr
+    assert (project / "src" / "demo_app" / "serve.py").is_file()
+
+
+def test_only_server_projects_get_the_service(catalog, tmp_path, framework):
+    project = generate(catalog, tmp_path, framework, "none", ("web",))
+    assert not (project / "Dockerfile").exists()
+    assert not (project / "src" / "demo_app" / "serve.py").exists()
+    assert "fastapi" not in (project / "pyproject.toml").read_text()

@@ -66,6 +66,9 @@ def write_executorch(model: nn.Module, example: torch.Tensor, path: Path) -> Non
         lowered = to_edge_transform_and_lower(program, partitioner=[XnnpackPartitioner()])
         path.write_bytes(lowered.to_executorch().buffer)
 
+# The format the HTTP service (serve.py) loads.
+SERVER_FORMAT = "onnx"
+
 
 @dataclass(frozen=True)
 class Format:

@@ -91,6 +91,9 @@ def tfjs_converter() -> Path:
         (env / ".complete").touch()
     return bin_dir / "tensorflowjs_converter"
 
+# The format the HTTP service (serve.py) loads.
+SERVER_FORMAT = "saved_model"
+
 
 @dataclass(frozen=True)
 class Format:
