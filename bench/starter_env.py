@@ -75,3 +75,18 @@ def install_project(project: Path, env: dict[str, str]) -> None:
     )
     if (project / "web" / "package-lock.json").is_file():
         run("npm", "ci", "--prefix", "web", "--no-audit", "--no-fund", cwd=project, env=env)
+
+
+def light_python(runtime: str) -> Path:
+    """A fresh environment with only NumPy and one runtime (an edge device's set-up)."""
+    env_dir = CACHE / f"edge-{runtime}"
+    python = env_dir / "bin" / "python"
+    if not (env_dir / ".complete").is_file():
+        shutil.rmtree(env_dir, ignore_errors=True)
+        subprocess.run([sys.executable, "-m", "venv", str(env_dir)], check=True)
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "-q", "-c", str(CONSTRAINTS), "numpy", runtime],
+            check=True,
+        )
+        (env_dir / ".complete").touch()
+    return python

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.starter_env import install_project, run, starter_environment
+from bench.starter_env import install_project, light_python, run, starter_environment
 from fwstart.api import new_project
 from fwstart.questions import Answers
 
@@ -195,3 +195,70 @@ def test_server_answers_real_requests_and_a_bounded_load(catalog, tmp_path, star
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+PREDICTED = """
+import json
+from pathlib import Path
+from {package} import runtimes
+from {package}.data import as_model_input, load_splits
+pixels = as_model_input(load_splits("data/digits.npz")["test"].images)
+print(json.dumps(runtimes.load_runner(Path("{model}"))(pixels).argmax(axis=1).tolist()))
+"""
+
+
+@pytest.mark.parametrize(
+    ("framework", "runtime", "model"),
+    [
+        ("pytorch", "onnxruntime", "model.onnx"),
+        ("tensorflow", "ai-edge-litert", "model_int8.tflite"),
+    ],
+)
+def test_edge_runner_needs_only_numpy_and_the_runtime(
+    catalog, tmp_path, starter_env, framework, runtime, model
+):
+    project = generate(catalog, tmp_path, framework, ("edge",))
+    package = project.name.replace("-", "_")
+    install_project(project, starter_env)
+    for step in ("train", "export"):
+        run(
+            "python",
+            "-m",
+            f"{package}.{step}",
+            "--config",
+            "configs/smoke.yaml",
+            cwd=project,
+            env=starter_env,
+        )
+    artifact = f"artifacts/smoke/{model}"
+    expected = json.loads(
+        run(
+            "python",
+            "-c",
+            PREDICTED.format(package=package, model=artifact),
+            cwd=project,
+            env=starter_env,
+        )
+    )
+
+    python = str(light_python(runtime))
+    frameworks = run(
+        python,
+        "-c",
+        "import importlib.util as u; "
+        "print([m for m in ('torch', 'tensorflow', 'keras') if u.find_spec(m)])",
+        cwd=project,
+        env={},
+    )
+    assert frameworks.strip() == "[]", "the edge environment must hold no training framework"
+    device = tmp_path / "device"  # only what the README says to copy
+    device.mkdir()
+    for name in (
+        "deploy/edge/run.py",
+        artifact,
+        "artifacts/smoke/manifest.json",
+        "data/digits.npz",
+    ):
+        (device / Path(name).name).write_bytes((project / name).read_bytes())
+    out = run(python, "run.py", model, "digits.npz", cwd=device, env={})
+    assert json.loads(out)["predictions"] == [str(label) for label in expected]
