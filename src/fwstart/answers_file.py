@@ -10,6 +10,7 @@ from pathlib import Path
 
 import yaml
 
+from fwstart import yamlio
 from fwstart.errors import AnswersFileError, InputError
 from fwstart.questions import AnswerValue, Question, check_value
 
@@ -69,8 +70,8 @@ def read_answers(
 def _parse(path: Path, text: str) -> tuple[dict, dict[str, int]]:
     """Parse the YAML; return its mapping and each top-level key's line number."""
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        root = yamlio.compose(text)
+        data = yamlio.load(text)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"{path}, line {mark.line + 1}" if mark else str(path)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import yaml
 
+from fwstart import yamlio
 from fwstart.errors import TemplateError
 
 # GitHub Actions expressions are meant to survive rendering.
@@ -21,7 +22,7 @@ _TEMPLATE_SYNTAX = re.compile(r"\{\{|\{%")
 
 
 def _parse_yaml(text: str) -> None:
-    list(yaml.safe_load_all(text))
+    yamlio.load_all(text)
 
 
 _PARSERS: dict[str, Callable[[str], object]] = {

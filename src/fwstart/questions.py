@@ -9,8 +9,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Protocol
 
-import yaml
-
+from fwstart import yamlio
 from fwstart.errors import InputError, TemplateError
 
 AnswerValue = str | tuple[str, ...]
@@ -85,7 +84,7 @@ def load_questions(path: Path) -> tuple[Question, ...]:
     Raises:
         TemplateError: when the file is missing a question or a question is malformed.
     """
-    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    raw = yamlio.load(path.read_text(encoding="utf-8"))
     if not isinstance(raw, dict) or set(raw) != set(ANSWER_KEYS):
         raise TemplateError(
             f"{path} must define exactly the questions {', '.join(ANSWER_KEYS)}.",

@@ -4,8 +4,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
+from fwstart import yamlio
 from fwstart.errors import TemplateError
 
 
@@ -36,7 +35,7 @@ def load_frameworks(data_file: Path, templates: Path) -> dict[str, FrameworkSpec
     Raises:
         TemplateError: when a template has no data entry or an entry has no template.
     """
-    raw = yaml.safe_load(data_file.read_text(encoding="utf-8"))
+    raw = yamlio.load(data_file.read_text(encoding="utf-8"))
     folders = {path.name for path in templates.iterdir() if (path / "cookiecutter.json").is_file()}
     fix = "Each framework needs both a templates/<name>/ folder and an entry in frameworks.yaml."
     if missing := sorted(folders - set(raw)):

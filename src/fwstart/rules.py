@@ -8,8 +8,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
+from fwstart import yamlio
 from fwstart.errors import TemplateError
 from fwstart.questions import Answers, matches
 
@@ -67,7 +66,7 @@ def load_rules(path: Path, frameworks: Collection[str]) -> RuleBook:
     Raises:
         TemplateError: when a rule is malformed or favours an unknown framework.
     """
-    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    raw = yamlio.load(path.read_text(encoding="utf-8"))
     try:
         rules = tuple(_rule(item, frameworks) for item in raw["rules"])
         tie_break = tuple(_rule({"points": 0, **item}, frameworks) for item in raw["tie_break"])
