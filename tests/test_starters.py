@@ -5,9 +5,11 @@ project (see bench/starter_env.py).
 """
 
 import json
+import os
 import re
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -17,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.starter_env import install_project, light_python, run, starter_environment
+from bench.starter_env import CACHE, install_project, light_python, run, starter_environment
 from fwstart.api import new_project
 from fwstart.questions import Answers
 
@@ -118,6 +120,12 @@ print(json.dumps({{"pixels": pixels.tolist(), "logits": logits.tolist()}}))
 """
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 def post(url: str, body: bytes) -> tuple[int, dict]:
     request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
     try:
@@ -158,12 +166,17 @@ def test_server_answers_real_requests_and_a_bounded_load(catalog, tmp_path, star
     reference = json.loads(
         run("python", "-c", REFERENCE.format(package=package), cwd=project, env=starter_env)
     )
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    base = f"http://127.0.0.1:{port}"
+    base = f"http://127.0.0.1:{free_port()}"
     server = subprocess.Popen(
-        ["python", "-m", f"{package}.serve", "--port", str(port), "--artifacts", "artifacts/smoke"],
+        [
+            "python",
+            "-m",
+            f"{package}.serve",
+            "--port",
+            base.rsplit(":", 1)[1],
+            "--artifacts",
+            "artifacts/smoke",
+        ],
         cwd=project,
         env=starter_env,
         stdout=subprocess.DEVNULL,
@@ -262,3 +275,94 @@ def test_edge_runner_needs_only_numpy_and_the_runtime(
         (device / Path(name).name).write_bytes((project / name).read_bytes())
     out = run(python, "run.py", model, "digits.npz", cwd=device, env={})
     assert json.loads(out)["predictions"] == [str(label) for label in expected]
+
+
+BROWSER = Path(__file__).parent / "browser"
+IMAGES = """
+import json
+from pathlib import Path
+from PIL import Image
+from {package} import runtimes
+from {package}.data import as_model_input, load_splits
+from {package}.train import CHECKPOINT
+images = load_splits("data/digits.npz")["test"].images[:6]
+for index, image in enumerate(images):
+    Image.fromarray(image).save(Path("{folder}") / f"{{index}}.png")
+logits = runtimes.load_runner(Path("runs/smoke") / CHECKPOINT)(as_model_input(images))
+print(json.dumps(logits.tolist()))
+"""
+
+
+@pytest.fixture(scope="session")
+def browser_driver() -> Path:
+    """puppeteer-core driving Debian's Chromium (apt-get install chromium): no browser download."""
+    chromium = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+    assert Path(chromium).is_file(), f"{chromium} is missing: apt-get install chromium"
+    if not (BROWSER / "node_modules" / "puppeteer-core").is_dir():
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=BROWSER, check=True)
+    return BROWSER / "classify.mjs"
+
+
+@pytest.mark.parametrize("framework", ["pytorch", "tensorflow"])
+def test_web_page_classifies_in_headless_chromium_like_python(
+    catalog, tmp_path, starter_env, browser_driver, framework
+):
+    project = generate(catalog, tmp_path, framework, ("web",))
+    package = project.name.replace("-", "_")
+    install_project(project, starter_env)
+    for step in ("train", "export"):
+        run(
+            "python",
+            "-m",
+            f"{package}.{step}",
+            "--config",
+            "configs/smoke.yaml",
+            cwd=project,
+            env=starter_env,
+        )
+    folder = tmp_path / "images"
+    folder.mkdir()
+    script = IMAGES.format(package=package, folder=folder)
+    expected = np.asarray(json.loads(run("python", "-c", script, cwd=project, env=starter_env)))
+    images = sorted(str(path) for path in folder.glob("*.png"))
+
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "http.server",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--directory",
+            str(project),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    screenshot = CACHE / "screenshots" / f"web-{framework}.png"  # look at it after a run
+    screenshot.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        url = f"http://127.0.0.1:{port}/web/?artifacts=../artifacts/smoke"
+        wait_until_healthy(url, server)
+        out = run(
+            "node",
+            str(browser_driver),
+            url,
+            str(screenshot),
+            *images,
+            cwd=BROWSER,
+            env=starter_env,
+            timeout=300,
+        )
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    page = json.loads(out)
+    assert page["problems"] == []
+    logits = np.asarray(page["logits"])
+    assert (logits.argmax(axis=1) == expected.argmax(axis=1)).all()
+    np.testing.assert_allclose(logits, expected, atol=1e-4)
+    assert len(page["drawing_top3"]) == 3
+    assert screenshot.stat().st_size > 5_000
