@@ -207,3 +207,27 @@ def test_only_server_projects_get_the_service(catalog, tmp_path, framework):
     assert not (project / "Dockerfile").exists()
     assert not (project / "src" / "demo_app" / "serve.py").exists()
     assert "fastapi" not in (project / "pyproject.toml").read_text()
+
+
+@pytest.mark.parametrize(
+    ("framework", "artifact", "api"),
+    [
+        ("pytorch", "model.pte", "org.pytorch.executorch"),
+        ("tensorflow", "model.tflite", "Interpreter"),
+    ],
+)
+def test_mobile_projects_get_android_and_ios_snippets(catalog, tmp_path, framework, artifact, api):
+    project = generate(catalog, tmp_path, framework, "none", ("mobile",))
+    kotlin = (project / "deploy" / "android" / "DigitClassifier.kt").read_text()
+    swift = (project / "deploy" / "ios" / "DigitClassifier.swift").read_text()
+    assert artifact in kotlin and artifact in swift
+    assert api in kotlin
+    assert "64" in kotlin and "64" in swift  # the 8x8 input the model was exported with
+    assert not (project / "deploy" / "edge").exists()
+
+
+def test_edge_projects_get_the_light_runner(catalog, tmp_path, framework):
+    project = generate(catalog, tmp_path, framework, "none", ("edge",))
+    runner = (project / "deploy" / "edge" / "run.py").read_text()
+    assert "import torch" not in runner and "import tensorflow" not in runner
+    assert not (project / "deploy" / "android").exists()
