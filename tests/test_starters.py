@@ -39,6 +39,26 @@ def generate(catalog, tmp_path: Path, framework: str, targets: tuple[str, ...]) 
     return new_project(catalog, tmp_path / f"{framework}-demo", answers, framework).path
 
 
+def smoke_project(
+    catalog, tmp_path: Path, env: dict[str, str], framework: str, targets: tuple[str, ...]
+) -> tuple[Path, str]:
+    """A generated project, installed, trained and exported with configs/smoke.yaml."""
+    project = generate(catalog, tmp_path, framework, targets)
+    package = project.name.replace("-", "_")
+    install_project(project, env)
+    for step in ("train", "export"):
+        run(
+            "python",
+            "-m",
+            f"{package}.{step}",
+            "--config",
+            "configs/smoke.yaml",
+            cwd=project,
+            env=env,
+        )
+    return project, package
+
+
 @pytest.mark.parametrize("framework", ["pytorch", "tensorflow"])
 @pytest.mark.parametrize("targets", [EVERY_TARGET, ()], ids=["all-targets", "research"])
 def test_starter_installs_tests_trains_exports_and_predicts(
@@ -150,19 +170,7 @@ def wait_until_healthy(url: str, server: subprocess.Popen, seconds: float = 120)
 
 @pytest.mark.parametrize("framework", ["pytorch", "tensorflow"])
 def test_server_answers_real_requests_and_a_bounded_load(catalog, tmp_path, starter_env, framework):
-    project = generate(catalog, tmp_path, framework, ("server",))
-    package = project.name.replace("-", "_")
-    install_project(project, starter_env)
-    for step in ("train", "export"):
-        run(
-            "python",
-            "-m",
-            f"{package}.{step}",
-            "--config",
-            "configs/smoke.yaml",
-            cwd=project,
-            env=starter_env,
-        )
+    project, package = smoke_project(catalog, tmp_path, starter_env, framework, ("server",))
     reference = json.loads(
         run("python", "-c", REFERENCE.format(package=package), cwd=project, env=starter_env)
     )
@@ -230,19 +238,7 @@ print(json.dumps(runtimes.load_runner(Path("{model}"))(pixels).argmax(axis=1).to
 def test_edge_runner_needs_only_numpy_and_the_runtime(
     catalog, tmp_path, starter_env, framework, runtime, model
 ):
-    project = generate(catalog, tmp_path, framework, ("edge",))
-    package = project.name.replace("-", "_")
-    install_project(project, starter_env)
-    for step in ("train", "export"):
-        run(
-            "python",
-            "-m",
-            f"{package}.{step}",
-            "--config",
-            "configs/smoke.yaml",
-            cwd=project,
-            env=starter_env,
-        )
+    project, package = smoke_project(catalog, tmp_path, starter_env, framework, ("edge",))
     artifact = f"artifacts/smoke/{model}"
     expected = json.loads(
         run(
@@ -307,19 +303,7 @@ def browser_driver() -> Path:
 def test_web_page_classifies_in_headless_chromium_like_python(
     catalog, tmp_path, starter_env, browser_driver, framework
 ):
-    project = generate(catalog, tmp_path, framework, ("web",))
-    package = project.name.replace("-", "_")
-    install_project(project, starter_env)
-    for step in ("train", "export"):
-        run(
-            "python",
-            "-m",
-            f"{package}.{step}",
-            "--config",
-            "configs/smoke.yaml",
-            cwd=project,
-            env=starter_env,
-        )
+    project, package = smoke_project(catalog, tmp_path, starter_env, framework, ("web",))
     folder = tmp_path / "images"
     folder.mkdir()
     script = IMAGES.format(package=package, folder=folder)

@@ -70,8 +70,9 @@ def render_project(
         The files written, relative to ``destination``.
     """
     created = _make_parents(destination)
-    staging = Path(tempfile.mkdtemp(prefix=".fwstart-", dir=_staging_parent(destination)))
+    staging: Path | None = None
     try:
+        staging = Path(tempfile.mkdtemp(prefix=".fwstart-", dir=_staging_parent(destination)))
         on_step("Rendering the template")
         rendered = _cookiecutter(template, context, staging)
         write_answers(rendered, record)
@@ -80,11 +81,17 @@ def render_project(
         on_step("Moving the project into place")
         return _move_into_place(rendered, destination)
     except BaseException:
+        _remove(staging)  # first: it may sit in a folder made below
         for folder in reversed(created):  # only the folders this run made, if still empty
             with contextlib.suppress(OSError):
                 folder.rmdir()
         raise
     finally:
+        _remove(staging)
+
+
+def _remove(staging: Path | None) -> None:
+    if staging is not None:
         shutil.rmtree(staging, ignore_errors=True)
 
 
