@@ -1,6 +1,6 @@
 """Measure fwstart and its starters against what people would use instead.
 
-python -m bench            full runs (5 repetitions; about 20 minutes on 2 cores)
+python -m bench            full runs (5 repetitions; about 8 minutes on 2 cores)
 python -m bench --quick    one repetition of everything, tiny sizes (CI's smoke test)
 
 Writes bench/RESULTS.md (or --out FILE). Every comparison is a ratio of medians
