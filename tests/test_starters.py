@@ -67,6 +67,10 @@ def test_starter_installs_tests_trains_exports_and_predicts(
     project = generate(catalog, tmp_path, framework, targets)
     package = project.name.replace("-", "_")
     install_project(project, starter_env)
+    # The TF.js converter's pins live in their own environment, never in the project's.
+    assert "No broken requirements" in run(
+        "python", "-m", "pip", "check", cwd=project, env=starter_env
+    )
 
     tests = run(
         "python", "-m", "pytest", "-q", "-p", "no:cacheprovider", cwd=project, env=starter_env
