@@ -4,10 +4,6 @@ Every runner takes float32 raw pixels (N, 1, H, W) and returns logits (N, classe
 as a NumPy array, so export verification and predict treat all formats alike.
 """
 
-import json
-import shutil
-import subprocess
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,7 +13,6 @@ import torch
 from .quiet import native_noise_dropped
 
 Runner = Callable[[np.ndarray], np.ndarray]
-WEB_DIR = Path("web")
 
 
 def torchscript(path: Path) -> Runner:
@@ -62,25 +57,9 @@ def executorch(path: Path) -> Runner:
 
 def onnxruntime_web(path: Path) -> Runner:
     """onnxruntime-web (WASM) in Node.js: the same engine the browser page uses."""
-    node = shutil.which("node")
-    if node is None or not (WEB_DIR / "node_modules" / "onnxruntime-web").is_dir():
-        raise RuntimeError(
-            "The web target is verified in Node.js with onnxruntime-web: install Node.js 20+ "
-            "and run 'npm ci --prefix web' once, then export again.")
+    from .in_node import node_runner
 
-    def run(pixels: np.ndarray) -> np.ndarray:
-        with tempfile.TemporaryDirectory() as scratch:
-            inputs = Path(scratch) / "pixels.bin"
-            inputs.write_bytes(np.ascontiguousarray(pixels, dtype="<f4").tobytes())
-            shape = [str(size) for size in pixels.shape]
-            command = [node, str(WEB_DIR / "verify.mjs"), str(path), str(inputs), *shape]
-            result = subprocess.run(command, capture_output=True, text=True, check=False)
-        if result.returncode != 0:
-            raise RuntimeError(f"onnxruntime-web failed:\n{result.stderr.strip()}")
-        output = json.loads(result.stdout)
-        return np.asarray(output["data"], dtype=np.float32).reshape(output["dims"])
-
-    return run
+    return node_runner(path, "onnxruntime-web")
 
 
 def checkpoint(path: Path) -> Runner:

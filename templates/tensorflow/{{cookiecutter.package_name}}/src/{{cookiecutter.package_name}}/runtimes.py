@@ -4,10 +4,6 @@ Every runner takes float32 raw pixels (N, H, W, 1) and returns logits (N, classe
 as a NumPy array, so export verification and predict treat all formats alike.
 """
 
-import json
-import shutil
-import subprocess
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,7 +12,6 @@ import numpy as np
 from .quiet import native_noise_dropped
 
 Runner = Callable[[np.ndarray], np.ndarray]
-WEB_DIR = Path("web")
 
 
 def saved_model(path: Path) -> Runner:
@@ -67,26 +62,9 @@ def _dequantize(values: np.ndarray, detail: dict) -> np.ndarray:
 
 def tfjs(path: Path) -> Runner:
     """TensorFlow.js (pure JS, cpu backend) in Node.js: the same code the browser runs."""
-    node = shutil.which("node")
-    if node is None or not (WEB_DIR / "node_modules" / "@tensorflow" / "tfjs-core").is_dir():
-        raise RuntimeError(
-            "The web target is verified in Node.js with TensorFlow.js: install Node.js 20+ "
-            "and run 'npm ci --prefix web' once, then export again.")
-    model_json = path / "model.json" if path.is_dir() else path
+    from .in_node import node_runner
 
-    def run(pixels: np.ndarray) -> np.ndarray:
-        with tempfile.TemporaryDirectory() as scratch:
-            inputs = Path(scratch) / "pixels.bin"
-            inputs.write_bytes(np.ascontiguousarray(pixels, dtype="<f4").tobytes())
-            shape = [str(size) for size in pixels.shape]
-            command = [node, str(WEB_DIR / "verify.mjs"), str(model_json), str(inputs), *shape]
-            result = subprocess.run(command, capture_output=True, text=True, check=False)
-        if result.returncode != 0:
-            raise RuntimeError(f"TensorFlow.js failed:\n{result.stderr.strip()}")
-        output = json.loads(result.stdout)
-        return np.asarray(output["data"], dtype=np.float32).reshape(output["dims"])
-
-    return run
+    return node_runner(path / "model.json" if path.is_dir() else path, "@tensorflow/tfjs-core")
 
 
 def checkpoint(path: Path) -> Runner:
