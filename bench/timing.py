@@ -24,20 +24,9 @@ class Stats:
         return f"{self.median * scale:.{digits}g} {unit} ({low:.{digits}g}–{high:.{digits}g})"
 
 
-def repeat(
-    action: Callable[[int], None],
-    times: int,
-    setup: Callable[[int], None] | None = None,
-) -> Stats:
-    """Time ``action(i)`` ``times`` times; ``setup(i)`` runs first, untimed."""
-    values = []
-    for index in range(times):
-        if setup is not None:
-            setup(index)
-        start = time.perf_counter()
-        action(index)
-        values.append(time.perf_counter() - start)
-    return Stats(tuple(values))
+def repeat(action: Callable[[int], None], times: int) -> Stats:
+    """Time ``action(i)`` ``times`` times."""
+    return interleaved({"action": action}, times)["action"]
 
 
 def interleaved(actions: dict[str, Callable[[int], None]], times: int) -> dict[str, Stats]:
