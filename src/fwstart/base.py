@@ -1,0 +1,115 @@
+"""The base of a project: the template exactly as fwstart rendered it, before any edit.
+
+`fwstart update` merges base → new template into the person's tree, so every
+render is kept where a later fwstart (even a development checkout) can find it:
+
+- in git, as a commit on ``refs/fwstart/base``, a ref only fwstart commits to; each
+  render is a child of the previous one, so all stay reachable. The base of a
+  project is the newest render whose ``.fwstart-answers.yml`` equals the project's,
+  so an update that was undone (or a branch that never had it) still finds its own;
+- outside git, as ``.fwstart/base.tar.gz`` in the project.
+
+A new project outside any repository becomes one, whose first commit is the render.
+"""
+
+import os
+import tarfile
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from fwstart import gitops
+from fwstart.answers_file import ANSWERS_FILENAME
+from fwstart.errors import FwstartError
+from fwstart.gitops import BASE_REF, Repo
+
+SNAPSHOT = Path(".fwstart") / "base.tar.gz"
+
+
+@dataclass(frozen=True)
+class Base:
+    """Where a project's base was found: ``git``, ``snapshot``, or ``none``."""
+
+    source: str
+    repo: Repo | None
+
+
+def record_new(project: Path, files: Sequence[Path], use_git: bool, message: str) -> str:
+    """Keep the fresh render of ``project`` as its base; return where it went.
+
+    Outside a repository (and with ``use_git``), ``project`` becomes one whose first
+    commit is the render; inside one, only ``refs/fwstart/base`` moves, never the
+    person's branch. Without git, the render is kept in ``.fwstart/base.tar.gz``.
+    """
+    if not use_git or not gitops.available():
+        write_snapshot(project, project, files)
+        return "snapshot"
+    repo = gitops.find_repo(project)
+    if repo is not None:
+        record_commit(repo, project, files, message)
+        return "git-ref"
+    repo = gitops.init(project)
+    commit_id = record_commit(repo, project, files, message)
+    gitops.set_ref(repo, "HEAD", commit_id)
+    repo.git("reset", "-q")  # the index matches the first commit
+    return "git-init"
+
+
+def record_commit(repo: Repo, folder: Path, files: Sequence[Path], message: str) -> str:
+    """Commit ``files`` of ``folder`` onto ``refs/fwstart/base``; return the commit."""
+    tree = gitops.write_tree(repo, folder, files)
+    tip = gitops.resolve(repo, BASE_REF)
+    commit_id = gitops.commit(repo, tree, [tip] if tip else [], message)
+    gitops.set_ref(repo, BASE_REF, commit_id)
+    return commit_id
+
+
+def write_snapshot(project: Path, folder: Path, files: Sequence[Path]) -> None:
+    """Replace the project's snapshot with ``files`` of ``folder``, atomically."""
+    target = project / SNAPSHOT
+    target.parent.mkdir(exist_ok=True)
+    handle, scratch = tempfile.mkstemp(prefix=".base-", dir=target.parent)
+    os.close(handle)
+    try:
+        with tarfile.open(scratch, "w:gz") as tar:
+            for relative in sorted(files):
+                tar.add(folder / relative, arcname=str(relative), recursive=False)
+        os.replace(scratch, target)
+    finally:
+        Path(scratch).unlink(missing_ok=True)
+
+
+def load_base(project: Path, into: Path) -> Base:
+    """Write the project's base into ``into``; say where it came from.
+
+    Raises:
+        FwstartError: when the snapshot is unreadable.
+    """
+    repo = gitops.find_repo(project)
+    if repo is not None and (commit_id := _matching_render(repo, project)):
+        gitops.extract(repo, commit_id, into)
+        return Base("git", repo)
+    snapshot = project / SNAPSHOT
+    if snapshot.is_file():
+        try:
+            with tarfile.open(snapshot) as tar:
+                tar.extractall(into, filter="data")
+        except (tarfile.TarError, OSError, EOFError) as error:
+            raise FwstartError(
+                f"{snapshot} is damaged ({error}).",
+                "Restore it from a backup or version control; it is fwstart's copy of the "
+                "template as it was rendered for this project.",
+            ) from None
+        return Base("snapshot", repo)
+    return Base("none", repo)
+
+
+def _matching_render(repo: Repo, project: Path) -> str | None:
+    """The newest render on fwstart's ref whose answers file is the project's."""
+    renders = gitops.history(repo, BASE_REF)
+    if not renders:
+        return None
+    wanted = gitops.hash_file(repo, project / ANSWERS_FILENAME)
+    found = gitops.blob_ids(repo, [f"{c}:{ANSWERS_FILENAME}" for c in renders])
+    return next((c for c, blob in zip(renders, found, strict=True) if blob == wanted), None)
