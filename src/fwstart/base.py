@@ -12,6 +12,7 @@ render is kept where a later fwstart (even a development checkout) can find it:
 A new project outside any repository becomes one, whose first commit is the render.
 """
 
+import gzip
 import os
 import tarfile
 import tempfile
@@ -72,12 +73,22 @@ def write_snapshot(project: Path, folder: Path, files: Sequence[Path]) -> None:
     handle, scratch = tempfile.mkstemp(prefix=".base-", dir=target.parent)
     os.close(handle)
     try:
-        with tarfile.open(scratch, "w:gz") as tar:
+        # No dates or owners inside: the same render gives the same bytes.
+        with (
+            open(scratch, "wb") as raw,
+            gzip.GzipFile("", "wb", fileobj=raw, mtime=0) as packed,
+            tarfile.open(fileobj=packed, mode="w", format=tarfile.PAX_FORMAT) as tar,
+        ):
             for relative in sorted(files):
-                tar.add(folder / relative, arcname=str(relative), recursive=False)
+                tar.add(folder / relative, str(relative), recursive=False, filter=_anonymous)
         os.replace(scratch, target)
     finally:
         Path(scratch).unlink(missing_ok=True)
+
+
+def _anonymous(info: tarfile.TarInfo) -> tarfile.TarInfo:
+    info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "", ""
+    return info
 
 
 def load_base(project: Path, into: Path) -> Base:
@@ -110,6 +121,18 @@ def _matching_render(repo: Repo, project: Path) -> str | None:
     renders = gitops.history(repo, BASE_REF)
     if not renders:
         return None
-    wanted = gitops.hash_file(repo, project / ANSWERS_FILENAME)
+    wanted = gitops.hash_files(repo, [project / ANSWERS_FILENAME])[0]
     found = gitops.blob_ids(repo, [f"{c}:{ANSWERS_FILENAME}" for c in renders])
-    return next((c for c, blob in zip(renders, found, strict=True) if blob == wanted), None)
+    candidates = [c for c, blob in zip(renders, found, strict=True) if blob == wanted]
+    if len(candidates) < 2:
+        return candidates[0] if candidates else None
+    # Renders with the same answers (a template edited without a new version): the one
+    # the project's files are closest to, so an update that was undone is found again.
+    return max(candidates, key=lambda commit_id: _files_in_common(repo, commit_id, project))
+
+
+def _files_in_common(repo: Repo, commit_id: str, project: Path) -> int:
+    rendered = gitops.tree_blobs(repo, commit_id)
+    present = [path for path in rendered if (project / path).is_file()]
+    ours = gitops.hash_files(repo, [project / path for path in present])
+    return sum(rendered[path] == blob for path, blob in zip(present, ours, strict=True))

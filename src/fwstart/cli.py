@@ -85,6 +85,8 @@ def _reported(command: F) -> F:
         except KeyboardInterrupt:
             err.print("Cancelled. Nothing was written.")
             raise typer.Exit(EXIT_CANCELLED) from None
+        except typer.Exit:  # a command's own exit status
+            raise
         except Exception as bug:
             if _state["debug"]:
                 raise
@@ -330,7 +332,8 @@ def update(
         )
     if note := update_report.base_note(result.plan):
         err.print(f"Note: {note}", soft_wrap=True)
-    out.print(update_report.changes(result.plan), soft_wrap=True)
+    if result.plan.changes:
+        out.print(update_report.changes(result.plan), soft_wrap=True)
     out.print(update_report.outcome(result), soft_wrap=True)
     if result.plan.changes and not result.written and not dry_run:
         raise typer.Exit(EXIT_USER_ERROR)

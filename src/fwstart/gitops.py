@@ -138,9 +138,17 @@ def blob_ids(repo: Repo, specs: Sequence[str]) -> list[str | None]:
     ]
 
 
-def hash_file(repo: Repo, path: Path) -> str:
-    """The blob id ``path`` would have, without storing it."""
-    return repo.git("hash-object", "--", str(path)).decode().strip()
+def hash_files(repo: Repo, paths: Sequence[Path]) -> list[str]:
+    """The blob id each file would have, without storing them."""
+    listing = "".join(f"{path}\n" for path in paths).encode()
+    return repo.git("hash-object", "--stdin-paths", stdin=listing).decode().split()
+
+
+def tree_blobs(repo: Repo, commit_id: str) -> dict[str, str]:
+    """Every file of ``commit_id``, by path, with its blob id."""
+    out = repo.git("ls-tree", "-r", "-z", commit_id).decode()
+    entries = (entry.split("\t", 1) for entry in out.split("\0") if entry)
+    return {path: meta.split()[2] for meta, path in entries}
 
 
 def extract(repo: Repo, commit_id: str, folder: Path) -> None:
