@@ -8,8 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pexpect
 import pytest
 
+from fwstart import __version__
 from fwstart.resources import templates_dir
 
 from .conftest import tree
@@ -102,7 +104,10 @@ def test_new_starts_a_repository_whose_first_commit_is_the_render(fwstart, tmp_p
     assert result.exit_code == 0, result.output
     project = tmp_path / "demo"
     assert git(project, "status", "--porcelain") == ""
-    assert git(project, "log", "--format=%an %s").strip() == "fwstart Start demo from fwstart 0.1.0"
+    assert (
+        git(project, "log", "--format=%an: %s").strip()
+        == f"fwstart: Start demo from fwstart {__version__}"
+    )
     assert git(project, "rev-parse", "HEAD") == git(project, "rev-parse", "refs/fwstart/base")
     assert "user" not in (project / ".git" / "config").read_text()
 
@@ -140,7 +145,9 @@ def test_update_merges_a_newer_template_and_keeps_every_line_of_mine(
         assert f"{action} {path}" in listed
     assert "Conflicts to resolve: configs/default.yaml, tests/test_data.py." in listed
     config = (project / "configs" / "default.yaml").read_text()
-    assert "<<<<<<< yours\nepochs: 30\n=======\nepochs: 15\n>>>>>>> fwstart 0.1.0\n" in config
+    assert (
+        f"<<<<<<< yours\nepochs: 30\n=======\nepochs: 15\n>>>>>>> fwstart {__version__}\n" in config
+    )
     assert (project / "src/demo/train.py").read_text().startswith("# (new template)")
     for name in ("src/demo/data.py", "CHANGES.md"):
         assert (project / name).read_bytes() == (tmp_path / "fresh" / "demo" / name).read_bytes()
@@ -153,6 +160,23 @@ def test_update_merges_a_newer_template_and_keeps_every_line_of_mine(
             assert set(text.splitlines()) <= set(after[name].splitlines()), name
     status = git(project, "status", "--porcelain")
     assert "UU configs/default.yaml" in status and "UD tests/test_data.py" in status
+
+
+def test_a_file_of_mine_where_the_template_adds_one_is_left_alone(
+    fwstart, project, tmp_path, monkeypatch
+):
+    (project / ".gitignore").write_text((project / ".gitignore").read_text() + "CHANGES.md\n")
+    commit_all(project, "ignore my changelog")
+    (project / "CHANGES.md").write_text("my changelog, never committed\n")
+    monkeypatch.setenv("FWSTART_TEMPLATES", str(newer_templates(tmp_path)))
+    result = fwstart("update", "demo")
+    assert result.exit_code == 3, result.output
+    assert "both added CHANGES.md" in " ".join(result.stdout.split())
+    assert "!! CHANGES.md" in git(project, "status", "--porcelain", "--ignored")
+    undo = result.stdout.split("Undo with: ")[1].strip()
+    subprocess.run(undo, shell=True, cwd=tmp_path, check=True)
+    assert (project / "CHANGES.md").read_text() == "my changelog, never committed\n"
+    assert git(project, "status", "--porcelain") == ""
 
 
 def test_after_resolving_the_next_update_has_nothing_to_do(fwstart, project, tmp_path, monkeypatch):
@@ -284,6 +308,27 @@ def test_outside_git_the_snapshot_is_the_base_and_fwstart_asks_first(
     assert result.exit_code == 0, result.output
     assert "epochs: 15" in (project / "configs" / "default.yaml").read_text()
     assert fwstart("update", "demo", "--yes").stdout.strip().endswith("nothing to do.")
+
+
+@pytest.mark.parametrize(("answer", "code"), [("n", 1), ("y", 0)])
+def test_outside_git_a_person_at_a_terminal_is_asked(fwstart, tmp_path, answer, code):
+    assert fwstart("new", "demo", "--yes", "--no-git").exit_code == 0
+    project = tmp_path / "demo"
+    before = everything(project)
+    child = pexpect.spawn(
+        str(FWSTART),
+        ["update", "demo", "--add-target", "web"],
+        cwd=str(tmp_path),
+        env={**os.environ, "TERM": "dumb"},
+        encoding="utf-8",
+        timeout=60,
+    )
+    child.expect("not in a git repository, so nothing can undo this")
+    child.sendline(answer)
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == code
+    assert (everything(project) == before) is (answer == "n")
 
 
 def test_a_damaged_snapshot_is_a_clear_error(fwstart, tmp_path):

@@ -51,9 +51,9 @@ def record_new(project: Path, files: Sequence[Path], use_git: bool, message: str
         record_commit(repo, project, files, message)
         return "git-ref"
     repo = gitops.init(project)
-    commit_id = record_commit(repo, project, files, message)
-    gitops.set_ref(repo, "HEAD", commit_id)
-    repo.git("reset", "-q")  # the index matches the first commit
+    tree = gitops.write_tree(repo, project, files, own_index=True)
+    commit_id = gitops.commit(repo, tree, [], message)
+    gitops.set_refs(repo, {"HEAD": commit_id, BASE_REF: commit_id})
     return "git-init"
 
 
@@ -62,7 +62,7 @@ def record_commit(repo: Repo, folder: Path, files: Sequence[Path], message: str)
     tree = gitops.write_tree(repo, folder, files)
     tip = gitops.resolve(repo, BASE_REF)
     commit_id = gitops.commit(repo, tree, [tip] if tip else [], message)
-    gitops.set_ref(repo, BASE_REF, commit_id)
+    gitops.set_refs(repo, {BASE_REF: commit_id})
     return commit_id
 
 

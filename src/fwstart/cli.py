@@ -245,9 +245,11 @@ def _framework_question(catalog: Catalog, recommended: str) -> Question:
 def _print_result(
     out: Console, catalog: Catalog, generated: Generated, directory: str, given: Answers
 ) -> None:
-    from fwstart import report
+    from fwstart import report, update_report
 
     out.print(report.summary(generated), soft_wrap=True)
+    if kept := update_report.base_kept(generated.base):
+        out.print(kept, soft_wrap=True)
     out.print(report.next_steps(generated, given), soft_wrap=True)
     command = report.replay_command(catalog, directory, given, generated.framework.name)
     out.print(f"Same project again, without questions:\n  {command}", soft_wrap=True)
@@ -327,7 +329,7 @@ def update(
             changes,
             dry_run=dry_run,
             allow_dirty=allow_dirty,
-            confirm=lambda plan: _confirm_update(plan, yes, err),
+            confirm=lambda plan: _confirm_update(plan, yes, err, status.stop),
             on_step=status.update,
         )
     if note := update_report.base_note(result.plan):
@@ -341,7 +343,9 @@ def update(
         raise typer.Exit(EXIT_CONFLICTS)
 
 
-def _confirm_update(plan: UpdatePlan, yes: bool, err: Console) -> bool:
+def _confirm_update(
+    plan: UpdatePlan, yes: bool, err: Console, stop_spinner: Callable[[], None]
+) -> bool:
     """In git, say how to undo; outside git, ask first (or --yes)."""
     from fwstart import update_report
     from fwstart.errors import InputError
@@ -356,6 +360,7 @@ def _confirm_update(plan: UpdatePlan, yes: bool, err: Console) -> bool:
             f"{plan.project} is not in git, so nothing could undo the update.",
             "Pass --yes to update it anyway, or put it under git first (git init, commit).",
         )
+    stop_spinner()
     return typer.confirm(update_report.confirm_question(plan), default=False, err=True)
 
 

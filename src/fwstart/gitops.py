@@ -94,10 +94,14 @@ def init(path: Path) -> Repo:
     return repo
 
 
-def write_tree(repo: Repo, folder: Path, files: Iterable[Path]) -> str:
-    """Store ``files`` of ``folder`` as a tree object (paths relative to ``folder``)."""
+def write_tree(repo: Repo, folder: Path, files: Iterable[Path], own_index: bool = False) -> str:
+    """Store ``files`` of ``folder`` as a tree object (paths relative to ``folder``).
+
+    A scratch index is used, unless ``own_index`` (a new repository whose index
+    should list exactly these files).
+    """
     with tempfile.TemporaryDirectory(prefix="fwstart-index-") as scratch:
-        env = {"GIT_INDEX_FILE": str(Path(scratch) / "index")}
+        env = {} if own_index else {"GIT_INDEX_FILE": str(Path(scratch) / "index")}
         listing = b"".join(str(f).encode() + b"\0" for f in files)
         common = ["--git-dir", str(repo.git_dir), "--work-tree", str(folder)]
         run([*common, "update-index", "--add", "-z", "--stdin"], folder, listing, env)
@@ -119,9 +123,10 @@ def resolve(repo: Repo, ref: str) -> str | None:
         return None
 
 
-def set_ref(repo: Repo, ref: str, commit_id: str) -> None:
-    """Point ``ref`` (a branch, HEAD or fwstart's own ref) at ``commit_id``."""
-    repo.git("update-ref", "-m", "fwstart", ref, commit_id)
+def set_refs(repo: Repo, refs: Mapping[str, str]) -> None:
+    """Point each ref (a branch, HEAD or fwstart's own ref) at its commit, all or none."""
+    commands = "".join(f"update {ref} {commit_id}\n" for ref, commit_id in refs.items())
+    repo.git("update-ref", "-m", "fwstart", "--stdin", stdin=commands.encode())
 
 
 def history(repo: Repo, ref: str) -> list[str]:

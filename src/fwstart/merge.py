@@ -1,8 +1,9 @@
 """Three-way merge of a template change (base → new) into the person's files.
 
-Each file is decided on its own, the way ``git merge`` decides it, with two
-choices of fwstart's: a file the person deleted stays deleted, and a file the
-person changed but the template dropped is kept (and listed). Text that both
+Each file is decided on its own, the way ``git merge`` decides it, with three
+choices of fwstart's: a file the person deleted stays deleted, a file the person
+changed but the template dropped is kept, and a file of the person's where the
+template now adds one of the same name is left as it is (both listed). Text that both
 changed is merged line by line by ``git merge-file``, with its usual markers.
 """
 
@@ -16,6 +17,7 @@ from fwstart.errors import FwstartError
 
 ADDED, UPDATED, REMOVED, MERGED = "added", "updated", "removed", "merged"
 CONFLICT, KEPT_YOURS, KEPT_DELETED = "conflict", "kept yours", "kept deleted"
+BOTH_ADDED = "both added"
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,7 @@ class Change:
     @property
     def conflicted(self) -> bool:
         """True when the person must look at this file."""
-        return self.action in (CONFLICT, KEPT_YOURS)
+        return self.action in (CONFLICT, KEPT_YOURS, BOTH_ADDED)
 
     @property
     def writes(self) -> bool:
@@ -113,7 +115,9 @@ def merge_file(
         return change(KEPT_DELETED, None)
     if new is None:
         return change(KEPT_YOURS, None)
-    merged = merge_text(ours.data, base.data if base else b"", new.data, labels)
+    if base is None:  # a file of the person's (perhaps one git ignores) is left alone
+        return change(BOTH_ADDED, None)
+    merged = merge_text(ours.data, base.data, new.data, labels)
     if merged is None:  # binary: keep theirs on disk, git's stages hold the others
         return change(CONFLICT, None)
     text, clean = merged

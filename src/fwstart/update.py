@@ -21,7 +21,7 @@ from fwstart.answers_file import ANSWERS_FILENAME, SavedAnswers, read_answers
 from fwstart.api import Catalog, new_project
 from fwstart.base import Base, load_base, record_commit, write_snapshot
 from fwstart.errors import AnswersFileError, InputError
-from fwstart.merge import KEPT_DELETED, UPDATED, Change, Version, merge_trees, read_tree
+from fwstart.merge import BOTH_ADDED, KEPT_DELETED, UPDATED, Change, Version, merge_trees, read_tree
 from fwstart.questions import Answers, collect_answers
 from fwstart.render import StepCallback
 
@@ -241,7 +241,7 @@ def _apply(plan: UpdatePlan, repo: gitops.Repo | None, new_folder: Path) -> None
 
 def _index_lines(repo: gitops.Repo, change: Change) -> list[str]:
     """``update-index --index-info`` lines: the result staged, or git's conflict stages."""
-    if change.action == KEPT_DELETED:
+    if change.action in (KEPT_DELETED, BOTH_ADDED):  # the index keeps what HEAD has
         return []
     path = repo.prefix + change.path
     lines = [f"0 {_NO_OBJECT}\t{path}"]

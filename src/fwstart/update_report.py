@@ -1,14 +1,28 @@
 """What `fwstart update` tells the person: the plan, the result, what to do next."""
 
 from fwstart import __version__
-from fwstart.merge import CONFLICT, KEPT_DELETED, KEPT_YOURS
+from fwstart.merge import BOTH_ADDED, CONFLICT, KEPT_DELETED, KEPT_YOURS
 from fwstart.update import UpdatePlan, UpdateResult
 
 _EXPLAIN = {
     CONFLICT: "both changed the same lines: resolve the <<<<<<< yours / >>>>>>> markers",
     KEPT_YOURS: "the template no longer has it, but you changed it: kept; delete it if unused",
     KEPT_DELETED: "you deleted it and the template changed it: it stays deleted",
+    BOTH_ADDED: "the template now has a file of this name: yours is left as it is; the "
+    "template's is in refs/fwstart/base (or .fwstart/base.tar.gz)",
 }
+_KEPT = {
+    "git-init": "Started a git repository whose first commit is the generated project; "
+    "fwstart update merges later template changes from it.",
+    "git-ref": "The generated files are also kept on refs/fwstart/base of the enclosing "
+    "repository, for fwstart update; commit the project as you like.",
+    "snapshot": "The generated files are also kept in .fwstart/base.tar.gz, for fwstart update.",
+}
+
+
+def base_kept(where: str) -> str | None:
+    """Where `fwstart new` kept the render that `fwstart update` starts from."""
+    return _KEPT.get(where)
 
 
 def base_note(plan: UpdatePlan) -> str | None:
@@ -40,7 +54,8 @@ def outcome(result: UpdateResult) -> str:
         return f"{plan.project} is up to date with fwstart {__version__}; nothing to do."
     count = sum(1 for change in plan.changes if change.writes)
     if not result.written:
-        return f"Dry run: {count} file(s) would change; nothing was written."
+        clashes = f" Would conflict: {', '.join(plan.conflicts)}." if plan.conflicts else ""
+        return f"Dry run: {count} file(s) would change; nothing was written.{clashes}"
     lines = [f"Updated {plan.project} to fwstart {__version__}: {count} file(s) changed."]
     if plan.conflicts:
         lines.append(f"Conflicts to resolve: {', '.join(plan.conflicts)}.")
