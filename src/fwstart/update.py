@@ -12,7 +12,7 @@ import os
 import signal
 import tempfile
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +22,7 @@ from fwstart.api import Catalog, new_project
 from fwstart.base import Base, load_base, record_commit, write_snapshot
 from fwstart.errors import AnswersFileError, InputError
 from fwstart.merge import BOTH_ADDED, KEPT_DELETED, UPDATED, Change, Version, merge_trees, read_tree
-from fwstart.questions import Answers, collect_answers
+from fwstart.questions import Answers, AnswerValue, collect_answers
 from fwstart.render import StepCallback
 
 _NO_OBJECT = "0" * 40
@@ -178,7 +178,13 @@ def changed_answers(catalog: Catalog, saved: SavedAnswers, changes: AnswerChange
     known = {**saved.answers, **catalog.check_answers({"targets": kept})}
     if not kept:
         known["targets"] = ()
-    return collect_answers(catalog.questions, known, None)
+    collect_answers(catalog.questions, known, None)  # the checks fwstart new makes
+    return _recorded(known)
+
+
+def _recorded(answers: Mapping[str, AnswerValue]) -> Answers:
+    """Answers exactly as recorded: a default that changed since never applies."""
+    return Answers(**answers)  # type: ignore[arg-type]  # read_project checked every key
 
 
 def _check_clean(repo: gitops.Repo, project: Path) -> None:
@@ -199,7 +205,7 @@ def _base(
     folder.mkdir()
     base = load_base(project, folder)
     if base.source == "none":
-        answers = collect_answers(catalog.questions, saved.answers, None)
+        answers = _recorded(saved.answers)
         folder = _render(catalog, scratch / "base-render", answers, saved, on_step)
     return folder, base
 
