@@ -123,6 +123,15 @@ def test_new_inside_a_repository_moves_only_fwstarts_ref(fwstart, tmp_path):
     assert "src/demo/train.py" in listed and ".fwstart-answers.yml" in listed
 
 
+def test_new_in_a_folder_a_repository_ignores_starts_its_own(fwstart, tmp_path):
+    git(tmp_path, "init", "-q", "outer")
+    (tmp_path / "outer" / ".gitignore").write_text("scratch/\n")
+    assert fwstart("new", "outer/scratch/demo", "--yes").exit_code == 0
+    project = tmp_path / "outer" / "scratch" / "demo"
+    assert git(project, "rev-parse", "--show-toplevel").strip() == str(project)
+    assert git(tmp_path / "outer", "for-each-ref") == ""
+
+
 def test_update_merges_a_newer_template_and_keeps_every_line_of_mine(
     fwstart, project, tmp_path, monkeypatch
 ):
@@ -329,6 +338,8 @@ def test_outside_git_a_person_at_a_terminal_is_asked(fwstart, tmp_path, answer, 
     child.close()
     assert child.exitstatus == code
     assert (everything(project) == before) is (answer == "n")
+    if answer == "n":
+        assert "Nothing was written." in child.before
 
 
 def test_a_damaged_snapshot_is_a_clear_error(fwstart, tmp_path):

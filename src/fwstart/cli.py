@@ -190,9 +190,8 @@ def new(
     if chosen != verdict.framework:
         out.print(report.override_note(catalog, verdict, chosen, out.width), soft_wrap=True)
     with err.status("Generating the project") as status:
-        generated = new_project(
-            catalog, directory, given, chosen, force, status.update, "snapshot" if no_git else "git"
-        )
+        base = "snapshot" if no_git else "git"
+        generated = new_project(catalog, directory, given, chosen, force, status.update, base)
     _print_result(out, catalog, generated, str(directory), given)
 
 
@@ -334,11 +333,12 @@ def update(
         )
     if note := update_report.base_note(result.plan):
         err.print(f"Note: {note}", soft_wrap=True)
+    if result.plan.changes and not result.written and not dry_run:
+        err.print("Nothing was written.")
+        raise typer.Exit(EXIT_USER_ERROR)
     if result.plan.changes:
         out.print(update_report.changes(result.plan), soft_wrap=True)
     out.print(update_report.outcome(result), soft_wrap=True)
-    if result.plan.changes and not result.written and not dry_run:
-        raise typer.Exit(EXIT_USER_ERROR)
     if result.plan.conflicts:
         raise typer.Exit(EXIT_CONFLICTS)
 

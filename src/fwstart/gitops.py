@@ -82,7 +82,18 @@ def find_repo(path: Path) -> Repo | None:
     git_dir, top, prefix = [*out.decode().split("\n"), "", ""][:3]
     if not top:  # inside .git itself, or a bare repository
         return None
-    return Repo(Path(git_dir), Path(top), prefix)
+    repo = Repo(Path(git_dir), Path(top), prefix)
+    if prefix and _ignored(repo, prefix):  # a folder the repository keeps out of it
+        return None
+    return repo
+
+
+def _ignored(repo: Repo, prefix: str) -> bool:
+    try:
+        repo.git("check-ignore", "-q", prefix.rstrip("/"))
+    except GitError:
+        return False
+    return True
 
 
 def init(path: Path) -> Repo:

@@ -7,9 +7,10 @@ template now adds one of the same name is left as it is (both listed). Text that
 changed is merged line by line by ``git merge-file``, with its usual markers.
 """
 
+import os
 import subprocess
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -152,3 +153,23 @@ def merge_text(
     if result.returncode < 0 or result.returncode > 127:
         raise FwstartError(f"git merge-file failed: {result.stderr.decode(errors='replace')}")
     return result.stdout, result.returncode == 0
+
+
+def write_changes(project: Path, changes: Sequence[Change]) -> None:
+    """Each file replaced in one rename; removed files' empty folders go too."""
+    for change in changes:
+        if not change.writes:
+            continue
+        target = project / change.path
+        if change.result is None:
+            target.unlink(missing_ok=True)
+            for folder in target.parents:
+                if folder == project or any(folder.iterdir()):
+                    break
+                folder.rmdir()
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        scratch = target.with_name(f".{target.name}.fwstart-new")
+        scratch.write_bytes(change.result.data)
+        os.chmod(scratch, 0o755 if change.result.executable else 0o644)
+        os.replace(scratch, target)

@@ -8,11 +8,11 @@ unmerged entries), so ``git restore --source=HEAD --staged --worktree`` undoes i
 """
 
 import contextlib
-import os
+import shlex
 import signal
 import tempfile
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +21,16 @@ from fwstart.answers_file import ANSWERS_FILENAME, SavedAnswers, read_answers
 from fwstart.api import Catalog, new_project
 from fwstart.base import Base, load_base, record_commit, write_snapshot
 from fwstart.errors import AnswersFileError, InputError
-from fwstart.merge import BOTH_ADDED, KEPT_DELETED, UPDATED, Change, Version, merge_trees, read_tree
+from fwstart.merge import (
+    BOTH_ADDED,
+    KEPT_DELETED,
+    UPDATED,
+    Change,
+    Version,
+    merge_trees,
+    read_tree,
+    write_changes,
+)
 from fwstart.questions import Answers, AnswerValue, collect_answers
 from fwstart.render import StepCallback
 
@@ -58,7 +67,8 @@ class UpdatePlan:
         """The git command that puts the project back as it was before the update."""
         if not self.in_git:
             return None
-        return f"git -C {self.project} restore --source=HEAD --staged --worktree -- ."
+        folder = shlex.quote(str(self.project))
+        return f"git -C {folder} restore --source=HEAD --staged --worktree -- ."
 
 
 @dataclass(frozen=True)
@@ -234,7 +244,7 @@ def _apply(plan: UpdatePlan, repo: gitops.Repo | None, new_folder: Path) -> None
     files = [Path(path) for path in read_tree(new_folder)]
     with _interrupts_deferred():
         if repo is None:
-            _write_files(plan.project, plan.changes)
+            write_changes(plan.project, plan.changes)
             write_snapshot(plan.project, new_folder, files)
             return
         message = f"fwstart {__version__}: template of {plan.project.name}"
@@ -242,7 +252,7 @@ def _apply(plan: UpdatePlan, repo: gitops.Repo | None, new_folder: Path) -> None
         gitops.set_index(
             repo, [line for change in plan.changes for line in _index_lines(repo, change)]
         )
-        _write_files(plan.project, plan.changes)
+        write_changes(plan.project, plan.changes)
 
 
 def _index_lines(repo: gitops.Repo, change: Change) -> list[str]:
@@ -262,26 +272,6 @@ def _index_lines(repo: gitops.Repo, change: Change) -> list[str]:
 def _entry(repo: gitops.Repo, version: Version, stage: str, path: str) -> str:
     mode = "100755" if version.executable else "100644"
     return f"{mode} {gitops.store_blob(repo, version.data)} {stage}\t{path}"
-
-
-def _write_files(project: Path, changes: Sequence[Change]) -> None:
-    """Each file replaced in one rename; removed files' empty folders go too."""
-    for change in changes:
-        if not change.writes:
-            continue
-        target = project / change.path
-        if change.result is None:
-            target.unlink(missing_ok=True)
-            for folder in target.parents:
-                if folder == project or any(folder.iterdir()):
-                    break
-                folder.rmdir()
-            continue
-        target.parent.mkdir(parents=True, exist_ok=True)
-        scratch = target.with_name(f".{target.name}.fwstart-new")
-        scratch.write_bytes(change.result.data)
-        os.chmod(scratch, 0o755 if change.result.executable else 0o644)
-        os.replace(scratch, target)
 
 
 @contextlib.contextmanager
