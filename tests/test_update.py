@@ -264,6 +264,7 @@ def test_a_dirty_tree_is_refused_unless_allowed(fwstart, project):
         ("goal: [research\n", ".fwstart-answers.yml, line 3: not valid YAML"),
         ("goal: sideways\n", "key 'goal': Unknown goal 'sideways'"),
         ("project_name: demo\n", "does not record goal, targets, experience, stack, ci"),
+        ("", "does not record goal, targets, experience, stack, ci, framework, project_name"),
     ],
 )
 def test_a_missing_or_broken_answers_file_is_a_clear_error(fwstart, project, damage, message):
@@ -281,7 +282,8 @@ def test_a_missing_or_broken_answers_file_is_a_clear_error(fwstart, project, dam
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--framework", "tensorflow"], "does not change the framework"),
+        (["--framework", "tensorflow"], "This is a PyTorch project; fwstart update does not"),
+        (["--framework", "banana"], "Unknown framework 'banana'"),
         (["--add-target", "banana"], "Unknown target 'banana'"),
         (["--remove-target", "web"], "has no target web to remove"),
     ],

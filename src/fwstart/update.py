@@ -147,7 +147,7 @@ def read_project(catalog: Catalog, project: Path) -> tuple[SavedAnswers, str]:
             f"(git checkout HEAD -- {ANSWERS_FILENAME}).",
         )
     saved = read_answers(path, catalog.questions, catalog.frameworks)
-    record = yamlio.load(path.read_text(encoding="utf-8"))
+    record = yamlio.load(path.read_text(encoding="utf-8")) or {}
     wanted = [q.key for q in catalog.questions] + ["framework", "project_name"]
     if missing := [key for key in wanted if key not in record]:
         raise AnswersFileError(
@@ -166,9 +166,10 @@ def changed_answers(catalog: Catalog, saved: SavedAnswers, changes: AnswerChange
             added or removed.
     """
     if changes.framework is not None and changes.framework != saved.framework:
+        catalog.framework(changes.framework)  # an unknown name is told as such
         raise InputError(
-            f"This project is a {saved.framework} project; fwstart update does not change "
-            "the framework.",
+            f"This is a {catalog.framework(str(saved.framework)).label} project; "
+            "fwstart update does not change the framework.",
             f"Another framework is a new project: fwstart new NEW-DIR --answers "
             f"{ANSWERS_FILENAME} --framework {changes.framework} --yes, then move your code.",
         )
