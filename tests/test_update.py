@@ -244,6 +244,16 @@ def test_dry_run_writes_nothing_even_on_a_dirty_tree(fwstart, project):
     assert everything(project) == before
 
 
+def test_dry_run_says_what_would_conflict(fwstart, project, tmp_path, monkeypatch):
+    monkeypatch.setenv("FWSTART_TEMPLATES", str(newer_templates(tmp_path)))
+    before = everything(project)
+    result = fwstart("update", "demo", "--dry-run")
+    assert result.exit_code == 3, result.output
+    text = " ".join(result.stdout.split())
+    assert "Would conflict: configs/default.yaml, tests/test_data.py." in text
+    assert everything(project) == before
+
+
 def test_a_dirty_tree_is_refused_unless_allowed(fwstart, project):
     (project / "notes.md").write_text("uncommitted\n")
     before = everything(project)
