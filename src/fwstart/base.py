@@ -33,7 +33,6 @@ class Base:
     """Where a project's base was found: ``git``, ``snapshot``, or ``none``."""
 
     source: str
-    repo: Repo | None
 
 
 def record_new(project: Path, files: Sequence[Path], use_git: bool, message: str) -> str:
@@ -100,7 +99,7 @@ def load_base(project: Path, into: Path) -> Base:
     repo = gitops.find_repo(project)
     if repo is not None and (commit_id := _matching_render(repo, project)):
         gitops.extract(repo, commit_id, into)
-        return Base("git", repo)
+        return Base("git")
     snapshot = project / SNAPSHOT
     if snapshot.is_file():
         try:
@@ -112,8 +111,8 @@ def load_base(project: Path, into: Path) -> Base:
                 "Restore it from a backup or version control; it is fwstart's copy of the "
                 "template as it was rendered for this project.",
             ) from None
-        return Base("snapshot", repo)
-    return Base("none", repo)
+        return Base("snapshot")
+    return Base("none")
 
 
 def _matching_render(repo: Repo, project: Path) -> str | None:
