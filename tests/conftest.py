@@ -29,7 +29,9 @@ def fwstart(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Callable[..., Re
 
 
 def tree(root: Path) -> dict[str, bytes]:
-    """Every file under root, by relative path, with its bytes."""
+    """Every file under root, by relative path, with its bytes (git's own metadata aside)."""
     return {
-        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and ".git" not in p.relative_to(root).parts
     }

@@ -6,6 +6,7 @@ from functools import cached_property
 from pathlib import Path
 
 from fwstart import __version__
+from fwstart.base import record_new
 from fwstart.errors import InputError
 from fwstart.naming import ProjectNames, project_names
 from fwstart.questions import Answers, AnswerValue, Question, check_value, load_questions
@@ -78,6 +79,7 @@ class Generated:
     framework: FrameworkSpec
     recommendation: Recommendation
     files: tuple[Path, ...]
+    base: str = "none"  # where the pristine render was kept: git-init, git-ref, snapshot
 
     @property
     def overridden(self) -> bool:
@@ -111,6 +113,7 @@ def new_project(
     framework: str | None = None,
     force: bool = False,
     on_step: StepCallback = lambda step: None,
+    base: str = "git",
 ) -> Generated:
     """Generate a starter project.
 
@@ -121,6 +124,9 @@ def new_project(
         framework: an override of the recommendation; ``None`` takes it.
         force: allow a non-empty ``destination``; existing files are never replaced.
         on_step: called with a short description as each step starts.
+        base: where to keep the render for ``fwstart update``: ``git`` (a new
+            repository, or fwstart's ref in the enclosing one), ``snapshot``
+            (``.fwstart/``) or ``none``.
 
     Raises:
         FwstartError: for bad input or a destination that cannot be used;
@@ -138,7 +144,10 @@ def new_project(
         user_text=[names.project],
         on_step=on_step,
     )
-    return Generated(destination, names, spec, verdict, files)
+    if base != "none":
+        message = f"Start {names.project} from fwstart {__version__}"
+        base = record_new(destination, files, use_git=base == "git", message=message)
+    return Generated(destination, names, spec, verdict, files, base)
 
 
 def _context(

@@ -23,9 +23,10 @@ if TYPE_CHECKING:
     from fwstart.api import Catalog, Generated
     from fwstart.prompter import TerminalPrompter
     from fwstart.questions import Answers, Question
+    from fwstart.update import UpdatePlan
 
 ISSUES_URL = "https://github.com/fwstart/fwstart/issues"
-EXIT_USER_ERROR, EXIT_BUG, EXIT_CANCELLED = 1, 70, 130
+EXIT_USER_ERROR, EXIT_CONFLICTS, EXIT_BUG, EXIT_CANCELLED = 1, 3, 70, 130
 
 app = typer.Typer(
     help="Start a deep-learning project: answer a few questions, get a recommended, "
@@ -84,6 +85,8 @@ def _reported(command: F) -> F:
         except KeyboardInterrupt:
             err.print("Cancelled. Nothing was written.")
             raise typer.Exit(EXIT_CANCELLED) from None
+        except typer.Exit:  # a command's own exit status
+            raise
         except Exception as bug:
             if _state["debug"]:
                 raise
@@ -152,6 +155,14 @@ def new(
             "--force", help="Write into a non-empty directory; existing files are never replaced."
         ),
     ] = False,
+    no_git: Annotated[
+        bool,
+        typer.Option(
+            "--no-git",
+            help="Do not start a git repository; keep the template for fwstart update in "
+            ".fwstart/ instead.",
+        ),
+    ] = False,
 ) -> None:
     """Ask a few questions, show the recommendation, and generate a starter project."""
     from fwstart import report
@@ -179,7 +190,8 @@ def new(
     if chosen != verdict.framework:
         out.print(report.override_note(catalog, verdict, chosen, out.width), soft_wrap=True)
     with err.status("Generating the project") as status:
-        generated = new_project(catalog, directory, given, chosen, force, on_step=status.update)
+        base = "snapshot" if no_git else "git"
+        generated = new_project(catalog, directory, given, chosen, force, status.update, base)
     _print_result(out, catalog, generated, str(directory), given)
 
 
@@ -232,9 +244,11 @@ def _framework_question(catalog: Catalog, recommended: str) -> Question:
 def _print_result(
     out: Console, catalog: Catalog, generated: Generated, directory: str, given: Answers
 ) -> None:
-    from fwstart import report
+    from fwstart import report, update_report
 
     out.print(report.summary(generated), soft_wrap=True)
+    if kept := update_report.base_kept(generated.base):
+        out.print(kept, soft_wrap=True)
     out.print(report.next_steps(generated, given), soft_wrap=True)
     command = report.replay_command(catalog, directory, given, generated.framework.name)
     out.print(f"Same project again, without questions:\n  {command}", soft_wrap=True)
@@ -262,6 +276,92 @@ def recommend(
         print(report.verdict_json(verdict))
     else:
         _console().print(report.verdict_table(catalog, verdict))
+
+
+@app.command()
+@_reported
+def update(
+    directory: Annotated[
+        Path,
+        typer.Argument(
+            metavar="DIR", help="The project to update [default: .].", show_default=False
+        ),
+    ] = Path("."),
+    add_target: Annotated[
+        list[str] | None,
+        typer.Option(metavar="TARGET", help="Add mobile, web, edge or server; repeat for several."),
+    ] = None,
+    remove_target: Annotated[
+        list[str] | None,
+        typer.Option(metavar="TARGET", help="Remove a target; repeat for several."),
+    ] = None,
+    framework: Annotated[
+        str | None,
+        typer.Option(
+            metavar="FRAMEWORK", help="Refused unless the project's own: another is a new project."
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would change; write nothing.")
+    ] = False,
+    allow_dirty: Annotated[
+        bool, typer.Option("--allow-dirty", help="Update a git tree with uncommitted changes.")
+    ] = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Outside git, change files without asking.")
+    ] = False,
+) -> None:
+    """Merge the installed template's changes (and changed answers) into a generated project.
+
+    Exit status: 0 updated, 3 updated with conflicts to resolve, 1 refused or failed.
+    """
+    from fwstart import update_report
+    from fwstart.api import load_catalog
+    from fwstart.update import AnswerChanges, update_project
+
+    out, err = _console(), _console(stderr=True)
+    changes = AnswerChanges(tuple(add_target or ()), tuple(remove_target or ()), framework)
+    with err.status("Updating the project") as status:
+        result = update_project(
+            load_catalog(),
+            directory,
+            changes,
+            dry_run=dry_run,
+            allow_dirty=allow_dirty,
+            confirm=lambda plan: _confirm_update(plan, yes, err, status.stop),
+            on_step=status.update,
+        )
+    if note := update_report.base_note(result.plan):
+        err.print(f"Note: {note}", soft_wrap=True)
+    if result.plan.changes and not result.written and not dry_run:
+        err.print("Nothing was written.")
+        raise typer.Exit(EXIT_USER_ERROR)
+    if result.plan.changes:
+        out.print(update_report.changes(result.plan), soft_wrap=True)
+    out.print(update_report.outcome(result), soft_wrap=True)
+    if result.plan.conflicts:
+        raise typer.Exit(EXIT_CONFLICTS)
+
+
+def _confirm_update(
+    plan: UpdatePlan, yes: bool, err: Console, stop_spinner: Callable[[], None]
+) -> bool:
+    """In git, say how to undo; outside git, ask first (or --yes)."""
+    from fwstart import update_report
+    from fwstart.errors import InputError
+
+    if plan.undo:
+        err.print(f"If this is interrupted, {plan.undo} puts the project back.", soft_wrap=True)
+        return True
+    if yes:
+        return True
+    if not sys.stdin.isatty():
+        raise InputError(
+            f"{plan.project} is not in git, so nothing could undo the update.",
+            "Pass --yes to update it anyway, or put it under git first (git init, commit).",
+        )
+    stop_spinner()
+    return typer.confirm(update_report.confirm_question(plan), default=False, err=True)
 
 
 def main() -> None:

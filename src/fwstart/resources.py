@@ -4,7 +4,10 @@ An installed wheel carries them inside the package (``fwstart/_bundled``); a
 source checkout or an editable install reads them from the repository root.
 """
 
+import os
 from pathlib import Path
+
+from fwstart.errors import TemplateError
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -23,5 +26,17 @@ def data_dir() -> Path:
 
 
 def templates_dir() -> Path:
-    """Return the folder that holds one cookiecutter template per framework."""
+    """Return the folder that holds one cookiecutter template per framework.
+
+    ``FWSTART_TEMPLATES`` names another such folder: a copy being edited, for
+    trying ``fwstart update`` (and ``new``) with a changed template.
+    """
+    if override := os.environ.get("FWSTART_TEMPLATES"):
+        folder = Path(override).expanduser().absolute()
+        if not folder.is_dir():
+            raise TemplateError(
+                f"FWSTART_TEMPLATES names {folder}, which is not a folder.",
+                "Point it at a copy of fwstart's templates/ folder, or unset it.",
+            )
+        return folder
     return bundled_root() / "templates"

@@ -1,0 +1,137 @@
+"""The base of a project: the template exactly as fwstart rendered it, before any edit.
+
+`fwstart update` merges base → new template into the person's tree, so every
+render is kept where a later fwstart (even a development checkout) can find it:
+
+- in git, as a commit on ``refs/fwstart/base``, a ref only fwstart commits to; each
+  render is a child of the previous one, so all stay reachable. The base of a
+  project is the newest render whose ``.fwstart-answers.yml`` equals the project's,
+  so an update that was undone (or a branch that never had it) still finds its own;
+- outside git, as ``.fwstart/base.tar.gz`` in the project.
+
+A new project outside any repository becomes one, whose first commit is the render.
+"""
+
+import gzip
+import os
+import tarfile
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from fwstart import gitops
+from fwstart.answers_file import ANSWERS_FILENAME
+from fwstart.errors import FwstartError
+from fwstart.gitops import BASE_REF, Repo
+
+SNAPSHOT = Path(".fwstart") / "base.tar.gz"
+
+
+@dataclass(frozen=True)
+class Base:
+    """Where a project's base was found: ``git``, ``snapshot``, or ``none``."""
+
+    source: str
+
+
+def record_new(project: Path, files: Sequence[Path], use_git: bool, message: str) -> str:
+    """Keep the fresh render of ``project`` as its base; return where it went.
+
+    Outside a repository (and with ``use_git``), ``project`` becomes one whose first
+    commit is the render; inside one, only ``refs/fwstart/base`` moves, never the
+    person's branch. Without git, the render is kept in ``.fwstart/base.tar.gz``.
+    """
+    if not use_git or not gitops.available():
+        write_snapshot(project, project, files)
+        return "snapshot"
+    repo = gitops.find_repo(project)
+    if repo is not None:
+        record_commit(repo, project, files, message)
+        return "git-ref"
+    repo = gitops.init(project)
+    tree = gitops.write_tree(repo, project, files, own_index=True)
+    commit_id = gitops.commit(repo, tree, [], message)
+    gitops.set_refs(repo, {"HEAD": commit_id, BASE_REF: commit_id})
+    return "git-init"
+
+
+def record_commit(repo: Repo, folder: Path, files: Sequence[Path], message: str) -> str:
+    """Commit ``files`` of ``folder`` onto ``refs/fwstart/base``; return the commit."""
+    tree = gitops.write_tree(repo, folder, files)
+    tip = gitops.resolve(repo, BASE_REF)
+    commit_id = gitops.commit(repo, tree, [tip] if tip else [], message)
+    gitops.set_refs(repo, {BASE_REF: commit_id})
+    return commit_id
+
+
+def write_snapshot(project: Path, folder: Path, files: Sequence[Path]) -> None:
+    """Replace the project's snapshot with ``files`` of ``folder``, atomically."""
+    target = project / SNAPSHOT
+    target.parent.mkdir(exist_ok=True)
+    handle, scratch = tempfile.mkstemp(prefix=".base-", dir=target.parent)
+    os.close(handle)
+    try:
+        # No dates or owners inside: the same render gives the same bytes.
+        with (
+            open(scratch, "wb") as raw,
+            gzip.GzipFile("", "wb", fileobj=raw, mtime=0) as packed,
+            tarfile.open(fileobj=packed, mode="w", format=tarfile.PAX_FORMAT) as tar,
+        ):
+            for relative in sorted(files):
+                tar.add(folder / relative, str(relative), recursive=False, filter=_anonymous)
+        os.replace(scratch, target)
+    finally:
+        Path(scratch).unlink(missing_ok=True)
+
+
+def _anonymous(info: tarfile.TarInfo) -> tarfile.TarInfo:
+    info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "", ""
+    return info
+
+
+def load_base(project: Path, into: Path) -> Base:
+    """Write the project's base into ``into``; say where it came from.
+
+    Raises:
+        FwstartError: when the snapshot is unreadable.
+    """
+    repo = gitops.find_repo(project)
+    if repo is not None and (commit_id := _matching_render(repo, project)):
+        gitops.extract(repo, commit_id, into)
+        return Base("git")
+    snapshot = project / SNAPSHOT
+    if snapshot.is_file():
+        try:
+            with tarfile.open(snapshot) as tar:
+                tar.extractall(into, filter="data")
+        except (tarfile.TarError, OSError, EOFError) as error:
+            raise FwstartError(
+                f"{snapshot} is damaged ({error}).",
+                "Restore it from a backup or version control; it is fwstart's copy of the "
+                "template as it was rendered for this project.",
+            ) from None
+        return Base("snapshot")
+    return Base("none")
+
+
+def _matching_render(repo: Repo, project: Path) -> str | None:
+    """The newest render on fwstart's ref whose answers file is the project's."""
+    renders = gitops.history(repo, BASE_REF)
+    if not renders:
+        return None
+    wanted = gitops.hash_files(repo, [project / ANSWERS_FILENAME])[0]
+    found = gitops.blob_ids(repo, [f"{c}:{ANSWERS_FILENAME}" for c in renders])
+    candidates = [c for c, blob in zip(renders, found, strict=True) if blob == wanted]
+    if len(candidates) < 2:
+        return candidates[0] if candidates else None
+    # Renders with the same answers (a template edited without a new version): the one
+    # the project's files are closest to, so an update that was undone is found again.
+    return max(candidates, key=lambda commit_id: _files_in_common(repo, commit_id, project))
+
+
+def _files_in_common(repo: Repo, commit_id: str, project: Path) -> int:
+    rendered = gitops.tree_blobs(repo, commit_id)
+    present = [path for path in rendered if (project / path).is_file()]
+    ours = gitops.hash_files(repo, [project / path for path in present])
+    return sum(rendered[path] == blob for path, blob in zip(present, ours, strict=True))

@@ -1,0 +1,467 @@
+"""`fwstart update`, used as a person does: generate, commit, edit, update."""
+
+import os
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pexpect
+import pytest
+
+from fwstart import __version__
+from fwstart.resources import templates_dir
+
+from .conftest import tree
+
+SNAPSHOTS = Path(__file__).parent / "snapshots"
+FWSTART = Path(sys.executable).parent / "fwstart"
+PERSON = ("-c", "user.name=A Person", "-c", "user.email=person@example.com")
+PACKAGE_ROOT = "{{cookiecutter.package_name}}"
+
+# What the person writes into their project, by file (appended).
+MY_LINES = {
+    "src/demo/train.py": "\n\ndef my_helper() -> int:\n    return 42\n",
+    "src/demo/model.py": "# my note on the model\n",
+    "tests/test_data.py": "# my extra check\n",
+}
+
+
+@pytest.fixture(autouse=True)
+def fresh_machine(monkeypatch, tmp_path):
+    """No git identity or configuration of the person's, and the installed templates."""
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(tmp_path / "no-gitconfig"))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    for name in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "EMAIL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("FWSTART_TEMPLATES", raising=False)
+
+
+def git(project: Path, *args: str) -> str:
+    done = subprocess.run(
+        ["git", *PERSON, *args], cwd=project, capture_output=True, text=True, check=True
+    )
+    return done.stdout
+
+
+def commit_all(project: Path, message: str = "work") -> None:
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", message)
+
+
+def everything(root: Path) -> dict[str, bytes]:
+    """Every file under root, git's own included."""
+    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, f"{path} no longer holds {old!r}: adapt the test's template change"
+    path.write_text(text.replace(old, new, 1))
+
+
+def newer_templates(tmp_path: Path) -> Path:
+    """A copy of fwstart's templates as a later fwstart might have them."""
+    copy = tmp_path / "templates-next"
+    shutil.copytree(templates_dir(), copy)  # links to shared files become copies
+    root = copy / "pytorch" / PACKAGE_ROOT
+    package = root / "src" / PACKAGE_ROOT
+    edit(root / "configs" / "default.yaml", "epochs: 12", "epochs: 15")
+    train = package / "train.py"
+    train.write_text("# (new template) train.py reads top to bottom.\n" + train.read_text())
+    (package / "data.py").write_text((package / "data.py").read_text() + "# (new template)\n")
+    predict = root / "tests" / "test_predict.py"
+    predict.write_text(predict.read_text() + "# (new template)\n")
+    (root / "tests" / "test_splits.py").unlink()
+    (root / "tests" / "test_data.py").unlink()
+    (root / "CHANGES.md").write_text("# Changes in {{ cookiecutter.project_name }}\n")
+    return copy
+
+
+def make_my_edits(project: Path) -> None:
+    edit(project / "configs" / "default.yaml", "epochs: 12", "epochs: 30")
+    for name, text in MY_LINES.items():
+        (project / name).write_text((project / name).read_text() + text)
+    (project / "tests" / "test_predict.py").unlink()
+    (project / "notes.md").write_text("my notes\n")
+    commit_all(project, "my work")
+
+
+@pytest.fixture
+def project(fwstart, tmp_path) -> Path:
+    """A new project, committed, with the person's edits committed on top."""
+    result = fwstart("new", "demo", "--yes")
+    assert result.exit_code == 0, result.output
+    path = tmp_path / "demo"
+    make_my_edits(path)
+    return path
+
+
+def test_new_starts_a_repository_whose_first_commit_is_the_render(fwstart, tmp_path):
+    result = fwstart("new", "demo", "--yes")
+    assert result.exit_code == 0, result.output
+    project = tmp_path / "demo"
+    assert git(project, "status", "--porcelain") == ""
+    assert (
+        git(project, "log", "--format=%an: %s").strip()
+        == f"fwstart: Start demo from fwstart {__version__}"
+    )
+    assert git(project, "rev-parse", "HEAD") == git(project, "rev-parse", "refs/fwstart/base")
+    assert "user" not in (project / ".git" / "config").read_text()
+
+
+def test_new_inside_a_repository_moves_only_fwstarts_ref(fwstart, tmp_path):
+    git(tmp_path, "init", "-q", "outer")
+    result = fwstart("new", "outer/sub/demo", "--yes")
+    assert result.exit_code == 0, result.output
+    outer = tmp_path / "outer"
+    assert not (outer / "sub" / "demo" / ".git").exists()
+    assert subprocess.run(["git", "rev-parse", "HEAD"], cwd=outer, check=False).returncode != 0
+    listed = git(outer, "ls-tree", "-r", "--name-only", "refs/fwstart/base").split()
+    assert "src/demo/train.py" in listed and ".fwstart-answers.yml" in listed
+
+
+def test_new_in_a_folder_a_repository_ignores_starts_its_own(fwstart, tmp_path):
+    git(tmp_path, "init", "-q", "outer")
+    (tmp_path / "outer" / ".gitignore").write_text("scratch/\n")
+    assert fwstart("new", "outer/scratch/demo", "--yes").exit_code == 0
+    project = tmp_path / "outer" / "scratch" / "demo"
+    assert git(project, "rev-parse", "--show-toplevel").strip() == str(project)
+    assert git(tmp_path / "outer", "for-each-ref") == ""
+
+
+def test_update_merges_a_newer_template_and_keeps_every_line_of_mine(
+    fwstart, project, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("FWSTART_TEMPLATES", str(newer_templates(tmp_path)))
+    fresh = fwstart("new", "fresh/demo", "--yes", "--no-git")
+    assert fresh.exit_code == 0, fresh.output
+    before = tree(project)
+    result = fwstart("update", "demo")
+    assert result.exit_code == 3, result.output
+    listed = " ".join(result.stdout.split())
+    for action, path in [
+        ("conflict", "configs/default.yaml"),
+        ("merged", "src/demo/train.py"),
+        ("updated", "src/demo/data.py"),
+        ("added", "CHANGES.md"),
+        ("removed", "tests/test_splits.py"),
+        ("kept yours", "tests/test_data.py"),
+        ("kept deleted", "tests/test_predict.py"),
+    ]:
+        assert f"{action} {path}" in listed
+    assert "Conflicts to resolve: configs/default.yaml, tests/test_data.py." in listed
+    config = (project / "configs" / "default.yaml").read_text()
+    assert (
+        f"<<<<<<< yours\nepochs: 30\n=======\nepochs: 15\n>>>>>>> fwstart {__version__}\n" in config
+    )
+    assert (project / "src/demo/train.py").read_text().startswith("# (new template)")
+    for name in ("src/demo/data.py", "CHANGES.md"):
+        assert (project / name).read_bytes() == (tmp_path / "fresh" / "demo" / name).read_bytes()
+    assert not (project / "tests/test_predict.py").exists()
+    assert not (project / "tests/test_splits.py").exists()
+    assert (project / "notes.md").read_text() == "my notes\n"
+    after = tree(project)
+    for name, text in before.items():  # every line I wrote is still there
+        if name != "tests/test_splits.py":
+            assert set(text.splitlines()) <= set(after[name].splitlines()), name
+    status = git(project, "status", "--porcelain")
+    assert "UU configs/default.yaml" in status and "UD tests/test_data.py" in status
+
+
+def test_a_file_of_mine_where_the_template_adds_one_is_left_alone(
+    fwstart, project, tmp_path, monkeypatch
+):
+    (project / ".gitignore").write_text((project / ".gitignore").read_text() + "CHANGES.md\n")
+    commit_all(project, "ignore my changelog")
+    (project / "CHANGES.md").write_text("my changelog, never committed\n")
+    monkeypatch.setenv("FWSTART_TEMPLATES", str(newer_templates(tmp_path)))
+    result = fwstart("update", "demo")
+    assert result.exit_code == 3, result.output
+    assert "both added CHANGES.md" in " ".join(result.stdout.split())
+    assert "!! CHANGES.md" in git(project, "status", "--porcelain", "--ignored")
+    undo = result.stdout.split("Undo with: ")[1].strip()
+    subprocess.run(undo, shell=True, cwd=tmp_path, check=True)
+    assert (project / "CHANGES.md").read_text() == "my changelog, never committed\n"
+    assert git(project, "status", "--porcelain") == ""
+
+
+def test_after_resolving_the_next_update_has_nothing_to_do(fwstart, project, tmp_path, monkeypatch):
+    monkeypatch.setenv("FWSTART_TEMPLATES", str(newer_templates(tmp_path)))
+    assert fwstart("update", "demo").exit_code == 3
+    (project / "configs" / "default.yaml").write_text("epochs: 30\n")
+    commit_all(project, "resolved")
+    again = fwstart("update", "demo")
+    assert again.exit_code == 0, again.output
+    assert "up to date" in again.stdout
+
+
+@pytest.mark.parametrize("framework", ["pytorch", "tensorflow"])
+def test_add_target_equals_a_new_project_with_it_plus_my_edits(fwstart, tmp_path, framework):
+    assert fwstart("new", "demo", "--framework", framework, "--yes").exit_code == 0
+    project = tmp_path / "demo"
+    readme = project / "README.md"
+    readme.write_text(readme.read_text() + "\nMy section.\n")
+    (project / "notes.md").write_text("my notes\n")
+    commit_all(project)
+    result = fwstart("update", "demo", "--add-target", "web", "--add-target", "edge")
+    assert result.exit_code == 0, result.output
+    made = fwstart(
+        "new", "fresh/demo", "--framework", framework, "-t", "web", "-t", "edge", "--yes"
+    )
+    assert made.exit_code == 0, made.output
+    fresh = tree(tmp_path / "fresh" / "demo")
+    mine = tree(project)
+    assert mine.pop("notes.md") == b"my notes\n"
+    assert mine.pop("README.md") == fresh.pop("README.md") + b"\nMy section.\n"
+    assert mine == fresh
+
+
+def test_remove_target_equals_a_new_project_without_it(fwstart, tmp_path):
+    flags = ["--goal", "deployment", "--framework", "pytorch", "--yes"]
+    assert fwstart("new", "demo", "-t", "server", "-t", "web", *flags).exit_code == 0
+    project = tmp_path / "demo"
+    (project / "notes.md").write_text("my notes\n")
+    commit_all(project)
+    result = fwstart("update", "demo", "--remove-target", "web")
+    assert result.exit_code == 0, result.output
+    assert "removed web/index.html" in " ".join(result.stdout.split())
+    assert fwstart("new", "fresh/demo", "-t", "server", *flags).exit_code == 0
+    mine = tree(project)
+    assert mine.pop("notes.md") == b"my notes\n"
+    assert mine == tree(tmp_path / "fresh" / "demo")
+
+
+def test_dry_run_writes_nothing_even_on_a_dirty_tree(fwstart, project):
+    (project / "notes.md").write_text("uncommitted\n")
+    before = everything(project)
+    result = fwstart("update", "demo", "--add-target", "web", "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "added web/index.html" in " ".join(result.stdout.split())
+    assert "nothing was written" in result.stdout
+    assert everything(project) == before
+
+
+def test_dry_run_says_what_would_conflict(fwstart, project, tmp_path, monkeypatch):
+    monkeypatch.setenv("FWSTART_TEMPLATES", str(newer_templates(tmp_path)))
+    before = everything(project)
+    result = fwstart("update", "demo", "--dry-run")
+    assert result.exit_code == 3, result.output
+    text = " ".join(result.stdout.split())
+    assert "Would conflict: configs/default.yaml, tests/test_data.py." in text
+    assert everything(project) == before
+
+
+def test_a_dirty_tree_is_refused_unless_allowed(fwstart, project):
+    (project / "notes.md").write_text("uncommitted\n")
+    before = everything(project)
+    refused = fwstart("update", "demo", "--add-target", "web")
+    assert refused.exit_code == 1
+    assert "uncommitted changes (notes.md)" in " ".join(refused.stderr.split())
+    assert everything(project) == before
+    allowed = fwstart("update", "demo", "--add-target", "web", "--allow-dirty")
+    assert allowed.exit_code == 0, allowed.output
+    assert (project / "notes.md").read_text() == "uncommitted\n"
+    assert (project / "web" / "index.html").is_file()
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        ("delete", "has no .fwstart-answers.yml"),
+        ("goal: [research\n", ".fwstart-answers.yml, line 3: not valid YAML"),
+        ("goal: sideways\n", "key 'goal': Unknown goal 'sideways'"),
+        ("project_name: demo\n", "does not record goal, targets, experience, stack, ci"),
+        ("", "does not record goal, targets, experience, stack, ci, framework, project_name"),
+    ],
+)
+def test_a_missing_or_broken_answers_file_is_a_clear_error(fwstart, project, damage, message):
+    answers = project / ".fwstart-answers.yml"
+    if damage == "delete":
+        answers.unlink()
+    else:
+        answers.write_text("# broken\n" + damage)
+    result = fwstart("update", "demo")
+    assert result.exit_code == 1
+    assert message in " ".join(result.stderr.split())
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--framework", "tensorflow"], "This is a PyTorch project; fwstart update does not"),
+        (["--framework", "banana"], "Unknown framework 'banana'"),
+        (["--add-target", "banana"], "Unknown target 'banana'"),
+        (["--remove-target", "web"], "has no target web to remove"),
+    ],
+)
+def test_answers_that_cannot_change_are_refused(fwstart, project, args, message):
+    before = everything(project)
+    result = fwstart("update", "demo", *args)
+    assert result.exit_code == 1
+    assert message in " ".join(result.stderr.split())
+    assert everything(project) == before
+
+
+def test_a_deployment_keeps_at_least_one_target(fwstart, tmp_path):
+    assert fwstart("new", "demo", "--goal", "deployment", "-t", "web", "--yes").exit_code == 0
+    result = fwstart("update", "demo", "--remove-target", "web")
+    assert result.exit_code == 1
+    assert "needs at least one target" in result.stderr
+
+
+def test_outside_git_the_snapshot_is_the_base_and_fwstart_asks_first(
+    fwstart, tmp_path, monkeypatch
+):
+    assert fwstart("new", "demo", "--yes", "--no-git").exit_code == 0
+    project = tmp_path / "demo"
+    assert (project / ".fwstart" / "base.tar.gz").is_file() and not (project / ".git").exists()
+    (project / "notes.md").write_text("my notes\n")
+    monkeypatch.setenv("FWSTART_TEMPLATES", str(newer_templates(tmp_path)))
+    before = everything(project)
+    asked = fwstart("update", "demo")
+    assert asked.exit_code == 1 and "Pass --yes" in asked.stderr
+    assert everything(project) == before
+    result = fwstart("update", "demo", "--yes")
+    assert result.exit_code == 0, result.output
+    assert "epochs: 15" in (project / "configs" / "default.yaml").read_text()
+    assert fwstart("update", "demo", "--yes").stdout.strip().endswith("nothing to do.")
+
+
+@pytest.mark.parametrize(("answer", "code"), [("n", 1), ("y", 0)])
+def test_outside_git_a_person_at_a_terminal_is_asked(fwstart, tmp_path, answer, code):
+    assert fwstart("new", "demo", "--yes", "--no-git").exit_code == 0
+    project = tmp_path / "demo"
+    before = everything(project)
+    child = pexpect.spawn(
+        str(FWSTART),
+        ["update", "demo", "--add-target", "web"],
+        cwd=str(tmp_path),
+        env={**os.environ, "TERM": "dumb"},
+        encoding="utf-8",
+        timeout=60,
+    )
+    child.expect("not in a git repository, so nothing can undo this")
+    child.sendline(answer)
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == code
+    assert (everything(project) == before) is (answer == "n")
+    if answer == "n":
+        assert "Nothing was written." in child.before
+
+
+def test_a_damaged_snapshot_is_a_clear_error(fwstart, tmp_path):
+    assert fwstart("new", "demo", "--yes", "--no-git").exit_code == 0
+    (tmp_path / "demo" / ".fwstart" / "base.tar.gz").write_bytes(b"not a tarball")
+    result = fwstart("update", "demo", "--yes")
+    assert result.exit_code == 1 and "base.tar.gz is damaged" in result.stderr
+
+
+def test_a_project_without_a_base_gets_the_answers_changes_and_says_so(fwstart, tmp_path):
+    """A project made before fwstart kept its base: changed answers still apply."""
+    assert fwstart("new", "demo", "--yes", "--no-git").exit_code == 0
+    shutil.rmtree(tmp_path / "demo" / ".fwstart")
+    result = fwstart("update", "demo", "--add-target", "web", "--yes")
+    assert result.exit_code == 0, result.output
+    assert "No record of the template" in " ".join(result.stderr.split())
+    assert fwstart("new", "fresh/demo", "-t", "web", "--yes", "--no-git").exit_code == 0
+    mine, fresh = tree(tmp_path / "demo"), tree(tmp_path / "fresh" / "demo")
+    assert mine.pop(".fwstart/base.tar.gz") == fresh.pop(".fwstart/base.tar.gz")
+    assert mine == fresh
+
+
+def test_a_project_in_a_subfolder_of_a_repository(fwstart, tmp_path, monkeypatch):
+    git(tmp_path, "init", "-q", "outer")
+    outer = tmp_path / "outer"
+    assert fwstart("new", "outer/sub/demo", "--yes").exit_code == 0
+    project = outer / "sub" / "demo"
+    commit_all(outer, "the project")
+    make_my_edits(project)
+    monkeypatch.setenv("FWSTART_TEMPLATES", str(newer_templates(tmp_path)))
+    result = fwstart("update", "outer/sub/demo")
+    assert result.exit_code == 3, result.output
+    status = git(outer, "status", "--porcelain")
+    assert "UU sub/demo/configs/default.yaml" in status
+    assert "M  sub/demo/src/demo/data.py" in status
+
+
+def fake_git(tmp_path: Path, signal_name: str, when: str) -> dict[str, str]:
+    """PATH with a `git` that runs the real one, then signals fwstart after ``when``."""
+    folder = tmp_path / "bin"
+    folder.mkdir(exist_ok=True)
+    script = folder / "git"
+    script.write_text(
+        f'#!/bin/sh\n"{shutil.which("git")}" "$@"; status=$?\n'
+        f'case " $* " in *" {when} "*) kill -{signal_name} $PPID; sleep 1;; esac\n'
+        "exit $status\n"
+    )
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    return {**os.environ, "PATH": f"{folder}{os.pathsep}{os.environ['PATH']}"}
+
+
+@pytest.mark.parametrize("when", ["archive", "commit-tree", "update-ref", "--index-info"])
+def test_an_update_killed_midway_is_undone_by_the_command_it_names(
+    fwstart, project, tmp_path, monkeypatch, when
+):
+    monkeypatch.setenv("FWSTART_TEMPLATES", str(newer_templates(tmp_path)))
+    before, status = tree(project), git(project, "status", "--porcelain")
+    killed = subprocess.run(
+        [FWSTART, "update", "demo"],
+        cwd=tmp_path,
+        env=fake_git(tmp_path, "KILL", when),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert killed.returncode == -signal.SIGKILL
+    if "puts the project back" in killed.stderr:
+        undo = killed.stderr.split("If this is interrupted, ")[1].split(" puts the project back")[0]
+        subprocess.run(undo, shell=True, cwd=tmp_path, check=True)
+    assert tree(project) == before
+    assert git(project, "status", "--porcelain") == status
+    again = fwstart("update", "demo")  # and the update still brings in every change
+    assert again.exit_code == 3
+    assert (project / "src/demo/train.py").read_text().startswith("# (new template)")
+
+
+@pytest.mark.parametrize(("when", "code"), [("archive", 130), ("--index-info", 3)])
+def test_ctrl_c_cancels_before_writing_and_never_halfway(
+    project, tmp_path, monkeypatch, when, code
+):
+    monkeypatch.setenv("FWSTART_TEMPLATES", str(newer_templates(tmp_path)))
+    before = tree(project)
+    result = subprocess.run(
+        [FWSTART, "update", "demo"],
+        cwd=tmp_path,
+        env=fake_git(tmp_path, "INT", when),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == code, result.stderr
+    if code == 130:
+        assert "Nothing was written" in result.stderr and tree(project) == before
+    else:
+        assert "<<<<<<< yours" in (project / "configs" / "default.yaml").read_text()
+
+
+def test_templates_folder_that_does_not_exist_is_a_clear_error(fwstart, tmp_path, monkeypatch):
+    monkeypatch.setenv("FWSTART_TEMPLATES", str(tmp_path / "nowhere"))
+    result = fwstart("new", "demo", "--yes")
+    assert result.exit_code == 1
+    assert "FWSTART_TEMPLATES names" in result.stderr and not (tmp_path / "demo").exists()
+
+
+def test_update_help_matches_the_snapshot(fwstart, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "100")
+    monkeypatch.setenv("TERM", "dumb")
+    result = fwstart("update", "--help")
+    snapshot = SNAPSHOTS / "update-help.txt"
+    if os.environ.get("FWSTART_UPDATE_SNAPSHOTS"):
+        snapshot.write_text(result.stdout)
+    assert result.exit_code == 0
+    assert result.stdout == snapshot.read_text(), "run with FWSTART_UPDATE_SNAPSHOTS=1 to update"
