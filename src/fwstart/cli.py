@@ -84,6 +84,13 @@ def _reported(command: F) -> F:
         except KeyboardInterrupt:
             err.print("Cancelled. Nothing was written.")
             raise typer.Exit(EXIT_CANCELLED) from None
+        except MemoryError:
+            err.print(
+                "Error: fwstart ran out of memory. Nothing was written.\n"
+                "Close other programs, or raise this shell's memory limit (ulimit -v).",
+                soft_wrap=True,
+            )
+            raise typer.Exit(EXIT_USER_ERROR) from None
         except Exception as bug:
             if _state["debug"]:
                 raise
@@ -115,7 +122,7 @@ def _main(
     _state["debug"] = debug
 
 
-@app.command()
+@app.command(short_help="Ask a few questions, show the recommendation, generate a starter.")
 @_reported
 def new(
     directory: Annotated[
@@ -157,7 +164,6 @@ def new(
     from fwstart import report
     from fwstart.api import load_catalog, new_project
     from fwstart.questions import collect_answers
-    from fwstart.render import check_destination
 
     out, err = _console(), _console(stderr=True)
     catalog = load_catalog()
@@ -169,7 +175,7 @@ def new(
         catalog.framework(chosen)  # an unknown name fails before any question
     prompter = _prompter(yes, err)
     directory = directory or Path(_default_directory(saved, prompter))
-    check_destination(directory.expanduser().absolute(), force)  # fail before the questions
+    catalog.check_location(directory.expanduser().absolute(), force)  # before the questions
     given = collect_answers(catalog.questions, known, prompter)
     verdict = catalog.recommend(given)
     out.print(report.verdict_table(catalog, verdict))
@@ -235,12 +241,12 @@ def _print_result(
     from fwstart import report
 
     out.print(report.summary(generated), soft_wrap=True)
-    out.print(report.next_steps(generated, given), soft_wrap=True)
+    out.print(report.next_steps(generated), soft_wrap=True)
     command = report.replay_command(catalog, directory, given, generated.framework.name)
     out.print(f"Same project again, without questions:\n  {command}", soft_wrap=True)
 
 
-@app.command()
+@app.command(short_help="Show which framework fits, with reasons; generate nothing.")
 @_reported
 def recommend(
     goal: GoalOption = None,
