@@ -10,7 +10,7 @@ import functools
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
 
 import typer
 
@@ -26,6 +26,10 @@ if TYPE_CHECKING:
 
 ISSUES_URL = "https://github.com/fwstart/fwstart/issues"
 EXIT_USER_ERROR, EXIT_BUG, EXIT_CANCELLED = 1, 70, 130
+OUT_OF_MEMORY = (
+    "Error: fwstart ran out of memory. Nothing was written.\n"
+    "Close other programs, or raise this shell's memory limit (ulimit -v).\n"
+)
 
 app = typer.Typer(
     help="Start a deep-learning project: answer a few questions, get a recommended, "
@@ -85,12 +89,7 @@ def _reported(command: F) -> F:
             err.print("Cancelled. Nothing was written.")
             raise typer.Exit(EXIT_CANCELLED) from None
         except MemoryError:
-            err.print(
-                "Error: fwstart ran out of memory. Nothing was written.\n"
-                "Close other programs, or raise this shell's memory limit (ulimit -v).",
-                soft_wrap=True,
-            )
-            raise typer.Exit(EXIT_USER_ERROR) from None
+            _out_of_memory()
         except Exception as bug:
             if _state["debug"]:
                 raise
@@ -184,8 +183,11 @@ def new(
     chosen = chosen or verdict.framework
     if chosen != verdict.framework:
         out.print(report.override_note(catalog, verdict, chosen, out.width), soft_wrap=True)
-    with err.status("Generating the project") as status:
-        generated = new_project(catalog, directory, given, chosen, force, on_step=status.update)
+    if not err.is_terminal:  # a spinner nobody sees costs a thread
+        generated = new_project(catalog, directory, given, chosen, force)
+    else:
+        with err.status("Generating the project") as status:
+            generated = new_project(catalog, directory, given, chosen, force, status.update)
     _print_result(out, catalog, generated, str(directory), given)
 
 
@@ -270,6 +272,16 @@ def recommend(
         _console().print(report.verdict_table(catalog, verdict))
 
 
+def _out_of_memory() -> NoReturn:
+    """The machine's limit, not a fwstart bug; said without allocating much more."""
+    sys.stderr.write(OUT_OF_MEMORY)
+    raise typer.Exit(EXIT_USER_ERROR)
+
+
 def main() -> None:
     """Console-script entry point."""
-    app(prog_name="fwstart")
+    try:
+        app(prog_name="fwstart")
+    except MemoryError:  # while typer parses the command line, before a command runs
+        sys.stderr.write(OUT_OF_MEMORY)
+        sys.exit(EXIT_USER_ERROR)

@@ -6,6 +6,7 @@ marker naming the machine; a later run removes those whose process is gone. A
 folder fwstart did not make, or one of a process still running, is left alone.
 """
 
+import contextlib
 import os
 import platform
 import re
@@ -21,7 +22,11 @@ def make_staging(parent: Path) -> Path:
     """Make a staging folder in ``parent``, after removing stale ones there."""
     remove_stale(parent)
     staging = Path(tempfile.mkdtemp(prefix=f".fwstart-{os.getpid()}-", dir=parent))
-    (staging / MARKER).write_text(_machine(), encoding="utf-8")
+    try:
+        (staging / MARKER).write_text(_machine(), encoding="utf-8")
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)  # unmarked, no later run would remove it
+        raise
     return staging
 
 
@@ -31,21 +36,28 @@ def remove_stale(parent: Path) -> list[Path]:
     Returns:
         The folders removed.
     """
-    stale = [path for path in parent.glob(".fwstart-*-*") if _is_stale(path)]
-    for path in stale:
-        shutil.rmtree(path, ignore_errors=True)
-    return stale
+    removed = []
+    for path in parent.glob(".fwstart-*-*"):
+        match = STAGING_NAME.fullmatch(path.name)
+        if match is None or path.is_symlink() or not path.is_dir() or _running(int(match[1])):
+            continue
+        if _marker(path) in (_machine(), ""):  # "": killed while writing its marker
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+        else:  # killed before writing its marker: removed only while empty
+            with contextlib.suppress(OSError):
+                path.rmdir()
+                removed.append(path)
+    return removed
 
 
-def _is_stale(path: Path) -> bool:
-    match = STAGING_NAME.fullmatch(path.name)
-    if match is None or path.is_symlink() or not path.is_dir():
-        return False
+def _marker(path: Path) -> str | None:
+    """The marker's text; only a folder holding nothing else may have an empty one."""
     try:
-        made_here = (path / MARKER).read_text(encoding="utf-8") == _machine()
+        text = (path / MARKER).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
-        return False  # no marker: not ours to remove
-    return made_here and not _running(int(match[1]))
+        return None
+    return text if text or [p.name for p in path.iterdir()] == [MARKER] else None
 
 
 def _running(pid: int) -> bool:
