@@ -147,4 +147,3 @@ def test_a_killed_run_leaves_staging_that_the_next_run_removes(tmp_path):
     assert result.returncode == 0, result.stderr
     assert sorted(leftovers(tmp_path)) == sorted([alive.name, foreign.name])
     assert (tmp_path / "next" / "pyproject.toml").is_file()
-
