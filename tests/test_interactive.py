@@ -1,5 +1,6 @@
 """The arrow-key questions in a real terminal (a pty), as a person answers them."""
 
+import os
 import sys
 from pathlib import Path
 
@@ -23,6 +24,7 @@ def terminal(tmp_path: Path):
                 "TERM": "xterm",
                 "PROMPT_TOOLKIT_NO_CPR": "1",
                 "PATH": str(Path(sys.executable).parent),
+                "XDG_CACHE_HOME": os.environ["XDG_CACHE_HOME"],
             },
             dimensions=(40, 120),
             encoding="utf-8",

@@ -10,6 +10,8 @@ from fwstart.api import load_catalog, new_project
 from fwstart.errors import InputError, TemplateError
 from fwstart.questions import Answers
 
+from .conftest import tree
+
 ROOT = Path(__file__).resolve().parents[1]
 RULES = """
 close_call_margin: 1
@@ -134,3 +136,24 @@ def test_names_a_template_imports_or_declares_are_reserved(tmp_path):
         with pytest.raises(InputError, match="hides the module"):
             catalog.check_location(tmp_path / name)
     assert catalog.check_location(tmp_path / "not-a-dependency").package == "not_a_dependency"
+
+
+def test_compiled_templates_are_cached_and_give_the_same_project(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    files = {"README.md": "# {{ cookiecutter.project_name }}\n", "a.py": "X = 1\n"}
+    catalog = load_catalog(*build(tmp_path, files))
+    first = new_project(catalog, tmp_path / "one" / "demo", ANSWERS)
+    folder = tmp_path / "cache" / "fwstart" / "jinja2" / "tiny"
+    cached = {path: path.stat().st_mtime_ns for path in folder.iterdir()}
+    assert len(cached) == 2, "one compiled template per file"
+    second = new_project(catalog, tmp_path / "two" / "demo", ANSWERS)
+    assert {path: path.stat().st_mtime_ns for path in folder.iterdir()} == cached, "reused"
+    assert tree(first.path) == tree(second.path)
+
+
+def test_a_cache_that_cannot_be_written_costs_nothing_but_time(tmp_path, monkeypatch):
+    (tmp_path / "not-a-folder").write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "not-a-folder"))
+    catalog = load_catalog(*build(tmp_path, {"README.md": "# {{ cookiecutter.project_name }}\n"}))
+    made = new_project(catalog, tmp_path / "demo", ANSWERS)
+    assert (made.path / "README.md").read_text() == "# demo\n"

@@ -8,7 +8,6 @@ rendered as templates themselves.
 
 import contextlib
 import errno
-import json
 import os
 import re
 import shutil
@@ -18,7 +17,8 @@ from pathlib import Path
 
 from fwstart.answers_file import write_answers
 from fwstart.checks import check_project
-from fwstart.errors import DestinationError, TemplateError
+from fwstart.engine import render_template
+from fwstart.errors import DestinationError
 from fwstart.staging import STAGING_NAME, make_staging
 
 StepCallback = Callable[[str], None]
@@ -141,7 +141,7 @@ def _render(
     try:
         staging = make_staging(_staging_parent(destination))
         on_step("Rendering the template")
-        rendered = _cookiecutter(template, context, staging)
+        rendered = render_template(template, context, staging)
         write_answers(rendered, record)
         on_step("Checking the generated files")
         check_project(rendered, user_text)
@@ -180,67 +180,6 @@ def _staging_parent(destination: Path) -> Path:
     if _TEMPLATE_MARKERS.search(str(destination.parent)):
         return Path(tempfile.gettempdir())
     return destination.parent
-
-
-def _cookiecutter(template: Path, values: Mapping[str, object], output: Path) -> Path:
-    """Render with cookiecutter's API; no hooks, no prompts, no replay files in HOME."""
-    from cookiecutter.exceptions import CookiecutterException  # type: ignore[import-untyped]
-    from cookiecutter.generate import (  # type: ignore[import-untyped]
-        generate_context,
-        generate_files,
-    )
-    from jinja2 import TemplateError as JinjaError
-
-    defaults = json.loads((template / "cookiecutter.json").read_text(encoding="utf-8"))
-    if unknown := sorted(set(values) - set(defaults)):
-        raise TemplateError(
-            f"{template}/cookiecutter.json lacks the variable(s) {unknown} that fwstart sets.",
-            "Add them to the template's cookiecutter.json.",
-        )
-    try:
-        raw = generate_context(str(template / "cookiecutter.json"), extra_context=dict(values))
-        context = {"cookiecutter": _resolve(raw["cookiecutter"], set(values), template)}
-        project = generate_files(
-            str(template), context, str(output), overwrite_if_exists=True, accept_hooks=False
-        )
-    except (CookiecutterException, JinjaError, ValueError) as error:
-        raise TemplateError(
-            f"The template {template.name} failed to render: {error}.",
-            "This is a fault in fwstart's template; please report it.",
-        ) from error
-    _tidy(Path(project))
-    return Path(project)
-
-
-def _resolve(variables: Mapping[str, object], given: set[str], template: Path) -> dict:
-    """Settle each variable as cookiecutter's no-input mode would, without rendering."""
-    resolved: dict[str, object] = {}
-    for key, value in variables.items():
-        if isinstance(value, list) and not key.startswith("_"):
-            value = value[0]  # generate_context moved the chosen value first
-        if key not in given and isinstance(value, str) and "{" in value and not key.startswith("_"):
-            raise TemplateError(
-                f"{template}/cookiecutter.json: variable '{key}' is computed, but fwstart "
-                "does not set it.",
-                "fwstart must supply every computed variable; add it to the context.",
-            )
-        resolved[key] = value
-    return resolved
-
-
-def _tidy(root: Path) -> None:
-    """Remove what rendering copied but the project must not hold (all in our staging copy).
-
-    pip byte-compiles the templates' .py files when it installs fwstart, so their
-    __pycache__ folders would be copied along; and files the answers switched off
-    leave their folders empty.
-    """
-    for cache in list(root.rglob("__pycache__")):
-        shutil.rmtree(cache)
-    for folder, _, _ in sorted(os.walk(root), key=lambda entry: -len(entry[0])):
-        path = Path(folder)
-        if path != root and not any(path.iterdir()):
-            path.rmdir()
 
 
 def _move_into_place(rendered: Path, destination: Path) -> tuple[Path, ...]:
