@@ -367,3 +367,9 @@ def test_next_steps_are_the_generated_readmes_start_section(fwstart, tmp_path, f
     assert steps[1:] == [line.strip() for line in start.splitlines() if line.strip()]
     assert any(".predict " in step for step in steps)
     assert any(".export" in step for step in steps) == bool(args), "research: nothing to export"
+
+
+def test_names_are_printed_as_typed_never_as_emoji_codes(fwstart, tmp_path):
+    result = fwstart("new", "a:smile:b", "--yes")
+    assert result.exit_code == 0, result.output
+    assert f"Created {tmp_path / 'a:smile:b'} — " in result.stdout

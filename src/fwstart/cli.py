@@ -67,7 +67,8 @@ _state = {"debug": False}
 def _console(stderr: bool = False) -> Console:
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, markup=False)
+    # Paths and names are printed as typed: no markup, no :emoji: codes (nor their table).
+    return Console(stderr=stderr, highlight=False, markup=False, emoji=False)
 
 
 def _reported(command: F) -> F:
