@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 from bench.starter_env import CONSTRAINTS, install_project, run, starter_environment
@@ -410,7 +411,8 @@ def only(names: list[str], repeats: int, out: Path) -> int:
         scratch = Path(folder)
         sections = [QUICK_SECTIONS[name](*_arguments(name, scratch, repeats)) for name in names]
     text = out.read_text() if out.is_file() else "# Benchmarks\n\n"
-    stamp = f"(measured again alone: `python -m bench --only ... --repeats {repeats}`)"
+    flags = " ".join(f"--only {name}" for name in names)
+    stamp = f"Measured alone on {date.today()}: `python -m bench {flags} --repeats {repeats}`."
     for section in sections:
         block = section.markdown().replace("\n\nGoal:", f"\n\n{stamp}\n\nGoal:", 1)
         pattern = re.compile(rf"^## {re.escape(section.title)}\n.*?(?=^## |\Z)", re.M | re.S)
