@@ -10,7 +10,7 @@ import functools
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
@@ -89,8 +89,9 @@ def _reported(command: F) -> F:
         except KeyboardInterrupt:
             err.print("Cancelled. Nothing was written.")
             raise typer.Exit(EXIT_CANCELLED) from None
-        except MemoryError:
-            _out_of_memory()
+        except MemoryError:  # the machine's limit, not a bug; said without allocating more
+            sys.stderr.write(OUT_OF_MEMORY)
+            raise typer.Exit(EXIT_USER_ERROR) from None
         except Exception as bug:
             if _state["debug"]:
                 raise
@@ -271,12 +272,6 @@ def recommend(
         print(report.verdict_json(verdict))
     else:
         _console().print(report.verdict_table(catalog, verdict))
-
-
-def _out_of_memory() -> NoReturn:
-    """The machine's limit, not a fwstart bug; said without allocating much more."""
-    sys.stderr.write(OUT_OF_MEMORY)
-    raise typer.Exit(EXIT_USER_ERROR)
 
 
 def main() -> None:
