@@ -103,6 +103,32 @@ def test_a_full_disk_is_reported_and_rolled_back(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_really_full_disk_is_reported_and_rolled_back(tmp_path):
+    """A 64 KiB tmpfs, mounted in a private mount namespace (no root needed where allowed)."""
+    small = tmp_path / "small"
+    small.mkdir()
+    script = (
+        f"mount -t tmpfs -o size=64k tmpfs {small} || exit 99\n"
+        f"cd {small} && {sys.executable} -m fwstart new app --yes\n"
+        'echo "exit=$?"; ls -A'
+    )
+    try:
+        shell = subprocess.run(
+            ["unshare", "--map-root-user", "--mount", "sh", "-c", script],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+    except FileNotFoundError:
+        pytest.skip("no unshare here")
+    if shell.returncode == 99 or "exit=" not in shell.stdout:
+        pytest.skip(f"cannot mount a tmpfs here: {shell.stderr.strip()}")
+    assert shell.stdout.rstrip().endswith("exit=1"), "nothing may be left on the disk"
+    assert f"Cannot write the project: No space left on device ({small / 'app'})" in shell.stderr
+    assert "Free some disk space" in shell.stderr and NOT_A_BUG not in shell.stderr
+
+
 @pytest.mark.parametrize("headroom_mb", [1, 2])
 def test_running_out_of_memory_is_not_called_a_bug(tmp_path, headroom_mb):
     # Load the libraries first (as a run would, by then): the limit is for the work.

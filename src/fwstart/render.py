@@ -93,8 +93,8 @@ def environment_errors(destination: Path) -> Iterator[None]:
         while error.errno is None and isinstance(error.__cause__, OSError):
             error = error.__cause__  # cookiecutter wraps some of them without the reason
         path = str(error.filename or destination)
-        if STAGING_NAME.search(path):
-            path = str(destination)  # the hidden staging folder means nothing to the person
+        if STAGING_NAME.search(path) or not os.path.isabs(path):
+            path = str(destination)  # a staging or template path means nothing to the person
         reason = error.strerror or str(error)
         raise DestinationError(
             f"Cannot write the project: {reason} ({path}).",
