@@ -2,6 +2,8 @@
 
 python -m bench            full runs (5 repetitions; about 8 minutes on 2 cores)
 python -m bench --quick    one repetition of everything, tiny sizes (CI's smoke test)
+python -m bench --only generation [--repeats N]
+                           that section alone, put in place in RESULTS.md (no starter env)
 
 Writes bench/RESULTS.md (or --out FILE). Every comparison is a ratio of medians
 measured in the same run, with the alternatives interleaved, because absolute times
@@ -17,10 +19,11 @@ import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 from bench.starter_env import CONSTRAINTS, install_project, run, starter_environment
-from bench.timing import Stats, command, interleaved, ratio, repeat
+from bench.timing import Stats, command, interleaved, interleaved_with_cpu, ratio, repeat
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -73,10 +76,12 @@ def slowest_imports(*args: str, top: int = 4) -> str:
 
 def generation(scratch: Path, repeats: int) -> Section:
     template = ROOT / "templates" / "pytorch"
-    times = interleaved(
+    cache = scratch / "user-cache"  # fwstart's compiled templates: warm after the first run
+    fwstart_env = {**os.environ, "XDG_CACHE_HOME": str(cache)}
+    times, cpu = interleaved_with_cpu(
         {
             "fwstart new --yes": lambda i: command(
-                BIN / "fwstart", "new", scratch / f"fw-{i}", "--yes"
+                BIN / "fwstart", "new", scratch / f"fw-{i}", "--yes", env=fwstart_env
             )(i),
             "cookiecutter --no-input": lambda i: command(
                 BIN / "cookiecutter", template, "--no-input", "-o", scratch / f"cc-{i}"
@@ -90,14 +95,31 @@ def generation(scratch: Path, repeats: int) -> Section:
     section = Section(
         "1. Generation: the PyTorch starter",
         "fwstart ≤ 1.0× the cookiecutter CLI",
-        ["Command", "Wall time, median (min–max)", "fwstart ÷ this"],
+        [
+            "Command",
+            "Wall time, median (min–max)",
+            "fwstart ÷ this",
+            "CPU time, median (min–max)",
+            "fwstart ÷ this",
+        ],
     )
-    fwstart = times["fwstart new --yes"]
+    fwstart, fwstart_cpu = times["fwstart new --yes"], cpu["fwstart new --yes"]
     for name, stats in times.items():
-        section.rows.append([f"`{name}`", stats.cell(), f"{ratio(fwstart, stats):.2f}×"])
+        section.rows.append(
+            [
+                f"`{name}`",
+                stats.cell(),
+                f"{ratio(fwstart, stats):.2f}×",
+                cpu[name].cell(),
+                f"{ratio(fwstart_cpu, cpu[name]):.2f}×",
+            ]
+        )
+    baseline = "cookiecutter --no-input"
     section.findings.append(
-        f"fwstart ÷ cookiecutter CLI: "
-        f"{verdict(ratio(fwstart, times['cookiecutter --no-input']), 1.0)}"
+        f"fwstart ÷ cookiecutter CLI, wall time: {verdict(ratio(fwstart, times[baseline]), 1.0)}"
+    )
+    section.findings.append(
+        f"fwstart ÷ cookiecutter CLI, CPU time: {verdict(ratio(fwstart_cpu, cpu[baseline]), 1.0)}"
     )
     section.findings.append(
         f"fwstart ÷ plain jinja2 (the floor): {ratio(fwstart, times['plain jinja2 render']):.2f}×"
@@ -324,12 +346,25 @@ def machine(env: dict[str, str]) -> list[str]:
     ]
 
 
+QUICK_SECTIONS = {"generation": generation, "startup": startup}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one repetition, tiny sizes")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "RESULTS.md")
+    parser.add_argument(
+        "--only",
+        choices=sorted(QUICK_SECTIONS),
+        action="append",
+        help="measure only this section (repeatable; no starter environment needed) and "
+        "replace it in --out, keeping the other sections",
+    )
+    parser.add_argument("--repeats", type=int, help="repetitions (default 5, or 1 with --quick)")
     args = parser.parse_args(argv)
-    repeats = 1 if args.quick else 5
+    repeats = args.repeats or (1 if args.quick else 5)
+    if args.only:
+        return only(args.only, repeats, args.out)
     env = starter_environment()
     run(
         "python", "-m", "pip", "install", "-q", "-c", str(CONSTRAINTS), LIGHTNING, cwd=ROOT, env=env
@@ -368,6 +403,30 @@ def main(argv: list[str] | None = None) -> int:
     args.out.write_text(text)
     print(text)
     return 0
+
+
+def only(names: list[str], repeats: int, out: Path) -> int:
+    """Measure some sections again and put them in place of their old text in ``out``."""
+    with tempfile.TemporaryDirectory() as folder:
+        scratch = Path(folder)
+        sections = [QUICK_SECTIONS[name](*_arguments(name, scratch, repeats)) for name in names]
+    text = out.read_text() if out.is_file() else "# Benchmarks\n\n"
+    flags = " ".join(f"--only {name}" for name in names)
+    stamp = f"Measured alone on {date.today()}: `python -m bench {flags} --repeats {repeats}`."
+    for section in sections:
+        block = section.markdown().replace("\n\nGoal:", f"\n\n{stamp}\n\nGoal:", 1)
+        pattern = re.compile(rf"^## {re.escape(section.title)}\n.*?(?=^## |\Z)", re.M | re.S)
+        if pattern.search(text):
+            text = pattern.sub(lambda _, new=block: new + "\n", text)
+        else:
+            text += block
+        print(block)
+    out.write_text(text)
+    return 0
+
+
+def _arguments(name: str, scratch: Path, repeats: int) -> tuple:
+    return (scratch, repeats) if name == "generation" else (repeats,)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """Repeat, time, summarise: medians and ranges, and ratios measured in the same run."""
 
+import resource
 import statistics
 import subprocess
 import time
@@ -31,13 +32,34 @@ def repeat(action: Callable[[int], None], times: int) -> Stats:
 
 def interleaved(actions: dict[str, Callable[[int], None]], times: int) -> dict[str, Stats]:
     """Time several actions in turn (a, b, c, a, b, c...), so that a noisy moment hits all."""
-    values: dict[str, list[float]] = {name: [] for name in actions}
+    return interleaved_with_cpu(actions, times)[0]
+
+
+def interleaved_with_cpu(
+    actions: dict[str, Callable[[int], None]], times: int
+) -> tuple[dict[str, Stats], dict[str, Stats]]:
+    """Wall time and the CPU time of the child processes, each action in turn.
+
+    CPU time (user + system) is what a busy machine disturbs least: other work
+    delays a command without making it do more.
+    """
+    wall: dict[str, list[float]] = {name: [] for name in actions}
+    cpu: dict[str, list[float]] = {name: [] for name in actions}
     for index in range(times):
         for name, action in actions.items():
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), _children_cpu()
             action(index)
-            values[name].append(time.perf_counter() - start)
-    return {name: Stats(tuple(found)) for name, found in values.items()}
+            wall[name].append(time.perf_counter() - start)
+            cpu[name].append(_children_cpu() - start_cpu)
+    return (
+        {name: Stats(tuple(found)) for name, found in wall.items()},
+        {name: Stats(tuple(found)) for name, found in cpu.items()},
+    )
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def command(

@@ -10,6 +10,17 @@ from fwstart.api import Catalog, load_catalog
 from fwstart.cli import app
 
 
+@pytest.fixture(autouse=True)
+def user_cache(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """fwstart's cache (compiled templates) in a temporary folder, never in HOME.
+
+    One folder for the session, as one person's cache is shared by their runs.
+    """
+    folder = tmp_path_factory.getbasetemp() / "xdg-cache"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(folder))
+    return folder
+
+
 @pytest.fixture(scope="session")
 def catalog() -> Catalog:
     return load_catalog()

@@ -35,3 +35,23 @@ def test_quick_benchmarks_write_every_section(tmp_path):
     assert len(re.findall(r"goal [≤≥] [\d.]+×: (met|\*\*missed\*\*)", text)) >= 6
     for model in ("model.onnx", "model.pte", "model.pt2", "model_int8.tflite", "saved_model"):
         assert f"`{model}`" in text
+
+
+def test_one_section_is_measured_again_in_place(tmp_path):
+    """`--only generation` needs no starter environment and keeps the other sections."""
+    out = tmp_path / "RESULTS.md"
+    out.write_text(
+        "# Benchmarks\n\n## 1. Generation: the PyTorch starter\n\nold\n\n## 2. Start-up\n\nkept\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "bench", "--only", "generation", "--repeats", "1", "--out", out],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    text = out.read_text()
+    assert "old" not in text and "## 2. Start-up\n\nkept\n" in text
+    assert re.search(r"fwstart ÷ cookiecutter CLI, CPU time: \*\*[\d.]+×\*\*", text)

@@ -2,6 +2,8 @@
 
 import json
 import os
+import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -178,6 +180,12 @@ def test_flags_override_the_answers_file(fwstart, tmp_path):
             "Add --target with one of: mobile, web, edge, server.",
         ),
         (["--answers", "missing.yml"], "missing.yml does not exist.", "--answers"),
+        (
+            ["--stack", "pytorch"],
+            "--stack pytorch does not apply: it counts only when goal is deployment, "
+            "and here goal is research.",
+            "Leave out --stack",
+        ),
     ],
 )
 def test_bad_input_is_explained_and_nothing_is_written(fwstart, tmp_path, args, message, hint):
@@ -248,6 +256,35 @@ def test_awkward_names_become_valid_packages(fwstart, tmp_path, name, package):
     assert (tmp_path / name / "src" / package / "__init__.py").is_file()
 
 
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("new\nline", "holds the control character '\\n'"),
+        ("tab\there", "holds the control character '\\t'"),
+        ("bad\udcffname", "The directory name b'bad\\xffname' is not valid UTF-8"),
+    ],
+)
+def test_names_with_control_characters_or_bytes_that_are_not_utf8_are_refused(
+    fwstart, tmp_path, name, reason
+):
+    result = fwstart("new", name, "--yes")
+    assert result.exit_code == 1 and reason in result.stderr
+    assert "template" not in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_top_level_help_shows_each_command_whole(fwstart, catalog, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    monkeypatch.setenv("TERM", "dumb")
+    result = fwstart("--help")
+    snapshot = SNAPSHOTS / "help.txt"
+    if os.environ.get("FWSTART_UPDATE_SNAPSHOTS"):
+        snapshot.write_text(result.stdout)
+    commands = result.stdout.split("Commands:")[1].splitlines()
+    assert [line for line in commands if line.endswith("...")] == [], "cut off"
+    assert result.stdout == snapshot.read_text(), "run with FWSTART_UPDATE_SNAPSHOTS=1 to update"
+
+
 def test_recommend_prints_a_table(fwstart):
     result = fwstart("recommend", "--goal", "research")
     assert result.exit_code == 0
@@ -288,3 +325,51 @@ def test_installed_command_runs_in_a_real_process(tmp_path):
         check=False,
     )
     assert bad.returncode == 1 and "Traceback" not in bad.stderr
+
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def test_readme_set_up_makes_the_project_outside_the_clone(fwstart, tmp_path, monkeypatch):
+    command = re.search(r"```bash\npython3 -m pip install \. && (fwstart .*)\n", README.read_text())
+    clone = tmp_path / "clone"
+    clone.mkdir()
+    monkeypatch.chdir(clone)
+    result = fwstart(*shlex.split(command[1])[1:])
+    assert result.exit_code == 0, result.output
+    assert list(clone.iterdir()) == [], "README's set-up must not write into fwstart's clone"
+    assert (tmp_path / "my-project" / "pyproject.toml").is_file()
+
+
+def test_readme_example_shows_what_the_command_really_prints(fwstart, monkeypatch):
+    example = re.search(
+        r"```console\n\$ (fwstart [^\n]*)\n.*?^(Created [^\n]*)$", README.read_text(), re.S | re.M
+    )
+    monkeypatch.setenv("COLUMNS", "100")
+    result = fwstart(*shlex.split(example[1])[1:])
+    assert result.exit_code == 0, result.output
+    created = next(line for line in result.stdout.splitlines() if line.startswith("Created "))
+    assert created.split(" — ")[1] == example[2].split(" — ")[1]
+
+
+@pytest.mark.parametrize(
+    "args", [[], ["--goal", "deployment", "--target", "web", "--target", "server"]]
+)
+@pytest.mark.parametrize("framework", ["pytorch", "tensorflow"])
+def test_next_steps_are_the_generated_readmes_start_section(fwstart, tmp_path, framework, args):
+    result = fwstart("new", "app", *args, "--framework", framework, "--yes")
+    assert result.exit_code == 0, result.output
+    readme = (tmp_path / "app" / "README.md").read_text()
+    start = re.search(r"^## Start\n.*?```bash\n(.*?)```", readme, re.S | re.M)[1]
+    printed = result.stdout.split("Next:\n")[1].split("Same project again")[0]
+    steps = [line.strip() for line in printed.splitlines()]
+    assert steps[0] == f"cd {tmp_path / 'app'}"
+    assert steps[1:] == [line.strip() for line in start.splitlines() if line.strip()]
+    assert any(".predict " in step for step in steps)
+    assert any(".export" in step for step in steps) == bool(args), "research: nothing to export"
+
+
+def test_names_are_printed_as_typed_never_as_emoji_codes(fwstart, tmp_path):
+    result = fwstart("new", "a:smile:b", "--yes")
+    assert result.exit_code == 0, result.output
+    assert f"Created {tmp_path / 'a:smile:b'} — " in result.stdout

@@ -1,5 +1,6 @@
 """The arrow-key questions in a real terminal (a pty), as a person answers them."""
 
+import os
 import sys
 from pathlib import Path
 
@@ -8,6 +9,7 @@ import pytest
 import yaml
 
 DOWN, ENTER, SPACE, CTRL_C = "\x1b[B", "\r", " ", "\x03"
+STYLE = r"(?:\x1b\[[0-9;?]*[A-Za-z])*"  # the terminal's colour codes between words
 
 
 @pytest.fixture
@@ -22,6 +24,7 @@ def terminal(tmp_path: Path):
                 "TERM": "xterm",
                 "PROMPT_TOOLKIT_NO_CPR": "1",
                 "PATH": str(Path(sys.executable).parent),
+                "XDG_CACHE_HOME": os.environ["XDG_CACHE_HOME"],
             },
             dimensions=(40, 120),
             encoding="utf-8",
@@ -42,6 +45,7 @@ def test_a_person_answers_sees_the_verdict_overrides_and_gets_a_project(terminal
     child.send(ENTER)  # nothing chosen yet: refused, the question stays open
     assert child.expect(["Which framework", pexpect.TIMEOUT], timeout=2) == 1
     child.send(SPACE + DOWN + SPACE + ENTER)  # mobile and web
+    child.expect(f"Where must the model run\\? {STYLE}mobile, web")  # the choices, not a count
     child.expect("Which framework does the team already know")
     child.send(ENTER)  # neither
     child.expect("What must the model fit into")
@@ -73,6 +77,8 @@ def test_enter_takes_every_default_and_the_recommendation(terminal, tmp_path):
     for question in ("project for", "Where must", "already know", "Which CI", "Enter accepts"):
         child.expect(question)
         child.send(ENTER)
+        if question == "Where must":
+            child.expect(f"Where must the model run\\? {STYLE}none")
     child.expect("Created")
     child.expect(pexpect.EOF)
     child.close()
@@ -100,3 +106,23 @@ def test_a_non_empty_directory_is_refused_before_any_question(terminal, tmp_path
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "typed", "message"),
+    [
+        (["9lives"], "", "cannot start with a digit"),
+        (["fastapi"], "", "hides the module 'fastapi'"),
+        ([], "9lives", "cannot start with a digit"),
+    ],
+)
+def test_an_unusable_name_is_refused_before_any_question(terminal, tmp_path, args, typed, message):
+    child = terminal("new", *args)
+    if typed:
+        child.expect("Project directory")
+        child.send("\x15" + typed + ENTER)  # Ctrl-U clears the default
+    index = child.expect([message, "What is the project for"])
+    child.expect(pexpect.EOF)
+    child.close()
+    assert index == 0 and child.exitstatus == 1
+    assert list(tmp_path.iterdir()) == []

@@ -7,8 +7,10 @@ from pathlib import Path
 import pytest
 
 from fwstart.api import load_catalog, new_project
-from fwstart.errors import TemplateError
+from fwstart.errors import InputError, TemplateError
 from fwstart.questions import Answers
+
+from .conftest import tree
 
 ROOT = Path(__file__).resolve().parents[1]
 RULES = """
@@ -23,8 +25,6 @@ tiny:
   label: Tiny
   targets: [mobile, web, edge, server]
   artifacts: {}
-  imports: [tiny_runtime]
-  next_steps: ["python -m {package}"]
 """
 CONTEXT = {
     "project_name": "x",
@@ -104,3 +104,56 @@ def test_a_variable_fwstart_does_not_set_is_an_error(tmp_path):
     with pytest.raises(TemplateError, match="'licence' is computed"):
         new_project(load_catalog(data, templates), tmp_path / "demo", ANSWERS)
     assert not (tmp_path / "demo").exists()
+
+
+def test_the_next_steps_are_the_rendered_readmes_start_section(tmp_path):
+    readme = (
+        "# {{ cookiecutter.project_name }}\n\n## Start\n\n```bash\n"
+        "pip install -e .\n{% if cookiecutter.web %}npm ci\n{% endif %}"
+        "python -m {{ cookiecutter.package_name }}\n```\n\n## Other\n\n```bash\nnot a step\n```\n"
+    )
+    catalog = load_catalog(*build(tmp_path, {"README.md": readme}))
+    made = new_project(catalog, tmp_path / "out" / "demo-app", ANSWERS)
+    assert made.next_steps == ("pip install -e .", "python -m demo_app")
+
+
+def test_names_a_template_imports_or_declares_are_reserved(tmp_path):
+    pyproject = (
+        '[project]\nname = "{{ cookiecutter.distribution_name }}"\ndependencies = [\n'
+        '  "tiny-runtime>=1",  # a comment\n'
+        "{% if cookiecutter.web %}  \"web.kit[x]; python_version > '3'\",\n"
+        '{% endif %}]\n[project.optional-dependencies]\ndev = ["checker"]\n'
+        '[tool.other]\nlist = ["not-a-dependency"]\n'
+    )
+    files = {
+        "pyproject.toml": pyproject,
+        "src/{{ cookiecutter.package_name }}/{% if cookiecutter.web %}m.py{% endif %}": (
+            "import tinylib.sub\nfrom otherlib import x\nfrom . import y\n"
+        ),
+    }
+    catalog = load_catalog(*build(tmp_path, files))
+    for name in ("tiny-runtime", "web-kit", "checker", "tinylib", "otherlib"):
+        with pytest.raises(InputError, match="hides the module"):
+            catalog.check_location(tmp_path / name)
+    assert catalog.check_location(tmp_path / "not-a-dependency").package == "not_a_dependency"
+
+
+def test_compiled_templates_are_cached_and_give_the_same_project(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    files = {"README.md": "# {{ cookiecutter.project_name }}\n", "a.py": "X = 1\n"}
+    catalog = load_catalog(*build(tmp_path, files))
+    first = new_project(catalog, tmp_path / "one" / "demo", ANSWERS)
+    folder = tmp_path / "cache" / "fwstart" / "jinja2" / "tiny"
+    cached = {path: path.stat().st_mtime_ns for path in folder.iterdir()}
+    assert len(cached) == 2, "one compiled template per file"
+    second = new_project(catalog, tmp_path / "two" / "demo", ANSWERS)
+    assert {path: path.stat().st_mtime_ns for path in folder.iterdir()} == cached, "reused"
+    assert tree(first.path) == tree(second.path)
+
+
+def test_a_cache_that_cannot_be_written_costs_nothing_but_time(tmp_path, monkeypatch):
+    (tmp_path / "not-a-folder").write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "not-a-folder"))
+    catalog = load_catalog(*build(tmp_path, {"README.md": "# {{ cookiecutter.project_name }}\n"}))
+    made = new_project(catalog, tmp_path / "demo", ANSWERS)
+    assert (made.path / "README.md").read_text() == "# demo\n"

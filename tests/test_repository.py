@@ -55,19 +55,22 @@ def test_no_module_names_a_framework():
 
 @pytest.mark.slow
 def test_readme_first_command_works_in_a_fresh_environment(tmp_path):
-    """`python3 -m pip install . && fwstart new my-project --yes`, from a wheel, in a new venv."""
+    """README's set-up, from a wheel, in a new venv, run in a folder standing for the clone."""
     subprocess.run([sys.executable, "-m", "venv", str(tmp_path / "venv")], check=True)
     pip = [str(tmp_path / "venv" / "bin" / "python"), "-m", "pip", "install", "-q", str(ROOT)]
     subprocess.run(pip, check=True, capture_output=True)
-    fwstart = tmp_path / "venv" / "bin" / "fwstart"
+    fwstart_new = readme_commands()[0].split(" && ")[1].split()
+    assert fwstart_new[0] == "fwstart"
+    (tmp_path / "clone").mkdir()
     result = subprocess.run(
-        [fwstart, "new", "my-project", "--yes"],
-        cwd=tmp_path,
+        [tmp_path / "venv" / "bin" / "fwstart", *fwstart_new[1:]],
+        cwd=tmp_path / "clone",
         capture_output=True,
         text=True,
         check=False,
     )
     assert result.returncode == 0, result.stderr
+    assert list((tmp_path / "clone").iterdir()) == [], "the project must land outside the clone"
     project = tmp_path / "my-project"
     assert (project / "src" / "my_project" / "config.py").is_file()
     assert not list(project.rglob("__pycache__")), "bytecode copied from the installed templates"

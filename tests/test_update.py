@@ -271,7 +271,7 @@ def test_a_dirty_tree_is_refused_unless_allowed(fwstart, project):
     ("damage", "message"),
     [
         ("delete", "has no .fwstart-answers.yml"),
-        ("goal: [research\n", ".fwstart-answers.yml, line 3: not valid YAML"),
+        ("goal: [research\n", ".fwstart-answers.yml, line 2: not valid YAML"),
         ("goal: sideways\n", "key 'goal': Unknown goal 'sideways'"),
         ("project_name: demo\n", "does not record goal, targets, experience, stack, ci"),
         ("", "does not record goal, targets, experience, stack, ci, framework, project_name"),

@@ -59,12 +59,22 @@ def read_answers(
             valid = ", ".join([*by_key, "framework", "project_name"])
             raise AnswersFileError(f"{where}: unknown key.", f"Valid keys: {valid}.")
     name = data.get("project_name")
-    if name is not None and not isinstance(name, str):
-        raise AnswersFileError(
-            f"{path}, line {lines['project_name']}, key 'project_name': must be text.",
-            "Write the project's directory name, e.g. project_name: digits-demo",
-        )
+    if name is not None:
+        _check_project_name(f"{path}, line {lines['project_name']}, key 'project_name'", name)
     return SavedAnswers(answers=answers, framework=data.get("framework"), project_name=name)
+
+
+def _check_project_name(where: str, name: object) -> None:
+    """A directory name, never a path: an answers file does not choose where a project goes."""
+    hint = "Write the project's directory name, e.g. project_name: digits-demo"
+    if not isinstance(name, str):
+        raise AnswersFileError(f"{where}: must be text.", hint)
+    if name in ("", ".", "..") or "/" in name or "\\" in name:
+        raise AnswersFileError(
+            f"{where}: {name!r} is a path, and an answers file never chooses where the "
+            "project goes.",
+            hint + "; to put the project elsewhere, pass DIR on the command line.",
+        )
 
 
 def _parse(path: Path, text: str) -> tuple[dict, dict[str, int]]:
@@ -74,7 +84,7 @@ def _parse(path: Path, text: str) -> tuple[dict, dict[str, int]]:
         data = yamlio.load(text)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
-        where = f"{path}, line {mark.line + 1}" if mark else str(path)
+        where = f"{path}, line {_line(text, mark.index)}" if mark else str(path)
         problem = getattr(error, "problem", None) or str(error)
         raise AnswersFileError(
             f"{where}: not valid YAML ({problem}).",
@@ -87,7 +97,25 @@ def _parse(path: Path, text: str) -> tuple[dict, dict[str, int]]:
             f"{path}, line {root.start_mark.line + 1}: expected 'key: value' lines.",
             "See the .fwstart-answers.yml of a generated project for the layout.",
         )
-    return data, {str(key.value): key.start_mark.line + 1 for key, _ in root.value}
+    lines: dict[str, int] = {}
+    for key, _ in root.value:
+        if str(key.value) in lines:
+            raise AnswersFileError(
+                f"{path}, line {key.start_mark.line + 1}, key '{key.value}': given twice "
+                f"(first on line {lines[str(key.value)]}).",
+                "Keep one of the two lines.",
+            )
+        lines[str(key.value)] = key.start_mark.line + 1
+    return data, lines
+
+
+def _line(text: str, index: int) -> int:
+    """The line of a parse error; one at the very end belongs to the last line written.
+
+    (YAML reports an unclosed bracket at the end of the text, which is the line after
+    the last one when the file ends with a newline.)
+    """
+    return text.count("\n", 0, len(text[:index].rstrip())) + 1
 
 
 def _checked(where: str, question: Question, value: object) -> AnswerValue:

@@ -1,5 +1,6 @@
 """fwstart as a library: load the catalog, recommend, generate. Prints nothing."""
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -8,7 +9,7 @@ from pathlib import Path
 from fwstart import __version__
 from fwstart.base import record_new
 from fwstart.errors import InputError
-from fwstart.naming import ProjectNames, project_names
+from fwstart.naming import ProjectNames, project_names, stdlib_names
 from fwstart.questions import Answers, AnswerValue, Question, check_value, load_questions
 from fwstart.registry import FrameworkSpec, load_frameworks
 from fwstart.render import StepCallback, check_destination, render_project
@@ -45,6 +46,22 @@ class Catalog:
         """Return the verdict for ``answers``."""
         return recommend(answers, self.rules, self.frameworks)
 
+    @cached_property
+    def reserved_names(self) -> frozenset[str]:
+        """Names a project's package may not take: the standard library's modules and
+        everything any starter imports or depends on, whatever the answers."""
+        return stdlib_names().union(*(spec.imports for spec in self.frameworks.values()))
+
+    def check_location(self, destination: Path, force: bool = False) -> ProjectNames:
+        """Check the project's directory and the names made from it, before any question.
+
+        Raises:
+            FwstartError: for a name that cannot make a package, or an unusable destination.
+        """
+        names = project_names(destination, reserved=self.reserved_names)
+        check_destination(destination, force)
+        return names
+
     def framework(self, name: str) -> FrameworkSpec:
         """Return a framework by key, or explain which keys exist.
 
@@ -79,6 +96,7 @@ class Generated:
     framework: FrameworkSpec
     recommendation: Recommendation
     files: tuple[Path, ...]
+    next_steps: tuple[str, ...]
     base: str = "none"  # where the pristine render was kept: git-init, git-ref, snapshot
 
     @property
@@ -102,8 +120,7 @@ def plan_project(
             f"Its targets are {', '.join(spec.targets)}; drop the others or choose another "
             "framework.",
         )
-    check_destination(destination, force)
-    return project_names(destination, reserved=spec.imports)
+    return catalog.check_location(destination, force)
 
 
 def new_project(
@@ -144,10 +161,26 @@ def new_project(
         user_text=[names.project],
         on_step=on_step,
     )
+    steps = start_commands(destination / "README.md")
     if base != "none":
         message = f"Start {names.project} from fwstart {__version__}"
         base = record_new(destination, files, use_git=base == "git", message=message)
-    return Generated(destination, names, spec, verdict, files, base)
+    return Generated(destination, names, spec, verdict, files, steps, base)
+
+
+_START = re.compile(r"^## Start\n.*?^```bash\n(.*?)^```", re.M | re.S)
+
+
+def start_commands(readme: Path) -> tuple[str, ...]:
+    """The commands of the generated README's "Start" section, as the person reads them.
+
+    They are the one source of the next steps fwstart prints, so the two never disagree.
+    """
+    try:
+        match = _START.search(readme.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return ()
+    return tuple(line for line in match[1].splitlines() if line.strip()) if match else ()
 
 
 def _context(

@@ -21,12 +21,17 @@ if TYPE_CHECKING:
 
     from fwstart.answers_file import SavedAnswers
     from fwstart.api import Catalog, Generated
+    from fwstart.errors import FwstartError
     from fwstart.prompter import TerminalPrompter
     from fwstart.questions import Answers, Question
     from fwstart.update import UpdatePlan
 
 ISSUES_URL = "https://github.com/fwstart/fwstart/issues"
 EXIT_USER_ERROR, EXIT_CONFLICTS, EXIT_BUG, EXIT_CANCELLED = 1, 3, 70, 130
+OUT_OF_MEMORY = (
+    "Error: fwstart ran out of memory. Nothing was written.\n"
+    "Close other programs, or raise this shell's memory limit (ulimit -v).\n"
+)
 
 app = typer.Typer(
     help="Start a deep-learning project: answer a few questions, get a recommended, "
@@ -64,7 +69,8 @@ _state = {"debug": False}
 def _console(stderr: bool = False) -> Console:
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, markup=False)
+    # Paths and names are printed as typed: no markup, no :emoji: codes (nor their table).
+    return Console(stderr=stderr, highlight=False, markup=False, emoji=False)
 
 
 def _reported(command: F) -> F:
@@ -78,25 +84,36 @@ def _reported(command: F) -> F:
         try:
             command(*args, **kwargs)
         except FwstartError as error:
-            err.print(f"Error: {error.message}", style="bold red", soft_wrap=True)
-            if error.hint:
-                err.print(error.hint, soft_wrap=True)
+            _report_error(err, error)
             raise typer.Exit(EXIT_USER_ERROR) from None
         except KeyboardInterrupt:
             err.print("Cancelled. Nothing was written.")
             raise typer.Exit(EXIT_CANCELLED) from None
         except typer.Exit:  # a command's own exit status
             raise
+        except MemoryError:  # the machine's limit, not a bug; said without allocating more
+            sys.stderr.write(OUT_OF_MEMORY)
+            raise typer.Exit(EXIT_USER_ERROR) from None
         except Exception as bug:
             if _state["debug"]:
                 raise
-            err.print(
-                f"fwstart hit a bug ({type(bug).__name__}: {bug}).\n"
-                f"Run the same command with --debug for the details, and report it at {ISSUES_URL}"
-            )
+            _report_bug(err, bug)
             raise typer.Exit(EXIT_BUG) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _report_error(err: Console, error: FwstartError) -> None:
+    err.print(f"Error: {error.message}", style="bold red", soft_wrap=True)
+    if error.hint:
+        err.print(error.hint, soft_wrap=True)
+
+
+def _report_bug(err: Console, bug: Exception) -> None:
+    err.print(
+        f"fwstart hit a bug ({type(bug).__name__}: {bug}).\n"
+        f"Run the same command with --debug for the details, and report it at {ISSUES_URL}"
+    )
 
 
 def _version(value: bool) -> None:
@@ -118,7 +135,7 @@ def _main(
     _state["debug"] = debug
 
 
-@app.command()
+@app.command(short_help="Ask a few questions, show the recommendation, generate a starter.")
 @_reported
 def new(
     directory: Annotated[
@@ -168,7 +185,6 @@ def new(
     from fwstart import report
     from fwstart.api import load_catalog, new_project
     from fwstart.questions import collect_answers
-    from fwstart.render import check_destination
 
     out, err = _console(), _console(stderr=True)
     catalog = load_catalog()
@@ -180,7 +196,7 @@ def new(
         catalog.framework(chosen)  # an unknown name fails before any question
     prompter = _prompter(yes, err)
     directory = directory or Path(_default_directory(saved, prompter))
-    check_destination(directory.expanduser().absolute(), force)  # fail before the questions
+    catalog.check_location(directory.expanduser().absolute(), force)  # before the questions
     given = collect_answers(catalog.questions, known, prompter)
     verdict = catalog.recommend(given)
     out.print(report.verdict_table(catalog, verdict))
@@ -189,9 +205,12 @@ def new(
     chosen = chosen or verdict.framework
     if chosen != verdict.framework:
         out.print(report.override_note(catalog, verdict, chosen, out.width), soft_wrap=True)
-    with err.status("Generating the project") as status:
-        base = "snapshot" if no_git else "git"
-        generated = new_project(catalog, directory, given, chosen, force, status.update, base)
+    base = "snapshot" if no_git else "git"
+    if not err.is_terminal:  # a spinner nobody sees costs a thread
+        generated = new_project(catalog, directory, given, chosen, force, base=base)
+    else:
+        with err.status("Generating the project") as status:
+            generated = new_project(catalog, directory, given, chosen, force, status.update, base)
     _print_result(out, catalog, generated, str(directory), given)
 
 
@@ -249,12 +268,12 @@ def _print_result(
     out.print(report.summary(generated), soft_wrap=True)
     if kept := update_report.base_kept(generated.base):
         out.print(kept, soft_wrap=True)
-    out.print(report.next_steps(generated, given), soft_wrap=True)
+    out.print(report.next_steps(generated), soft_wrap=True)
     command = report.replay_command(catalog, directory, given, generated.framework.name)
     out.print(f"Same project again, without questions:\n  {command}", soft_wrap=True)
 
 
-@app.command()
+@app.command(short_help="Show which framework fits, with reasons; generate nothing.")
 @_reported
 def recommend(
     goal: GoalOption = None,
@@ -311,7 +330,7 @@ def update(
         bool, typer.Option("--yes", "-y", help="Outside git, change files without asking.")
     ] = False,
 ) -> None:
-    """Merge the installed template's changes (and changed answers) into a generated project.
+    """Merge a newer template or changed targets into a project.
 
     Exit status: 0 updated, 3 updated with conflicts to resolve, 1 refused or failed.
     """
@@ -366,4 +385,8 @@ def _confirm_update(
 
 def main() -> None:
     """Console-script entry point."""
-    app(prog_name="fwstart")
+    try:
+        app(prog_name="fwstart")
+    except MemoryError:  # while typer parses the command line, before a command runs
+        sys.stderr.write(OUT_OF_MEMORY)
+        sys.exit(EXIT_USER_ERROR)

@@ -43,7 +43,9 @@ class TerminalPrompter:
             choices=_choices(question, default),
             validate=validate,
             instruction=f"(space toggles, Enter confirms; flag {question.flag}, repeatable)",
+            erase_when_done=True,  # questionary would echo "done (2 selections)"
         ).unsafe_ask()
+        _echo(question.prompt, ", ".join(answer) or "none")
         return answer
 
     def text(self, prompt: str, default: str) -> str:
@@ -52,3 +54,17 @@ class TerminalPrompter:
 
         answer: str = questionary.text(prompt, default=default).unsafe_ask()
         return answer
+
+
+def _echo(prompt: str, answer: str) -> None:
+    """The answered question, as questionary shows a select's, naming what was chosen."""
+    from prompt_toolkit import print_formatted_text
+    from prompt_toolkit.formatted_text import FormattedText
+    from questionary.constants import DEFAULT_QUESTION_PREFIX, DEFAULT_STYLE
+
+    tokens = [
+        ("class:qmark", DEFAULT_QUESTION_PREFIX),
+        ("class:question", f" {prompt} "),
+        ("class:answer", answer),
+    ]
+    print_formatted_text(FormattedText(tokens), style=DEFAULT_STYLE)

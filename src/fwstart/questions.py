@@ -166,6 +166,7 @@ def collect_answers(
             question.require_one_when, values
         )
         if not matches(question.when, values):
+            _check_not_given(question, known, values)
             values[question.key] = question.default
         elif question.key in known:
             values[question.key] = known[question.key]
@@ -182,6 +183,22 @@ def collect_answers(
                 f"Add {question.flag} with one of: {', '.join(question.choices)}.",
             )
     return Answers(**values)  # type: ignore[arg-type]
+
+
+def _check_not_given(
+    question: Question, known: Mapping[str, AnswerValue], values: Mapping[str, AnswerValue]
+) -> None:
+    """An answer to a question that does not apply is a mistake, not something to drop."""
+    given = known.get(question.key, question.default)
+    if given != question.default:
+        condition = ", ".join(f"{key} is {value}" for key, value in question.when.items())
+        actual = ", ".join(f"{key} is {values.get(key)}" for key in question.when)
+        raise InputError(
+            f"{question.flag} {given} does not apply: it counts only when {condition}, "
+            f"and here {actual}.",
+            f"Leave out {question.flag}, or change the answer it depends on "
+            f"({', '.join(question.when)}).",
+        )
 
 
 def _describe(when: Mapping[str, str] | None) -> str:

@@ -7,17 +7,19 @@ rendered as templates themselves.
 """
 
 import contextlib
-import json
+import errno
 import os
 import re
 import shutil
 import tempfile
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from pathlib import Path
 
 from fwstart.answers_file import write_answers
 from fwstart.checks import check_project
-from fwstart.errors import DestinationError, TemplateError
+from fwstart.engine import render_template
+from fwstart.errors import DestinationError
+from fwstart.staging import STAGING_NAME, make_staging
 
 StepCallback = Callable[[str], None]
 _TEMPLATE_MARKERS = re.compile(r"\{\{|\{%|\{#")
@@ -26,25 +28,78 @@ _TEMPLATE_MARKERS = re.compile(r"\{\{|\{%|\{#")
 def check_destination(destination: Path, force: bool) -> None:
     """Refuse a destination that cannot take a new project, before any work.
 
+    Links are looked at, never followed: a broken link is not a free name.
+
     Raises:
-        DestinationError: when the path is a file, its parent is missing, or it
-            is a non-empty directory and ``force`` is off.
+        DestinationError: when the path is a file or a broken link, it goes through
+            one, it is not UTF-8, or it is a non-empty directory and ``force`` is off;
+            also for what the system says about it (name too long, permission denied).
     """
-    if destination.exists() and not destination.is_dir():
+    with environment_errors(destination):
+        _check_path_text(destination.parent)
+        if os.path.lexists(destination) and not destination.is_dir():
+            raise DestinationError(
+                f"{destination} {_what_is(destination)}.", "Choose a new directory name."
+            )
+        if blocker := next(
+            (p for p in destination.parents if os.path.lexists(p) and not p.is_dir()), None
+        ):
+            raise DestinationError(
+                f"{blocker} {_what_is(blocker)}, so {destination} cannot be created.",
+                "Choose a directory path that does not go through it.",
+            )
+        if destination.is_dir() and any(destination.iterdir()) and not force:
+            raise DestinationError(
+                f"{destination} already exists and is not empty.",
+                "Choose a new directory, or pass --force to add the starter's files to it "
+                "(fwstart never overwrites a file that is already there).",
+            )
+
+
+def _what_is(path: Path) -> str:
+    if path.is_symlink() and not path.exists():
+        return f"is a broken symbolic link (to {os.readlink(path)})"
+    return "is a file" if path.is_file() else "exists and is not a directory"
+
+
+def _check_path_text(folder: Path) -> None:
+    try:
+        str(folder).encode("utf-8")
+    except UnicodeEncodeError:
         raise DestinationError(
-            f"{destination} exists and is not a directory.", "Choose a new directory name."
-        )
-    if blocker := next((p for p in destination.parents if p.exists() and not p.is_dir()), None):
+            f"The folder {os.fsencode(folder)!r} has a name that is not valid UTF-8.",
+            "Rename it, or make the project in another folder.",
+        ) from None
+
+
+_HINTS = {
+    errno.ENOSPC: "Free some disk space, or choose a folder on another disk.",
+    errno.EDQUOT: "Free some disk space, or choose a folder on another disk.",
+    errno.EFBIG: "Raise the file size limit (ulimit -f), or choose another folder.",
+    errno.ENAMETOOLONG: "Choose a shorter directory name or path.",
+    errno.EACCES: "Choose a folder you can write to.",
+    errno.EPERM: "Choose a folder you can write to.",
+    errno.EROFS: "Choose a folder on a writable disk.",
+}
+
+
+@contextlib.contextmanager
+def environment_errors(destination: Path) -> Iterator[None]:
+    """Report what the system refused (disk full, permissions, path limits) as the
+    person's to fix, with the system's reason and the path, rather than as a bug."""
+    try:
+        yield
+    except OSError as error:
+        while error.errno is None and isinstance(error.__cause__, OSError):
+            error = error.__cause__  # cookiecutter wraps some of them without the reason
+        path = str(error.filename or destination)
+        if STAGING_NAME.search(path) or not os.path.isabs(path):
+            path = str(destination)  # a staging or template path means nothing to the person
+        reason = error.strerror or str(error)
         raise DestinationError(
-            f"{blocker} is a file, so {destination} cannot be created.",
-            "Choose a directory path that does not go through a file.",
-        )
-    if destination.is_dir() and any(destination.iterdir()) and not force:
-        raise DestinationError(
-            f"{destination} already exists and is not empty.",
-            "Choose a new directory, or pass --force to add the starter's files to it "
-            "(fwstart never overwrites a file that is already there).",
-        )
+            f"Cannot write the project: {reason} ({path}).",
+            _HINTS.get(error.errno or 0, "Nothing was written. Choose another directory."),
+        ) from error
 
 
 def render_project(
@@ -69,12 +124,24 @@ def render_project(
     Returns:
         The files written, relative to ``destination``.
     """
+    with environment_errors(destination):
+        return _render(template, context, destination, record, user_text, on_step)
+
+
+def _render(
+    template: Path,
+    context: Mapping[str, object],
+    destination: Path,
+    record: Mapping[str, object],
+    user_text: Collection[str],
+    on_step: StepCallback,
+) -> tuple[Path, ...]:
     created = _make_parents(destination)
     staging: Path | None = None
     try:
-        staging = Path(tempfile.mkdtemp(prefix=".fwstart-", dir=_staging_parent(destination)))
+        staging = make_staging(_staging_parent(destination))
         on_step("Rendering the template")
-        rendered = _cookiecutter(template, context, staging)
+        rendered = render_template(template, context, staging)
         write_answers(rendered, record)
         on_step("Checking the generated files")
         check_project(rendered, user_text)
@@ -115,73 +182,12 @@ def _staging_parent(destination: Path) -> Path:
     return destination.parent
 
 
-def _cookiecutter(template: Path, values: Mapping[str, object], output: Path) -> Path:
-    """Render with cookiecutter's API; no hooks, no prompts, no replay files in HOME."""
-    from cookiecutter.exceptions import CookiecutterException  # type: ignore[import-untyped]
-    from cookiecutter.generate import (  # type: ignore[import-untyped]
-        generate_context,
-        generate_files,
-    )
-    from jinja2 import TemplateError as JinjaError
-
-    defaults = json.loads((template / "cookiecutter.json").read_text(encoding="utf-8"))
-    if unknown := sorted(set(values) - set(defaults)):
-        raise TemplateError(
-            f"{template}/cookiecutter.json lacks the variable(s) {unknown} that fwstart sets.",
-            "Add them to the template's cookiecutter.json.",
-        )
-    try:
-        raw = generate_context(str(template / "cookiecutter.json"), extra_context=dict(values))
-        context = {"cookiecutter": _resolve(raw["cookiecutter"], set(values), template)}
-        project = generate_files(
-            str(template), context, str(output), overwrite_if_exists=True, accept_hooks=False
-        )
-    except (CookiecutterException, JinjaError, ValueError) as error:
-        raise TemplateError(
-            f"The template {template.name} failed to render: {error}.",
-            "This is a fault in fwstart's template; please report it.",
-        ) from error
-    _tidy(Path(project))
-    return Path(project)
-
-
-def _resolve(variables: Mapping[str, object], given: set[str], template: Path) -> dict:
-    """Settle each variable as cookiecutter's no-input mode would, without rendering."""
-    resolved: dict[str, object] = {}
-    for key, value in variables.items():
-        if isinstance(value, list) and not key.startswith("_"):
-            value = value[0]  # generate_context moved the chosen value first
-        if key not in given and isinstance(value, str) and "{" in value and not key.startswith("_"):
-            raise TemplateError(
-                f"{template}/cookiecutter.json: variable '{key}' is computed, but fwstart "
-                "does not set it.",
-                "fwstart must supply every computed variable; add it to the context.",
-            )
-        resolved[key] = value
-    return resolved
-
-
-def _tidy(root: Path) -> None:
-    """Remove what rendering copied but the project must not hold (all in our staging copy).
-
-    pip byte-compiles the templates' .py files when it installs fwstart, so their
-    __pycache__ folders would be copied along; and files the answers switched off
-    leave their folders empty.
-    """
-    for cache in list(root.rglob("__pycache__")):
-        shutil.rmtree(cache)
-    for folder, _, _ in sorted(os.walk(root), key=lambda entry: -len(entry[0])):
-        path = Path(folder)
-        if path != root and not any(path.iterdir()):
-            path.rmdir()
-
-
 def _move_into_place(rendered: Path, destination: Path) -> tuple[Path, ...]:
     files = tuple(sorted(p.relative_to(rendered) for p in rendered.rglob("*") if p.is_file()))
-    if not destination.exists():
+    if not os.path.lexists(destination):
         shutil.move(rendered, destination)  # a rename when staged beside it
         return files
-    if clashes := [str(f) for f in files if (destination / f).exists()]:
+    if clashes := [str(f) for f in files if _taken(destination, f)]:
         raise DestinationError(
             f"{destination} already holds files the starter would write: {', '.join(clashes)}.",
             "Nothing was written. Move those files away, or choose a new directory.",
@@ -190,7 +196,7 @@ def _move_into_place(rendered: Path, destination: Path) -> tuple[Path, ...]:
     try:
         for relative in files:
             for parent in reversed(relative.parents[:-1]):
-                if not (destination / parent).exists():
+                if not os.path.lexists(destination / parent):
                     (destination / parent).mkdir()
                     created.append(destination / parent)
             shutil.move(rendered / relative, destination / relative)
@@ -200,3 +206,13 @@ def _move_into_place(rendered: Path, destination: Path) -> tuple[Path, ...]:
             path.rmdir() if path.is_dir() else path.unlink(missing_ok=True)
         raise
     return files
+
+
+def _taken(root: Path, relative: Path) -> bool:
+    """Whether writing ``root / relative`` would replace anything or go through a link."""
+    folder = root
+    for part in relative.parts[:-1]:
+        folder = folder / part
+        if folder.is_symlink() or (os.path.lexists(folder) and not folder.is_dir()):
+            return True
+    return os.path.lexists(root / relative)

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from rich.table import Table
 
 from fwstart.api import Catalog, Generated
-from fwstart.questions import Answers, matches
+from fwstart.questions import Answers
 from fwstart.rules import Recommendation
 
 
@@ -55,14 +55,9 @@ def override_note(catalog: Catalog, verdict: Recommendation, chosen: str, width:
     return "\n".join(lines)
 
 
-def next_steps(generated: Generated, answers: Answers) -> str:
+def next_steps(generated: Generated) -> str:
     """The commands that take the new project from install to verified artifacts."""
-    steps = [f"cd {shlex.quote(str(generated.path))}"]
-    steps += [
-        step.run.format(package=generated.names.package)
-        for step in generated.framework.next_steps
-        if matches(step.when, answers.as_dict())
-    ]
+    steps = [f"cd {shlex.quote(str(generated.path))}", *generated.next_steps]
     return "Next:\n" + "\n".join(f"  {step}" for step in steps)
 
 
