@@ -78,7 +78,7 @@ def _read_arrays(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
     try:
         with path.open("rb") as handle:
             loaded = np.load(handle)
-            if path.suffix == ".npy":
+            if isinstance(loaded, np.ndarray):
                 images, labels = loaded, None
             else:
                 with loaded as arrays:

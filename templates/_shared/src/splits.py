@@ -54,7 +54,8 @@ def load_splits(path: str | Path) -> dict[str, Split]:
                            _labels(path, f"y_{split}", arrays[f"y_{split}"]))
               for split in SPLITS}
     for name, split in splits.items():
-        if split.images.ndim != 3 or len(split.images) != len(split.labels):
+        if (split.images.ndim != 3 or split.labels.ndim != 1
+                or len(split.images) != len(split.labels)):
             raise ValueError(
                 f"{path}: x_{name} must be (N, H, W) with one label per image, "
                 f"got {split.images.shape} and {split.labels.shape}.")
@@ -74,8 +75,12 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
     """The six arrays of an .npz file, read into memory."""
     names = [f"{kind}_{split}" for split in SPLITS for kind in "xy"]
     try:
-        with path.open("rb") as handle, np.load(handle) as arrays:
-            found = {name: arrays[name] for name in names if name in arrays.files}
+        with path.open("rb") as handle:
+            arrays = np.load(handle)
+            if not isinstance(arrays, np.lib.npyio.NpzFile):
+                raise ValueError("a single array (.npy)")
+            with arrays:
+                found = {name: arrays[name] for name in names if name in arrays.files}
     except PermissionError as error:
         raise ValueError(f"{path} cannot be read ({error.strerror}).") from None
     except (ValueError, EOFError, OSError, AttributeError, zipfile.BadZipFile, zlib.error):

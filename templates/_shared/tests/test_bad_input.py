@@ -1,5 +1,6 @@
 """Bad data and bad settings get one line naming the problem and the fix, and exit code 2."""
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -10,8 +11,6 @@ from {{ cookiecutter.package_name }}.train import main
 
 from .conftest import ROOT
 
-SPLITS = ("train", "val", "test")
-
 
 @pytest.fixture(autouse=True)
 def in_the_project(monkeypatch):
@@ -19,15 +18,12 @@ def in_the_project(monkeypatch):
     monkeypatch.chdir(ROOT)
 
 
-def digits(**changes: np.ndarray) -> dict[str, np.ndarray]:
-    """The first 40 images of each split of data/digits.npz, with some arrays replaced."""
-    with np.load(ROOT / "data" / "digits.npz") as arrays:
-        values = {name: arrays[name][:40] for name in arrays.files}
-    return {**values, **changes}
-
-
-def each_split(make) -> dict[str, np.ndarray]:
-    return {f"{kind}_{split}": make(kind, split) for split in SPLITS for kind in "xy"}
+def digits(x=lambda images: images, y=lambda labels: labels, **arrays: np.ndarray):
+    """The first 40 images of each split of data/digits.npz, changed by ``x`` and ``y``."""
+    with np.load(ROOT / "data" / "digits.npz") as found:
+        values = {name: (x if name.startswith("x") else y)(found[name][:40])
+                  for name in found.files}
+    return {**values, **arrays}
 
 
 def npz(tmp_path: Path, arrays: dict[str, np.ndarray]) -> Path:
@@ -40,19 +36,20 @@ def raw(tmp_path: Path, content: bytes) -> Path:
     return tmp_path / "data.npz"
 
 
-def folder(tmp_path: Path, counts: dict[str, int], side: int = 8) -> Path:
+def npy_bytes() -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, np.zeros((3, 8, 8), np.uint8))
+    return buffer.getvalue()
+
+
+def folder(tmp_path: Path, counts: dict[str, int]) -> Path:
     rng = np.random.default_rng(0)
     for name, count in counts.items():
         (tmp_path / "images" / name).mkdir(parents=True)
         for index in range(count):
-            pixels = rng.integers(0, 256, (side, side), dtype=np.uint8)
+            pixels = rng.integers(0, 256, (8, 8), dtype=np.uint8)
             Image.fromarray(pixels).save(tmp_path / "images" / name / f"{index}.png")
     return tmp_path / "images"
-
-
-def x_images(shape: tuple[int, int]):
-    return each_split(lambda kind, split: np.zeros((40, *shape), np.uint8) if kind == "x"
-                      else np.arange(40) % 2)
 
 
 BAD_DATA = {
@@ -61,19 +58,19 @@ BAD_DATA = {
                   "is not a readable .npz file"),
     "random bytes": (lambda tmp: raw(tmp, np.random.default_rng(0).bytes(5000)),
                      "is not a readable .npz file"),
-    "8x6 images": (lambda tmp: npz(tmp, x_images((8, 6))), "are 8x6 (HxW); the model takes square"),
-    "2x2 images": (lambda tmp: npz(tmp, x_images((2, 2))), "the model needs at least 4x4"),
-    "label -1": (lambda tmp: npz(tmp, digits(y_train=np.r_[-1, digits()["y_train"][1:]
-                                                  .astype(int)])),
+    "an .npy named .npz": (lambda tmp: raw(tmp, npy_bytes()), "is not a readable .npz file"),
+    "8x6 images": (lambda tmp: npz(tmp, digits(x=lambda x: x[:, :, :6])),
+                   "are 8x6 (HxW); the model takes square"),
+    "2x2 images": (lambda tmp: npz(tmp, digits(x=lambda x: x[:, :2, :2])),
+                   "the model needs at least 4x4"),
+    "label -1": (lambda tmp: npz(tmp, digits(y=lambda y: np.r_[-1, y[1:].astype(int)])),
                  "y_train holds the label -1"),
-    "all-zero labels": (lambda tmp: npz(tmp, digits(**each_split(
-        lambda kind, split: digits()[f"{kind}_{split}"] * (kind == "x")))),
-        "y_train holds a single class"),
-    "float pixels x1000": (lambda tmp: npz(tmp, digits(**each_split(
-        lambda kind, split: digits()[f"{kind}_{split}"] * (1000.0 if kind == "x" else 1)))),
-        "x_train holds values from 0 to"),
-    "empty x_val": (lambda tmp: npz(tmp, digits(x_val=digits()["x_val"][:0],
-                                                y_val=digits()["y_val"][:0])),
+    "all-zero labels": (lambda tmp: npz(tmp, digits(y=np.zeros_like)),
+                        "y_train holds a single class"),
+    "float pixels x1000": (lambda tmp: npz(tmp, digits(x=lambda x: x * 1000.0)),
+                           "x_train holds values from 0 to"),
+    "empty x_val": (lambda tmp: npz(tmp, digits(x_val=np.zeros((0, 8, 8), np.uint8),
+                                                y_val=np.zeros(0, np.int64))),
                     "x_val is empty"),
     "one class folder": (lambda tmp: folder(tmp, {"a": 12}), "at least two"),
     "an empty class folder": (lambda tmp: folder(tmp, {"a": 8, "b": 8, "c": 0}),
