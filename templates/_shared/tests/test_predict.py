@@ -33,7 +33,7 @@ def test_predict_explains_a_missing_model(tmp_path, capsys):
 
 def test_an_image_is_resized_to_the_models_input_and_classes_are_named(folder_run, tmp_path,
                                                                         capsys):
-    config, _ = folder_run
+    config = folder_run
     image_path = tmp_path / "digit.png"  # 8x8, for a model trained on 16x16 images
     Image.fromarray(load_splits(ROOT / "data" / "digits.npz")["test"].images[0]).save(image_path)
     assert main([str(image_path), "--model", str(Path(config.run_dir) / CHECKPOINT)]) == 0
@@ -42,7 +42,7 @@ def test_an_image_is_resized_to_the_models_input_and_classes_are_named(folder_ru
 
 
 def test_arrays_of_another_size_than_the_model_are_refused(folder_run, capsys):
-    config, _ = folder_run
+    config = folder_run
     data = ROOT / "data" / "digits.npz"
     assert main([str(data), "--model", str(Path(config.run_dir) / CHECKPOINT)]) == 1
     err = capsys.readouterr().err
