@@ -9,7 +9,6 @@ import os
 import re
 import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -314,25 +313,19 @@ def test_web_page_classifies_in_headless_chromium_like_python(
     expected = np.asarray(json.loads(run("python", "-c", script, cwd=project, env=starter_env)))
     images = sorted(str(path) for path in folder.glob("*.png"))
 
+    # The page's own command, as its README says, on the smoke run's artifacts.
     port = free_port()
     server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "http.server",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--directory",
-            str(project),
-        ],
+        ["python", "-m", f"{package}.web", "--port", str(port), "--artifacts", "artifacts/smoke"],
+        cwd=project,
+        env=starter_env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     screenshot = CACHE / "screenshots" / f"web-{framework}.png"  # look at it after a run
     screenshot.parent.mkdir(parents=True, exist_ok=True)
     try:
-        url = f"http://127.0.0.1:{port}/web/?artifacts=../artifacts/smoke"
+        url = f"http://127.0.0.1:{port}/"
         wait_until_healthy(url, server)
         out = run(
             "node",

@@ -5,12 +5,16 @@ configs/smoke.yaml) changes some of them; ``--set key=value`` changes one for a
 single run. Unknown keys and wrong types are errors, never silently ignored.
 """
 
+import math
+import re
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import yaml
 
 TARGETS = ("mobile", "web", "edge", "server")
+# A device name, optionally with an index: auto, cpu, cuda, cuda:1, gpu, mps.
+DEVICE = re.compile(r"[a-z]+(:\d+)?")
 
 
 @dataclass(frozen=True)
@@ -32,8 +36,14 @@ class Config:
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1:
             raise ValueError("epochs and batch_size must be at least 1.")
-        if self.learning_rate <= 0:
-            raise ValueError("learning_rate must be positive.")
+        if not math.isfinite(self.learning_rate) or self.learning_rate <= 0:
+            raise ValueError(f"learning_rate must be a positive number, got {self.learning_rate}.")
+        if not math.isfinite(self.weight_decay) or self.weight_decay < 0:
+            raise ValueError(f"weight_decay must be 0 or a positive number, got "
+                             f"{self.weight_decay}.")
+        if not DEVICE.fullmatch(self.device):
+            raise ValueError(f"device must be a device name such as auto or cpu, optionally "
+                             f"with an index (name:0), got {self.device!r}.")
         if self.threads < 0:
             raise ValueError("threads must be 0 (automatic) or a positive number.")
         if unknown := [target for target in self.targets if target not in TARGETS]:
@@ -46,6 +56,9 @@ def load_config(path: Path, overrides: dict[str, object] | None = None) -> Confi
     Raises:
         ValueError: for a missing file, an unknown key or a value of the wrong type.
     """
+    if path.is_dir():
+        raise ValueError(f"{path} is a directory; --config takes a YAML file such as "
+                         f"{path / 'default.yaml'}.")
     values = _read(path.parent / "default.yaml")
     if path.name != "default.yaml":
         values.update(_read(path))
@@ -58,7 +71,12 @@ def parse_override(text: str) -> tuple[str, object]:
     key, sep, value = text.partition("=")
     if not sep:
         raise ValueError(f"--set needs key=value, got {text!r}.")
-    return key.strip(), yaml.safe_load(value)
+    try:
+        return key.strip(), yaml.safe_load(value)
+    except yaml.YAMLError as error:
+        problem = getattr(error, "problem", None) or "not valid YAML"
+        raise ValueError(f"--set {key.strip()}: {value!r} is not a plain value ({problem}); "
+                         "give a number, text or a [list].") from None
 
 
 def with_overrides(config: Config, **changes: object) -> Config:
@@ -71,6 +89,9 @@ def _read(path: Path) -> dict[str, object]:
         values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except FileNotFoundError:
         raise ValueError(f"Config file {path} does not exist.") from None
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) else "not UTF-8 text"
+        raise ValueError(f"Config file {path} cannot be read ({reason}).") from None
     except yaml.YAMLError as error:
         raise ValueError(f"{path} is not valid YAML: {error}") from None
     if not isinstance(values, dict):

@@ -2,7 +2,9 @@
 
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from {{ cookiecutter.package_name }}.config import Config, load_config, with_overrides
 from {{ cookiecutter.package_name }}.train import train
@@ -29,3 +31,20 @@ def trained(smoke_config: Config) -> Config:
     """A model trained with the smoke config (once per test session)."""
     train(smoke_config)
     return smoke_config
+
+
+@pytest.fixture(scope="session")
+def folder_run(tmp_path_factory: pytest.TempPathFactory, smoke_config: Config) -> Config:
+    """A model trained one epoch on 16x16 digits in class folders zero/, one/, two/."""
+    out = tmp_path_factory.mktemp("folders")
+    with np.load(ROOT / "data" / "digits.npz") as arrays:
+        images, labels = arrays["x_train"], arrays["y_train"]
+    for label, name in enumerate(["zero", "one", "two"]):
+        (out / "images" / name).mkdir(parents=True)
+        for index, image in enumerate(images[labels == label][:20]):
+            larger = np.kron(image, np.ones((2, 2), np.uint8))
+            Image.fromarray(larger).save(out / "images" / name / f"{index}.png")
+    config = with_overrides(smoke_config, data=str(out / "images"), epochs=1,
+                            run_dir=str(out / "runs"), artifacts_dir=str(out / "artifacts"))
+    train(config)
+    return config

@@ -7,6 +7,8 @@ from {{ cookiecutter.package_name }}.data import load_splits
 from {{ cookiecutter.package_name }}.predict import main, predict
 from {{ cookiecutter.package_name }}.train import CHECKPOINT
 
+from .conftest import ROOT
+
 
 def test_predict_reads_the_checkpoint_and_an_image(trained, tmp_path, capsys):
     test = load_splits(trained.data)["test"]
@@ -27,3 +29,21 @@ def test_predict_matches_labels_on_the_test_split(trained):
 def test_predict_explains_a_missing_model(tmp_path, capsys):
     assert main([str(tmp_path / "none.npz"), "--model", str(tmp_path / "model.onnx")]) == 1
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_an_image_is_resized_to_the_models_input_and_classes_are_named(folder_run, tmp_path,
+                                                                        capsys):
+    config = folder_run
+    image_path = tmp_path / "digit.png"  # 8x8, for a model trained on 16x16 images
+    Image.fromarray(load_splits(ROOT / "data" / "digits.npz")["test"].images[0]).save(image_path)
+    assert main([str(image_path), "--model", str(Path(config.run_dir) / CHECKPOINT)]) == 0
+    first = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("image"))
+    assert first.split()[2] in ("zero", "one", "two"), first
+
+
+def test_arrays_of_another_size_than_the_model_are_refused(folder_run, capsys):
+    config = folder_run
+    data = ROOT / "data" / "digits.npz"
+    assert main([str(data), "--model", str(Path(config.run_dir) / CHECKPOINT)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "the model takes 16x16" in err

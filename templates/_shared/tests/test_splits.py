@@ -47,8 +47,9 @@ def test_an_image_folder_splits_like_the_npz(tmp_path):
 
 
 def test_an_image_of_another_size_is_named(tmp_path):
-    (tmp_path / "a").mkdir()
     for index, side in enumerate([8] * 9 + [9]):
-        Image.fromarray(np.zeros((side, side), np.uint8)).save(tmp_path / "a" / f"{index}.png")
+        folder = tmp_path / ("a" if index < 5 else "b")
+        folder.mkdir(exist_ok=True)
+        Image.fromarray(np.zeros((side, side), np.uint8)).save(folder / f"{index}.png")
     with pytest.raises(ValueError, match="9.png is"):
         load_splits(tmp_path)

@@ -1,11 +1,11 @@
 // The page's logic, the same for every framework: draw or drop an image, turn it into
 // the model's input exactly as Python does (grayscale, box-averaged to the model's size,
 // raw 0-255 values), run the model in the browser and show the top 3 classes.
-// artifacts/manifest.json (written by export) gives the input shape, layout and classes.
+// artifacts/manifest.json (written by export) gives the input shape, layout and classes;
+// `python -m {{ cookiecutter.package_name }}.web` serves the page with the artifacts folder beside it.
 import { loadModel } from "./model.js";
 
-const params = new URLSearchParams(window.location.search);
-const artifactsUrl = params.get("artifacts") ?? "../artifacts";
+const artifactsUrl = "artifacts";
 const status = document.querySelector("#status");
 const canvas = document.querySelector("#pad");
 const pen = canvas.getContext("2d", { willReadFrequently: true });
@@ -106,6 +106,6 @@ pen.strokeStyle = "white";
 pen.lineWidth = 28; // one pixel of the 8x8 input, like the strokes in the training data
 pen.lineCap = "round";
 main().catch((error) => {
-  status.textContent = `Could not load the model: ${error.message}. Export first, and serve the project folder (see README).`;
+  status.textContent = `Could not load the model: ${error.message}. Export first, then start the page with python -m {{ cookiecutter.package_name }}.web (see README).`;
   status.dataset.error = String(error);
 });

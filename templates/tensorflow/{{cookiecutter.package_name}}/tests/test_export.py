@@ -1,5 +1,11 @@
+{%- set targets = [] -%}
+{%- for t in ["mobile", "web", "edge", "server"] if cookiecutter[t] %}{% set _ = targets.append(t) %}{% endfor -%}
+{% if targets -%}
 """Every chosen target's artifacts are written, reloaded in their runtime and compared."""
-
+{%- else -%}
+"""Export explains what it needs (this project has no deployment target to export for)."""
+{%- endif %}
+{% if targets %}
 import json
 from pathlib import Path
 
@@ -8,10 +14,15 @@ import pytest
 from {{ cookiecutter.package_name }}.config import with_overrides
 from {{ cookiecutter.package_name }}.data import load_splits
 from {{ cookiecutter.package_name }}.export import MIN_TOP1_AGREEMENT, TARGET_FORMATS, export, main
+from {{ cookiecutter.package_name }}.predict import main as predict_main
 from {{ cookiecutter.package_name }}.predict import predict
 from {{ cookiecutter.package_name }}.train import CHECKPOINT
+{%- else %}
+from {{ cookiecutter.package_name }}.export import main
+{%- endif %}
 
 from .conftest import ROOT
+{%- if targets %}
 
 
 def chosen_targets():
@@ -36,14 +47,20 @@ def test_target_exports_and_verifies(trained, target, tmp_path):
     assert json.loads((tmp_path / "manifest.json").read_text()) == manifest
 
 
-def test_each_artifact_predicts_like_the_model(trained, tmp_path):
+def test_each_artifact_predicts_like_the_model(trained, tmp_path, capsys):
     config = with_overrides(trained, artifacts_dir=str(tmp_path))
-    manifest = export(config) if config.targets else {"artifacts": []}
+    manifest = export(config)
     test = load_splits(trained.data)["test"]
     expected = predict(Path(trained.run_dir) / CHECKPOINT, test.images).argmax(axis=1)
     for entry in manifest["artifacts"]:
         predicted = predict(tmp_path / entry["file"], test.images).argmax(axis=1)
         assert (predicted == expected).mean() >= MIN_TOP1_AGREEMENT[entry["precision"]]
+    # The command reads the input size and class names from the manifest beside the file.
+    first = manifest["artifacts"][0]["file"]
+    assert predict_main([trained.data, "--model", str(tmp_path / first), "--limit", "1"]) == 0
+    line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("image"))
+    assert line.split()[2] in manifest["classes"], line
+{%- endif %}
 
 
 def test_export_without_a_checkpoint_explains_what_to_do(tmp_path, capsys):

@@ -197,6 +197,11 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except OSError as error:  # a path the config names is unusable, or its disk is full
+        print(f"error: {error.filename or 'run_dir'}: {error.strerror or error}. Check the "
+              "paths in the config (data, run_dir) and the free space on their disk.",
+              file=sys.stderr)
+        return 2
     return 0
 
 

@@ -115,8 +115,8 @@ def train(config: Config, dry_run: bool = False) -> dict:
     run_dir.mkdir(parents=True, exist_ok=True)
     checkpoint = run_dir / CHECKPOINT
     save_settings(checkpoint.with_suffix(".json"), config, classes, image_size)
-    print(f"Training on {device} ({threads} CPU thread(s)), {len(splits['train'])} images, "
-          f"{config.epochs} epochs.")
+    print(f"Training on {device} ({threads or os.cpu_count()} CPU thread(s)), "
+          f"{len(splits['train'])} images, {config.epochs} epochs.")
     start = time.perf_counter()
     history = model.fit(
         # The pipeline shuffles itself (seeded); Keras's own shuffle would be ignored.
@@ -152,6 +152,11 @@ def main(argv: list[str] | None = None) -> int:
         train(settings(args), dry_run=args.dry_run)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:  # a path the config names is unusable, or its disk is full
+        print(f"error: {error.filename or 'run_dir'}: {error.strerror or error}. Check the "
+              "paths in the config (data, run_dir) and the free space on their disk.",
+              file=sys.stderr)
         return 2
     return 0
 
