@@ -41,12 +41,10 @@ def resume(run_dir: Path, config: Config) -> Progress:
     return Progress(**json.loads((folder / "progress.json").read_text()))
 
 
-def callbacks(run_dir: Path, best: Path, config: Config, progress: Progress,
-              rank: int) -> list[keras.callbacks.Callback]:
-    """Keep the best model and the history (rank 0), and back up every epoch (every rank)."""
+def callbacks(run_dir: Path, best: Path, config: Config,
+              progress: Progress) -> list[keras.callbacks.Callback]:
+    """Keep the best model and the history, and back up model and optimizer every epoch."""
     folder = run_dir / RESUME
-    if rank:  # every worker restores its own copy of the same state
-        return [AtomicBackupAndRestore(run_dir / f"{RESUME}-worker-{rank}")]
     folder.mkdir(parents=True, exist_ok=True)
     write_json(folder / "settings.json", settings(config))
     # In this order: a kill between two of them re-runs an epoch, never skips one.

@@ -1,13 +1,13 @@
-"""Where and how training runs: one process, or one worker of several (tf.distribute).
+"""Where and how training runs (tf.distribute).
 
-``python -m {{ cookiecutter.package_name }}.train`` is one process: TensorFlow's default strategy,
-or a MirroredStrategy when it sees several GPUs. With TF_CONFIG set (see the README and
-deploy/slurm/train.sbatch), each worker joins a MultiWorkerMirroredStrategy; only the chief
-(rank 0) prints and writes files. The model and its optimizer are built inside the
-strategy's scope.
+``python -m {{ cookiecutter.package_name }}.train`` uses TensorFlow's default strategy, or a
+MirroredStrategy (one replica per GPU, gradients all-reduced) when it sees several GPUs. The
+model and its optimizer are built inside the strategy's scope.
+
+Several machines (MultiWorkerMirroredStrategy, set up through TF_CONFIG) are refused for now:
+Keras 3's ``fit`` fails with it (keras-team/keras#20585, open); see the README.
 """
 
-import json
 import os
 from dataclasses import dataclass
 
@@ -19,40 +19,22 @@ PRECISIONS = {"float32": "float32", "bfloat16": "mixed_bfloat16", "float16": "mi
 
 @dataclass(frozen=True)
 class Process:
-    """This process's place among those training together."""
+    """Where this process trains: its device, and the strategy that spreads the work."""
 
     device: str
     strategy: tf.distribute.Strategy
-    rank: int = 0
-    world_size: int = 1
-
-    @property
-    def main(self) -> bool:
-        """Rank 0 (the chief) prints, logs, checkpoints and writes metrics."""
-        return self.rank == 0
-
-    def print(self, *values: object) -> None:
-        if self.main:
-            print(*values, flush=True)
 
 
 def start(device_name: str) -> Process:
-    """The strategy TF_CONFIG and the visible GPUs call for (create it before other TF work)."""
+    """The strategy the visible GPUs call for (create it before other TensorFlow work)."""
+    if "TF_CONFIG" in os.environ:
+        raise ValueError("TF_CONFIG is set, but Keras 3's fit cannot train across machines yet "
+                         "(MultiWorkerMirroredStrategy, keras-team/keras#20585). Unset TF_CONFIG "
+                         "to train on one machine (all its GPUs), or use the PyTorch starter.")
     device = choose_device(device_name)
-    if "TF_CONFIG" not in os.environ:
-        if len(tf.config.list_logical_devices("GPU")) > 1:
-            return Process(device, tf.distribute.MirroredStrategy())
-        return Process(device, tf.distribute.get_strategy())
-    strategy = tf.distribute.MultiWorkerMirroredStrategy()
-    cluster = json.loads(os.environ["TF_CONFIG"])["cluster"]
-    task = strategy.cluster_resolver
-    # The chief, if the cluster names one, is rank 0; otherwise worker 0 is.
-    rank = task.task_id + (1 if task.task_type == "worker" and "chief" in cluster else 0)
-    return Process(device, strategy, rank, sum(len(hosts) for hosts in cluster.values()))
-
-
-def stop() -> None:
-    """Nothing to release: TensorFlow tears the cluster down with the process."""
+    if len(tf.config.list_logical_devices("GPU")) > 1:
+        return Process(device, tf.distribute.MirroredStrategy())
+    return Process(device, tf.distribute.get_strategy())
 
 
 def choose_device(name: str) -> str:
@@ -74,10 +56,3 @@ def mixed_precision(precision: str) -> None:
         raise ValueError(f"Setting 'precision' must be one of {', '.join(PRECISIONS)}, "
                          f"got {precision!r}.")
     keras.mixed_precision.set_global_policy(PRECISIONS[precision])
-
-
-def shard(dataset: tf.data.Dataset) -> tf.data.Dataset:
-    """Each worker takes its share of every batch (the data is in memory, not in files)."""
-    options = tf.data.Options()
-    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    return dataset.with_options(options)

@@ -94,7 +94,7 @@ def build(classes: int, image_size: int, config: Config, steps_per_epoch: int) -
 def train(config: Config, dry_run: bool = False, fresh: bool = False) -> dict:
     """Train, keep the best checkpoint by validation accuracy, evaluate it on the test split.
 
-    With TF_CONFIG set every worker runs this; the chief (rank 0) alone prints and writes.
+    Several GPUs train together through the strategy (distributed.py).
     """
     keras.utils.set_random_seed(config.seed)
     threads = set_threads(config.threads)
@@ -102,9 +102,8 @@ def train(config: Config, dry_run: bool = False, fresh: bool = False) -> dict:
     distributed.mixed_precision(config.precision)
     splits = load_splits(config.data)
     classes, image_size = num_classes(splits), splits["train"].images.shape[1]
-    train_data = distributed.shard(
-        make_dataset(splits["train"], config.batch_size, shuffle=True, seed=config.seed))
-    val_data = distributed.shard(make_dataset(splits["val"], 256, shuffle=False, seed=config.seed))
+    train_data = make_dataset(splits["train"], config.batch_size, shuffle=True, seed=config.seed)
+    val_data = make_dataset(splits["val"], 256, shuffle=False, seed=config.seed)
     with process.strategy.scope():
         model = build(classes, image_size, config, len(train_data))
     if dry_run:
@@ -121,34 +120,30 @@ def fit(model: keras.Model, config: Config, process: distributed.Process, fresh:
     train_data, val_data = data
     run_dir = Path(config.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    if fresh and process.main:
+    if fresh:
         checkpoint.finish(run_dir)  # forget the interrupted run
     progress = checkpoint.resume(run_dir, config)
-    if process.main:
-        save_settings((run_dir / CHECKPOINT).with_suffix(".json"), config,
-                      num_classes(splits), splits["train"].images.shape[1])
-    process.print(f"Training on {process.device} ({threads} CPU thread(s)), "
+    save_settings((run_dir / CHECKPOINT).with_suffix(".json"), config,
+                  num_classes(splits), splits["train"].images.shape[1])
+    print(f"Training on {process.device} ({threads} CPU thread(s)), "
                   f"{len(splits['train'])} images, {config.epochs} epochs.")
-    if process.world_size > 1:
-        process.print(f"{process.world_size} workers, {config.batch_size} images per batch "
-                      "in all")
-    callbacks = checkpoint.callbacks(run_dir, run_dir / CHECKPOINT, config, progress,
-                                     process.rank)
-    if process.main:
-        callbacks.append(keras.callbacks.TensorBoard(run_dir / "tensorboard"))
+    if process.strategy.num_replicas_in_sync > 1:
+        print(f"{process.strategy.num_replicas_in_sync} replicas, "
+                      f"{config.batch_size} images per batch in all")
+    callbacks = [*checkpoint.callbacks(run_dir, run_dir / CHECKPOINT, config, progress),
+                 keras.callbacks.TensorBoard(run_dir / "tensorboard")]
     start = time.perf_counter()
     with explain_interrupt(progress):
         # The pipeline shuffles itself (seeded); Keras's own shuffle would be ignored.
         model.fit(train_data, epochs=config.epochs, validation_data=val_data, shuffle=False,
-                  verbose=(1 if sys.stdout.isatty() else 2) if process.main else 0,
-                  callbacks=callbacks)
+                  verbose=1 if sys.stdout.isatty() else 2, callbacks=callbacks)
     progress.train_seconds += time.perf_counter() - start
     return report(config, process, splits, progress)
 
 
 def report(config: Config, process: distributed.Process, splits: dict,
            progress: Progress) -> dict:
-    """Evaluate the best checkpoint on the test split; the chief writes metrics.json."""
+    """Evaluate the best checkpoint on the test split; write metrics.json."""
     run_dir = Path(config.run_dir)
     best_model, _ = load_checkpoint(run_dir / CHECKPOINT)
     best_model.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
@@ -160,12 +155,11 @@ def report(config: Config, process: distributed.Process, splits: dict,
                "best_val_accuracy": progress.best_accuracy, "epochs": config.epochs,
                "train_samples_per_second":
                    epochs_run * len(splits["train"]) / max(progress.train_seconds, 1e-9),
-               "device": process.device, "processes": process.world_size,
+               "device": process.device, "replicas": process.strategy.num_replicas_in_sync,
                "history": progress.history}
-    if process.main:
-        (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-        checkpoint.finish(run_dir)
-    process.print(f"test accuracy {test_accuracy:.4f} (best checkpoint: {run_dir / CHECKPOINT}, "
+    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    checkpoint.finish(run_dir)
+    print(f"test accuracy {test_accuracy:.4f} (best checkpoint: {run_dir / CHECKPOINT}, "
                   f"metrics: {run_dir / 'metrics.json'})")
     return metrics
 
