@@ -4,10 +4,11 @@
 MirroredStrategy (one replica per GPU, gradients all-reduced) when it sees several GPUs. The
 model and its optimizer are built inside the strategy's scope.
 
-Several machines (MultiWorkerMirroredStrategy, set up through TF_CONFIG) are refused for now:
-Keras 3's ``fit`` fails with it (keras-team/keras#20585, open); see the README.
+Several machines (MultiWorkerMirroredStrategy, a TF_CONFIG with several tasks) are refused
+for now: Keras 3's ``fit`` fails with it (keras-team/keras#20585, open); see the README.
 """
 
+import json
 import os
 from dataclasses import dataclass
 
@@ -27,10 +28,11 @@ class Process:
 
 def start(device_name: str) -> Process:
     """The strategy the visible GPUs call for (create it before other TensorFlow work)."""
-    if "TF_CONFIG" in os.environ:
-        raise ValueError("TF_CONFIG is set, but Keras 3's fit cannot train across machines yet "
-                         "(MultiWorkerMirroredStrategy, keras-team/keras#20585). Unset TF_CONFIG "
-                         "to train on one machine (all its GPUs), or use the PyTorch starter.")
+    cluster = json.loads(os.environ.get("TF_CONFIG", "{}")).get("cluster", {})
+    if sum(len(tasks) for tasks in cluster.values()) > 1:
+        raise ValueError("TF_CONFIG names several tasks, but Keras 3's fit cannot train across "
+                         "machines yet (MultiWorkerMirroredStrategy, keras-team/keras#20585). "
+                         "Train on one machine (all its GPUs), or use the PyTorch starter.")
     device = choose_device(device_name)
     if len(tf.config.list_logical_devices("GPU")) > 1:
         return Process(device, tf.distribute.MirroredStrategy())
