@@ -19,6 +19,8 @@ from torch.nn.parallel import DistributedDataParallel
 from .data import Split, as_model_input
 
 PRECISIONS = ("float32", "bfloat16", "float16")
+# An autocast context for the forward pass, and a gradient scaler (active for float16).
+Precision = tuple[contextlib.AbstractContextManager, torch.amp.GradScaler]
 
 
 @dataclass(frozen=True)
@@ -99,8 +101,7 @@ def barrier(process: Process) -> None:
         dist.barrier()
 
 
-def mixed_precision(precision: str, device: torch.device,
-                    ) -> tuple[contextlib.AbstractContextManager, torch.amp.GradScaler]:
+def mixed_precision(precision: str, device: torch.device) -> Precision:
     """An autocast context for the forward pass and a gradient scaler (active for float16)."""
     if precision not in PRECISIONS:
         raise ValueError(f"Setting 'precision' must be one of {', '.join(PRECISIONS)}, "

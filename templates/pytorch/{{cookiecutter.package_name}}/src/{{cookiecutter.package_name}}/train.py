@@ -66,10 +66,10 @@ def set_threads(threads: int) -> int:
 
 def train_one_epoch(model: nn.Module, batches: Iterable, optimizer: torch.optim.Optimizer,
                     scheduler: torch.optim.lr_scheduler.LRScheduler, device: torch.device,
-                    max_batches: int | None = None, precision: str = "float32",
+                    max_batches: int | None = None, precision: distributed.Precision | None = None,
                     show_progress: bool = True) -> float:
     """One pass over the training data; returns the mean loss."""
-    autocast, scaler = distributed.mixed_precision(precision, device)
+    autocast, scaler = precision or distributed.mixed_precision("float32", device)
     model.train()
     total_loss, seen = 0.0, 0
     bar = tqdm(batches, desc="train", leave=False, disable=None if show_progress else True)
@@ -136,7 +136,7 @@ def dry_run_step(config: Config, process: distributed.Process) -> dict:
     scheduler = torch.optim.lr_scheduler.ConstantLR(optimizer, factor=1.0)
     batches = ShardedBatches(splits["train"], config.batch_size, True, config.seed, process)
     loss = train_one_epoch(model, batches, optimizer, scheduler, process.device, 1,
-                           config.precision)
+                           distributed.mixed_precision(config.precision, process.device))
     val_loss, _ = evaluate(model, ShardedBatches(splits["val"], 256, False, 0, process),
                            process.device, 1)
     print(f"dry run on {process.device}: train loss {loss:.4f}, val loss {val_loss:.4f}")
@@ -170,7 +170,9 @@ def fit(config: Config, process: distributed.Process, fresh: bool) -> dict:
                                   weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=config.learning_rate, total_steps=config.epochs * len(train_batches))
-    parts = {"model": model, "optimizer": optimizer, "scheduler": scheduler}
+    precision = distributed.mixed_precision(config.precision, process.device)
+    parts = {"model": model, "optimizer": optimizer, "scheduler": scheduler,
+             "scaler": precision[1]}
     run_dir = Path(config.run_dir)
     if fresh and process.main:
         checkpoint.finish(run_dir)  # forget the interrupted run
@@ -191,7 +193,7 @@ def fit(config: Config, process: distributed.Process, fresh: bool) -> dict:
             train_batches.set_epoch(epoch)
             start = time.perf_counter()
             loss = train_one_epoch(network, train_batches, optimizer, scheduler, process.device,
-                                   precision=config.precision, show_progress=process.main)
+                                   precision=precision, show_progress=process.main)
             progress.train_seconds += time.perf_counter() - start
             loss = distributed.average(loss, process)  # each process saw its own share
             val_loss, val_accuracy = evaluate(model, val_batches, process.device, process=process)
