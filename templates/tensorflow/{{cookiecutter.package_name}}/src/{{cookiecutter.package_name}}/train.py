@@ -126,10 +126,10 @@ def fit(model: keras.Model, config: Config, process: distributed.Process, fresh:
     save_settings((run_dir / CHECKPOINT).with_suffix(".json"), config,
                   num_classes(splits), splits["train"].images.shape[1])
     print(f"Training on {process.device} ({threads} CPU thread(s)), "
-                  f"{len(splits['train'])} images, {config.epochs} epochs.")
+          f"{len(splits['train'])} images, {config.epochs} epochs.")
     if process.strategy.num_replicas_in_sync > 1:
         print(f"{process.strategy.num_replicas_in_sync} replicas, "
-                      f"{config.batch_size} images per batch in all")
+              f"{config.batch_size} images per batch in all")
     callbacks = [*checkpoint.callbacks(run_dir, run_dir / CHECKPOINT, config, progress),
                  keras.callbacks.TensorBoard(run_dir / "tensorboard")]
     start = time.perf_counter()
@@ -160,7 +160,7 @@ def report(config: Config, process: distributed.Process, splits: dict,
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     checkpoint.finish(run_dir)
     print(f"test accuracy {test_accuracy:.4f} (best checkpoint: {run_dir / CHECKPOINT}, "
-                  f"metrics: {run_dir / 'metrics.json'})")
+          f"metrics: {run_dir / 'metrics.json'})")
     return metrics
 
 
