@@ -180,7 +180,7 @@ def test_a_kill_while_writing_never_leaves_a_half_written_checkpoint(tmp_path):
 
 
 @pytest.mark.slow
-def test_tf_config_is_refused_in_one_line(tmp_path):
+def test_tf_config_with_several_workers_is_refused_in_one_line(tmp_path):
     # Keras 3's fit fails with MultiWorkerMirroredStrategy (keras-team/keras#20585): until it
     # is fixed, two workers are refused with a message, not a traceback.
     worker = {"cluster": {"worker": ["127.0.0.1:1", "127.0.0.1:2"]},
@@ -191,3 +191,9 @@ def test_tf_config_is_refused_in_one_line(tmp_path):
     assert "Traceback" not in result.stderr
     assert "keras-team/keras#20585" in result.stderr.strip().splitlines()[-1]
     assert not (tmp_path / "runs").exists()
+
+    alone = {"cluster": {"worker": ["127.0.0.1:1"]}, "task": {"type": "worker", "index": 0}}
+    one_worker = subprocess.run(train_command(tmp_path / "runs", "--dry-run"), text=True,
+                                capture_output=True, env={**QUIET, "TF_CONFIG": json.dumps(alone)},
+                                timeout=300)  # what a one-worker TFJob sets
+    assert one_worker.returncode == 0, one_worker.stderr[-3000:]
