@@ -40,11 +40,16 @@ class Interrupted(KeyboardInterrupt):
 
 
 @contextmanager
-def explain_interrupt(progress: Progress) -> Iterator[None]:
-    """Turn Ctrl-C into one line that says what was saved and how to go on."""
+def explain_interrupt(progress: Progress, speak: bool = True) -> Iterator[None]:
+    """Turn Ctrl-C into one line that says what was saved and how to go on.
+
+    Processes that do not ``speak`` (all but one of several) exit quietly with status 130.
+    """
     try:
         yield
     except KeyboardInterrupt:
+        if not speak:
+            raise SystemExit(130) from None
         if progress.next_epoch == 1:
             raise Interrupted("no epoch had finished, so nothing was saved; "
                               "run the same command again to start over.") from None

@@ -188,7 +188,7 @@ def fit(config: Config, process: distributed.Process, fresh: bool) -> dict:
         process.print(f"{process.world_size} processes, {config.batch_size} images per batch each")
     if progress.next_epoch > 1:
         process.print(f"resuming from epoch {progress.next_epoch}")
-    with explain_interrupt(progress):
+    with explain_interrupt(progress, speak=process.main):
         for epoch in range(progress.next_epoch, config.epochs + 1):
             train_batches.set_epoch(epoch)
             start = time.perf_counter()
