@@ -32,6 +32,8 @@ class Config:
     run_dir: str
     artifacts_dir: str
     targets: tuple[str, ...]
+    precision: str
+    compile: bool
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1:
@@ -112,6 +114,8 @@ def _typed(name: str, value: object) -> object:
             value = [value]
         if isinstance(value, list | tuple) and all(isinstance(item, str) for item in value):
             return tuple(value)
+    elif expected is bool and isinstance(value, bool):
+        return value
     elif expected is float and isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
     elif isinstance(value, expected) and not isinstance(value, bool):  # type: ignore[arg-type]
@@ -120,7 +124,7 @@ def _typed(name: str, value: object) -> object:
 
 
 def _describe(expected: object) -> str:
-    return {int: "a whole number", float: "a number", str: "text"}.get(
+    return {int: "a whole number", float: "a number", str: "text", bool: "true or false"}.get(
         expected,  # type: ignore[call-overload]
         "a list of text values",
     )

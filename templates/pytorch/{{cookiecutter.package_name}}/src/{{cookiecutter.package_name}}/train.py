@@ -2,6 +2,8 @@
 
 Reads top to bottom: settings, data, model, optimizer, then one loop of
 train-an-epoch / validate / keep-the-best, and a final test evaluation.
+The same command continues an interrupted run (checkpoint.py), and runs unchanged
+as one of several processes under torchrun (distributed.py).
 """
 
 import argparse
@@ -9,17 +11,20 @@ import json
 import os
 import sys
 import time
+from collections.abc import Iterable
 from dataclasses import asdict
 from pathlib import Path
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from . import checkpoint, distributed
 from .config import Config, load_config, parse_override
-from .data import load_splits, make_loader, num_classes
+from .data import load_splits, num_classes
+from .distributed import ShardedBatches
 from .model import DigitsCNN
+from .progress import Progress, explain_interrupt
 from .quiet import tame_known_noise
 
 # The best model so far, in run_dir; export and predict read it.
@@ -36,6 +41,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="override any setting, e.g. --set learning_rate=0.01")
     parser.add_argument("--dry-run", action="store_true",
                         help="run one training and one validation batch, write nothing")
+    parser.add_argument("--fresh", action="store_true",
+                        help="start over, discarding the saved state of an interrupted run")
     return parser.parse_args(argv)
 
 
@@ -48,21 +55,6 @@ def settings(args: argparse.Namespace) -> Config:
     return load_config(args.config, overrides)
 
 
-def choose_device(name: str) -> torch.device:
-    """``auto`` picks CUDA, then Apple's MPS, then the CPU."""
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    available = {"cpu": True, "cuda": torch.cuda.is_available(),
-                 "mps": torch.backends.mps.is_available()}
-    if not available.get(name.split(":")[0], False):
-        raise ValueError(f"Device '{name}' is not available here; use 'auto' or 'cpu'.")
-    return torch.device(name)
-
-
 def set_threads(threads: int) -> int:
     """0 uses every core, fastest on a machine of one's own (1.5x one thread, measured on 2
     cores). Where other work keeps the cores busy, 1 is safer: threads that wait for a core
@@ -72,20 +64,25 @@ def set_threads(threads: int) -> int:
     return count
 
 
-def train_one_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Optimizer,
+def train_one_epoch(model: nn.Module, batches: Iterable, optimizer: torch.optim.Optimizer,
                     scheduler: torch.optim.lr_scheduler.LRScheduler, device: torch.device,
-                    max_batches: int | None = None) -> float:
+                    max_batches: int | None = None, precision: distributed.Precision | None = None,
+                    show_progress: bool = True) -> float:
     """One pass over the training data; returns the mean loss."""
+    autocast, scaler = precision or distributed.mixed_precision("float32", device)
     model.train()
     total_loss, seen = 0.0, 0
-    for step, (pixels, labels) in enumerate(tqdm(loader, desc="train", leave=False, disable=None)):
+    bar = tqdm(batches, desc="train", leave=False, disable=None if show_progress else True)
+    for step, (pixels, labels) in enumerate(bar):
         if max_batches is not None and step >= max_batches:
             break
-        pixels, labels = pixels.to(device), labels.to(device)
+        pixels, labels = pixels.to(device, non_blocking=True), labels.to(device, non_blocking=True)
         optimizer.zero_grad(set_to_none=True)
-        loss = nn.functional.cross_entropy(model(pixels), labels)
-        loss.backward()
-        optimizer.step()
+        with autocast:
+            loss = nn.functional.cross_entropy(model(pixels), labels)
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
         scheduler.step()
         total_loss += loss.item() * len(labels)
         seen += len(labels)
@@ -93,12 +90,13 @@ def train_one_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, loader: DataLoader, device: torch.device,
-             max_batches: int | None = None) -> tuple[float, float]:
-    """Mean loss and accuracy over a loader."""
+def evaluate(model: nn.Module, batches: Iterable, device: torch.device,
+             max_batches: int | None = None,
+             process: distributed.Process | None = None) -> tuple[float, float]:
+    """Mean loss and accuracy over every process's batches."""
     model.eval()
-    total_loss, correct, seen = 0.0, 0, 0
-    for step, (pixels, labels) in enumerate(loader):
+    total_loss, correct, seen = 0.0, 0.0, 0.0
+    for step, (pixels, labels) in enumerate(batches):
         if max_batches is not None and step >= max_batches:
             break
         pixels, labels = pixels.to(device), labels.to(device)
@@ -106,86 +104,144 @@ def evaluate(model: nn.Module, loader: DataLoader, device: torch.device,
         total_loss += nn.functional.cross_entropy(logits, labels, reduction="sum").item()
         correct += (logits.argmax(dim=1) == labels).sum().item()
         seen += len(labels)
+    if process is not None:
+        total_loss, correct, seen = distributed.total([total_loss, correct, seen], process)
     return total_loss / seen, correct / seen
 
 
-def save_checkpoint(path: Path, model: nn.Module, config: Config, classes: int,
-                    image_size: int, epoch: int, val_accuracy: float) -> None:
+def save_best(path: Path, model: nn.Module, config: Config, classes: int,
+              image_size: int, epoch: int, val_accuracy: float) -> None:
     """A checkpoint that describes itself: weights plus the settings that made them."""
-    torch.save({"model_state": model.state_dict(), "config": asdict(config),
-                "num_classes": classes, "image_size": image_size,
-                "epoch": epoch, "val_accuracy": val_accuracy}, path)
+    checkpoint.save({"model_state": model.state_dict(), "config": asdict(config),
+                     "num_classes": classes, "image_size": image_size,
+                     "epoch": epoch, "val_accuracy": val_accuracy}, path)
 
 
 def load_checkpoint(path: Path) -> tuple[DigitsCNN, dict]:
     """Rebuild the model from a checkpoint; returns it (in eval mode) and the checkpoint."""
     if not path.is_file():
         raise ValueError(f"No checkpoint at {path}: train first (python -m {__package__}.train).")
-    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    model = DigitsCNN(checkpoint["num_classes"], checkpoint["image_size"])
-    model.load_state_dict(checkpoint["model_state"])
-    return model.eval(), checkpoint
+    saved = checkpoint.load(path)
+    model = DigitsCNN(saved["num_classes"], saved["image_size"])
+    model.load_state_dict(saved["model_state"])
+    return model.eval(), saved
 
 
-def train(config: Config, dry_run: bool = False) -> dict:
-    """Train, keep the best checkpoint by validation accuracy, evaluate it on the test split."""
+def dry_run_step(config: Config, process: distributed.Process) -> dict:
+    """One training and one validation batch, writing nothing."""
     torch.manual_seed(config.seed)
-    device = choose_device(config.device)
+    splits = load_splits(config.data)
+    model = DigitsCNN(num_classes(splits), splits["train"].images.shape[1]).to(process.device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate)
+    scheduler = torch.optim.lr_scheduler.ConstantLR(optimizer, factor=1.0)
+    batches = ShardedBatches(splits["train"], config.batch_size, True, config.seed, process)
+    loss = train_one_epoch(model, batches, optimizer, scheduler, process.device, 1,
+                           distributed.mixed_precision(config.precision, process.device))
+    val_loss, _ = evaluate(model, ShardedBatches(splits["val"], 256, False, 0, process),
+                           process.device, 1)
+    print(f"dry run on {process.device}: train loss {loss:.4f}, val loss {val_loss:.4f}")
+    return {"train_loss": loss, "val_loss": val_loss, "device": str(process.device)}
+
+
+def train(config: Config, dry_run: bool = False, fresh: bool = False) -> dict:
+    """Train, keep the best checkpoint by validation accuracy, evaluate it on the test split.
+
+    Under torchrun every process runs this; rank 0 alone prints and writes.
+    """
+    process = distributed.start(config.device)
+    try:
+        if dry_run:
+            return dry_run_step(config, process)
+        return fit(config, process, fresh)
+    finally:
+        distributed.stop()
+
+
+def fit(config: Config, process: distributed.Process, fresh: bool) -> dict:
+    torch.manual_seed(config.seed)
     threads = set_threads(config.threads)
     splits = load_splits(config.data)
     classes, image_size = num_classes(splits), splits["train"].images.shape[1]
-    train_loader = make_loader(splits["train"], config.batch_size, shuffle=True, seed=config.seed)
-    val_loader = make_loader(splits["val"], 256, shuffle=False, seed=config.seed)
-    test_loader = make_loader(splits["test"], 256, shuffle=False, seed=config.seed)
+    train_batches = ShardedBatches(splits["train"], config.batch_size, True, config.seed, process)
+    val_batches = ShardedBatches(splits["val"], 256, False, config.seed, process)
 
-    model = DigitsCNN(classes, image_size).to(device)
+    model = DigitsCNN(classes, image_size).to(process.device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate,
                                   weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=config.learning_rate, total_steps=config.epochs * len(train_loader))
-    limit = 1 if dry_run else None
-    if dry_run:
-        loss = train_one_epoch(model, train_loader, optimizer, scheduler, device, limit)
-        val_loss, val_accuracy = evaluate(model, val_loader, device, limit)
-        print(f"dry run on {device}: train loss {loss:.4f}, val loss {val_loss:.4f}")
-        return {"train_loss": loss, "val_loss": val_loss, "device": str(device)}
+        optimizer, max_lr=config.learning_rate, total_steps=config.epochs * len(train_batches))
+    precision = distributed.mixed_precision(config.precision, process.device)
+    parts = {"model": model, "optimizer": optimizer, "scheduler": scheduler,
+             "scaler": precision[1]}
+    run_dir = Path(config.run_dir)
+    if fresh and process.main:
+        checkpoint.finish(run_dir)  # forget the interrupted run
+    distributed.barrier(process)
+    progress = checkpoint.resume(run_dir, config, parts)
+    network = distributed.wrap(model, process)
+    if config.compile:
+        network = torch.compile(network)
+    writer = open_writer(run_dir) if process.main else None
+    process.print(f"Training on {process.device} ({threads} CPU thread(s)), "
+                  f"{len(splits['train'])} images, {config.epochs} epochs.")
+    if process.world_size > 1:
+        process.print(f"{process.world_size} processes, {config.batch_size} images per batch each")
+    if progress.next_epoch > 1:
+        process.print(f"resuming from epoch {progress.next_epoch}")
+    with explain_interrupt(progress, speak=process.main):
+        for epoch in range(progress.next_epoch, config.epochs + 1):
+            train_batches.set_epoch(epoch)
+            start = time.perf_counter()
+            loss = train_one_epoch(network, train_batches, optimizer, scheduler, process.device,
+                                   precision=precision, show_progress=process.main)
+            progress.train_seconds += time.perf_counter() - start
+            loss = distributed.average(loss, process)  # each process saw its own share
+            val_loss, val_accuracy = evaluate(model, val_batches, process.device, process=process)
+            best = progress.add(epoch, {"train_loss": loss, "val_loss": val_loss,
+                                        "val_accuracy": val_accuracy})
+            if writer:
+                for name in ("train_loss", "val_loss", "val_accuracy"):
+                    writer.add_scalar(name, progress.history[-1][name], epoch)
+                if best:
+                    save_best(run_dir / CHECKPOINT, model, config, classes, image_size, epoch,
+                              val_accuracy)
+                checkpoint.save_resume_state(run_dir, config, parts, progress)
+            process.print(f"epoch {epoch:>3}/{config.epochs}  train loss {loss:.4f}  "
+                          f"val loss {val_loss:.4f}  val acc {val_accuracy:.4f}"
+                          f"{'  (best, saved)' if best else ''}")
+    if writer:
+        writer.close()
+    return report(config, process, splits, progress)
 
+
+def open_writer(run_dir: Path):
     from torch.utils.tensorboard import SummaryWriter  # imported late: it is slow to load
 
-    run_dir = Path(config.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    writer = SummaryWriter(run_dir / "tensorboard")
-    print(f"Training on {device} ({threads} CPU thread(s)), {len(splits['train'])} images, "
-          f"{config.epochs} epochs.")
-    best_accuracy, history, train_seconds = -1.0, [], 0.0
-    for epoch in range(1, config.epochs + 1):
-        start = time.perf_counter()
-        loss = train_one_epoch(model, train_loader, optimizer, scheduler, device)
-        train_seconds += time.perf_counter() - start
-        val_loss, val_accuracy = evaluate(model, val_loader, device)
-        history.append({"epoch": epoch, "train_loss": loss, "val_loss": val_loss,
-                        "val_accuracy": val_accuracy})
-        for name, value in history[-1].items():
-            if name != "epoch":
-                writer.add_scalar(name, value, epoch)
-        best = val_accuracy > best_accuracy
-        if best:
-            best_accuracy = val_accuracy
-            save_checkpoint(run_dir / CHECKPOINT, model, config, classes, image_size, epoch,
-                            val_accuracy)
-        print(f"epoch {epoch:>3}/{config.epochs}  train loss {loss:.4f}  val loss {val_loss:.4f}  "
-              f"val acc {val_accuracy:.4f}{'  (best, saved)' if best else ''}")
-    writer.close()
+    return SummaryWriter(run_dir / "tensorboard")
 
+
+def report(config: Config, process: distributed.Process, splits: dict,
+           progress: Progress) -> dict:
+    """Evaluate the best checkpoint on the test split; rank 0 writes metrics.json."""
+    run_dir = Path(config.run_dir)
+    distributed.barrier(process)  # rank 0 has written the best checkpoint
     best_model, _ = load_checkpoint(run_dir / CHECKPOINT)
-    test_loss, test_accuracy = evaluate(best_model.to(device), test_loader, device)
+    test_batches = ShardedBatches(splits["test"], 256, False, config.seed, process)
+    test_loss, test_accuracy = evaluate(best_model.to(process.device), test_batches,
+                                        process.device, process=process)
+    epochs_run = len(progress.history)
     metrics = {"test_accuracy": test_accuracy, "test_loss": test_loss,
-               "best_val_accuracy": best_accuracy, "epochs": config.epochs,
-               "train_samples_per_second": config.epochs * len(splits["train"]) / train_seconds,
-               "device": str(device), "history": history}
-    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    print(f"test accuracy {test_accuracy:.4f} (best checkpoint: {run_dir / CHECKPOINT}, "
-          f"metrics: {run_dir / 'metrics.json'})")
+               "best_val_accuracy": progress.best_accuracy, "epochs": config.epochs,
+               "train_samples_per_second":
+                   epochs_run * len(splits["train"]) / max(progress.train_seconds, 1e-9),
+               "device": str(process.device), "processes": process.world_size,
+               "history": progress.history}
+    if process.main:
+        (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+        checkpoint.finish(run_dir)
+    process.print(f"test accuracy {test_accuracy:.4f} (best checkpoint: {run_dir / CHECKPOINT}, "
+                  f"metrics: {run_dir / 'metrics.json'})")
     return metrics
 
 
@@ -193,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
     tame_known_noise()
     try:
         args = parse_args(argv)
-        train(settings(args), dry_run=args.dry_run)
+        train(settings(args), dry_run=args.dry_run, fresh=args.fresh)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -202,6 +258,9 @@ def main(argv: list[str] | None = None) -> int:
               "paths in the config (data, run_dir) and the free space on their disk.",
               file=sys.stderr)
         return 2
+    except KeyboardInterrupt as interrupt:
+        print(f"interrupted: {interrupt or 'nothing was saved.'}", file=sys.stderr)
+        return 130
     return 0
 
 

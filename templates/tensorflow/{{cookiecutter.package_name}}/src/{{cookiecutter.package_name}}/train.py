@@ -2,6 +2,8 @@
 
 Reads top to bottom: settings, data, model, optimizer, then Keras ``fit`` with
 validation each epoch and the best checkpoint kept, and a final test evaluation.
+The same command continues an interrupted run (checkpoint.py), and runs unchanged
+as one worker of several with TF_CONFIG set (distributed.py).
 """
 
 import argparse
@@ -15,9 +17,11 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
+from . import checkpoint, distributed
 from .config import Config, load_config, parse_override
 from .data import load_splits, make_dataset, num_classes
 from .model import build_model
+from .progress import Progress, explain_interrupt
 
 # The best model so far, in run_dir; export and predict read it.
 CHECKPOINT = "best.keras"
@@ -33,6 +37,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="override any setting, e.g. --set learning_rate=0.01")
     parser.add_argument("--dry-run", action="store_true",
                         help="run one training and one validation batch, write nothing")
+    parser.add_argument("--fresh", action="store_true",
+                        help="start over, discarding the saved state of an interrupted run")
     return parser.parse_args(argv)
 
 
@@ -43,19 +49,6 @@ def settings(args: argparse.Namespace) -> Config:
         if getattr(args, name) is not None:
             overrides[name] = getattr(args, name)
     return load_config(args.config, overrides)
-
-
-def choose_device(name: str) -> str:
-    """``auto`` lets TensorFlow place work on a GPU if it sees one; ``cpu`` hides GPUs."""
-    gpus = tf.config.list_physical_devices("GPU")
-    if name == "cpu":
-        tf.config.set_visible_devices([], "GPU")
-        return "cpu"
-    if name not in ("auto", "gpu"):
-        raise ValueError(f"Device '{name}' is unknown; use 'auto', 'cpu' or 'gpu'.")
-    if name == "gpu" and not gpus:
-        raise ValueError("No GPU is visible to TensorFlow here; use 'auto' or 'cpu'.")
-    return f"gpu ({gpus[0].name})" if gpus else "cpu"
 
 
 def set_threads(threads: int) -> int:
@@ -87,61 +80,86 @@ def load_checkpoint(path: Path) -> tuple[keras.Model, dict]:
     return keras.models.load_model(path), json.loads(path.with_suffix(".json").read_text())
 
 
-def train(config: Config, dry_run: bool = False) -> dict:
-    """Train, keep the best checkpoint by validation accuracy, evaluate it on the test split."""
+def build(classes: int, image_size: int, config: Config, steps_per_epoch: int) -> keras.Model:
+    """The model, compiled with its optimizer (call inside the strategy's scope)."""
+    model = build_model(classes, image_size)
+    schedule = keras.optimizers.schedules.CosineDecay(
+        config.learning_rate, decay_steps=config.epochs * steps_per_epoch)
+    model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=["accuracy"], jit_compile=True if config.compile else "auto")
+    return model
+
+
+def train(config: Config, dry_run: bool = False, fresh: bool = False) -> dict:
+    """Train, keep the best checkpoint by validation accuracy, evaluate it on the test split.
+
+    Several GPUs train together through the strategy (distributed.py).
+    """
     keras.utils.set_random_seed(config.seed)
     threads = set_threads(config.threads)
-    device = choose_device(config.device)
+    process = distributed.start(config.device)
+    distributed.mixed_precision(config.precision)
     splits = load_splits(config.data)
     classes, image_size = num_classes(splits), splits["train"].images.shape[1]
     train_data = make_dataset(splits["train"], config.batch_size, shuffle=True, seed=config.seed)
     val_data = make_dataset(splits["val"], 256, shuffle=False, seed=config.seed)
-    test_data = make_dataset(splits["test"], 256, shuffle=False, seed=config.seed)
-
-    model = build_model(classes, image_size)
-    schedule = keras.optimizers.schedules.CosineDecay(
-        config.learning_rate, decay_steps=config.epochs * len(train_data))
-    model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=["accuracy"])
+    with process.strategy.scope():
+        model = build(classes, image_size, config, len(train_data))
     if dry_run:
         history = model.fit(train_data, epochs=1, steps_per_epoch=1, validation_data=val_data,
                             validation_steps=1, shuffle=False, verbose=0)
         loss, val_loss = history.history["loss"][0], history.history["val_loss"][0]
-        print(f"dry run on {device}: train loss {loss:.4f}, val loss {val_loss:.4f}")
-        return {"train_loss": loss, "val_loss": val_loss, "device": device}
+        print(f"dry run on {process.device}: train loss {loss:.4f}, val loss {val_loss:.4f}")
+        return {"train_loss": loss, "val_loss": val_loss, "device": process.device}
+    return fit(model, config, process, fresh, splits, (train_data, val_data), threads)
 
+
+def fit(model: keras.Model, config: Config, process: distributed.Process, fresh: bool,
+        splits: dict, data: tuple[tf.data.Dataset, tf.data.Dataset], threads: int) -> dict:
+    train_data, val_data = data
     run_dir = Path(config.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    checkpoint = run_dir / CHECKPOINT
-    save_settings(checkpoint.with_suffix(".json"), config, classes, image_size)
-    print(f"Training on {device} ({threads or os.cpu_count()} CPU thread(s)), "
+    if fresh:
+        checkpoint.finish(run_dir)  # forget the interrupted run
+    progress = checkpoint.resume(run_dir, config)
+    save_settings((run_dir / CHECKPOINT).with_suffix(".json"), config,
+                  num_classes(splits), splits["train"].images.shape[1])
+    print(f"Training on {process.device} ({threads or os.cpu_count()} CPU thread(s)), "
           f"{len(splits['train'])} images, {config.epochs} epochs.")
+    if process.strategy.num_replicas_in_sync > 1:
+        print(f"{process.strategy.num_replicas_in_sync} replicas, "
+              f"{config.batch_size} images per batch in all")
+    callbacks = [*checkpoint.callbacks(run_dir, run_dir / CHECKPOINT, config, progress),
+                 keras.callbacks.TensorBoard(run_dir / "tensorboard")]
     start = time.perf_counter()
-    history = model.fit(
+    with explain_interrupt(progress):
         # The pipeline shuffles itself (seeded); Keras's own shuffle would be ignored.
-        train_data, epochs=config.epochs, validation_data=val_data, shuffle=False,
-        verbose=1 if sys.stdout.isatty() else 2,
-        callbacks=[
-            keras.callbacks.ModelCheckpoint(checkpoint, monitor="val_accuracy",
-                                            save_best_only=True),
-            keras.callbacks.TensorBoard(run_dir / "tensorboard"),
-        ])
-    train_seconds = time.perf_counter() - start
+        model.fit(train_data, epochs=config.epochs, validation_data=val_data, shuffle=False,
+                  verbose=1 if sys.stdout.isatty() else 2, callbacks=callbacks)
+    progress.train_seconds += time.perf_counter() - start
+    return report(config, process, splits, progress)
 
-    best_model, _ = load_checkpoint(checkpoint)
+
+def report(config: Config, process: distributed.Process, splits: dict,
+           progress: Progress) -> dict:
+    """Evaluate the best checkpoint on the test split; write metrics.json."""
+    run_dir = Path(config.run_dir)
+    best_model, _ = load_checkpoint(run_dir / CHECKPOINT)
     best_model.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                        metrics=["accuracy"])
+    test_data = make_dataset(splits["test"], 256, shuffle=False, seed=config.seed)
     test_loss, test_accuracy = best_model.evaluate(test_data, verbose=0)
-    epochs = [{"epoch": index + 1,
-               **{name: values[index] for name, values in history.history.items()}}
-              for index in range(len(history.history["loss"]))]
+    epochs_run = len(progress.history)
     metrics = {"test_accuracy": test_accuracy, "test_loss": test_loss,
-               "best_val_accuracy": max(history.history["val_accuracy"]), "epochs": config.epochs,
-               "train_samples_per_second": config.epochs * len(splits["train"]) / train_seconds,
-               "device": device, "history": epochs}
+               "best_val_accuracy": progress.best_accuracy, "epochs": config.epochs,
+               "train_samples_per_second":
+                   epochs_run * len(splits["train"]) / max(progress.train_seconds, 1e-9),
+               "device": process.device, "replicas": process.strategy.num_replicas_in_sync,
+               "history": progress.history}
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    print(f"test accuracy {test_accuracy:.4f} (best checkpoint: {checkpoint}, "
+    checkpoint.finish(run_dir)
+    print(f"test accuracy {test_accuracy:.4f} (best checkpoint: {run_dir / CHECKPOINT}, "
           f"metrics: {run_dir / 'metrics.json'})")
     return metrics
 
@@ -149,7 +167,7 @@ def train(config: Config, dry_run: bool = False) -> dict:
 def main(argv: list[str] | None = None) -> int:
     try:
         args = parse_args(argv)
-        train(settings(args), dry_run=args.dry_run)
+        train(settings(args), dry_run=args.dry_run, fresh=args.fresh)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -158,6 +176,9 @@ def main(argv: list[str] | None = None) -> int:
               "paths in the config (data, run_dir) and the free space on their disk.",
               file=sys.stderr)
         return 2
+    except KeyboardInterrupt as interrupt:
+        print(f"interrupted: {interrupt or 'nothing was saved.'}", file=sys.stderr)
+        return 130
     return 0
 
 

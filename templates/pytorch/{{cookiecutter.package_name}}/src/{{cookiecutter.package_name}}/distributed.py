@@ -1,0 +1,154 @@
+"""Where and how training runs: one process, or one of several started by torchrun.
+
+``python -m {{ cookiecutter.package_name }}.train`` is one process. ``torchrun --nproc_per_node=N -m
+{{ cookiecutter.package_name }}.train`` starts N of them and sets RANK, LOCAL_RANK and WORLD_SIZE; each
+then trains a DistributedDataParallel copy of the model on its own share of every batch
+order, and only rank 0 prints and writes files.
+"""
+
+import contextlib
+import math
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+
+from .data import Split, as_model_input
+
+PRECISIONS = ("float32", "bfloat16", "float16")
+# An autocast context for the forward pass, and a gradient scaler (active for float16).
+Precision = tuple[contextlib.AbstractContextManager, torch.amp.GradScaler]
+
+
+@dataclass(frozen=True)
+class Process:
+    """This process's place among those training together."""
+
+    device: torch.device
+    rank: int = 0
+    world_size: int = 1
+
+    @property
+    def main(self) -> bool:
+        """Rank 0 prints, logs, checkpoints and writes metrics; the others only train."""
+        return self.rank == 0
+
+    def print(self, *values: object) -> None:
+        if self.main:
+            print(*values, flush=True)
+
+
+def start(device_name: str) -> Process:
+    """Join the processes torchrun started (gloo on CPUs, nccl on GPUs), or run alone."""
+    device = choose_device(device_name)
+    if "WORLD_SIZE" not in os.environ:
+        return Process(device)
+    if device.type == "cuda":
+        device = torch.device("cuda", int(os.environ["LOCAL_RANK"]))
+        torch.cuda.set_device(device)
+    dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return Process(device, dist.get_rank(), dist.get_world_size())
+
+
+def stop() -> None:
+    if dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def choose_device(name: str) -> torch.device:
+    """``auto`` picks CUDA, then Apple's MPS, then the CPU."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    available = {"cpu": True, "cuda": torch.cuda.is_available(),
+                 "mps": torch.backends.mps.is_available()}
+    if not available.get(name.split(":")[0], False):
+        raise ValueError(f"Device '{name}' is not available here; use 'auto' or 'cpu'.")
+    return torch.device(name)
+
+
+def wrap(model: nn.Module, process: Process) -> nn.Module:
+    """DistributedDataParallel averages the gradients across processes after each backward."""
+    if process.world_size == 1:
+        return model
+    device_ids = [process.device.index] if process.device.type == "cuda" else None
+    return DistributedDataParallel(model, device_ids=device_ids)
+
+
+def total(values: list[float], process: Process) -> list[float]:
+    """Sums of ``values`` over every process (the values themselves when alone)."""
+    if process.world_size == 1:
+        return values
+    summed = torch.tensor(values, dtype=torch.float64, device=process.device)
+    dist.all_reduce(summed)
+    return summed.tolist()
+
+
+def average(value: float, process: Process) -> float:
+    """The mean of ``value`` over every process."""
+    return total([value], process)[0] / process.world_size
+
+
+def barrier(process: Process) -> None:
+    """Wait until every process gets here (e.g. until rank 0 has written a checkpoint)."""
+    if process.world_size > 1:
+        dist.barrier()
+
+
+def mixed_precision(precision: str, device: torch.device) -> Precision:
+    """An autocast context for the forward pass and a gradient scaler (active for float16)."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"Setting 'precision' must be one of {', '.join(PRECISIONS)}, "
+                         f"got {precision!r}.")
+    scaler = torch.amp.GradScaler(device.type, enabled=precision == "float16")
+    if precision == "float32":
+        return contextlib.nullcontext(), scaler
+    return torch.autocast(device.type, dtype=getattr(torch, precision)), scaler
+
+
+class ShardedBatches:
+    """This process's share of a split, taken batch by batch from tensors kept on the device.
+
+    The whole split is copied to the device once (the digits, like many first datasets, fit
+    easily), and each batch is one indexing operation: no per-sample DataLoader work. The
+    order depends only on the seed and the epoch, so a resumed run sees the same batches.
+    """
+
+    def __init__(self, split: Split, batch_size: int, shuffle: bool, seed: int,
+                 process: Process) -> None:
+        pinned = process.device.type == "cuda"
+        pixels = torch.from_numpy(as_model_input(split.images))
+        labels = torch.from_numpy(split.labels)
+        self.pixels = (pixels.pin_memory() if pinned else pixels).to(process.device,
+                                                                      non_blocking=pinned)
+        self.labels = (labels.pin_memory() if pinned else labels).to(process.device,
+                                                                      non_blocking=pinned)
+        self.batch_size, self.shuffle, self.seed, self.process = batch_size, shuffle, seed, process
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def _indices(self) -> torch.Tensor:
+        count, world = len(self.labels), self.process.world_size
+        if not self.shuffle:
+            return torch.arange(count)[self.process.rank::world]
+        generator = torch.Generator().manual_seed(self.seed * 10_000 + self.epoch)
+        # The same number of samples on every rank, so that they take the same steps.
+        order = torch.randperm(count, generator=generator)[: count // world * world]
+        return order[self.process.rank::world]
+
+    def __len__(self) -> int:
+        return math.ceil(len(self._indices()) / self.batch_size)
+
+    def __iter__(self):
+        indices = self._indices().to(self.process.device)
+        for first in range(0, len(indices), self.batch_size):
+            batch = indices[first:first + self.batch_size]
+            yield self.pixels[batch], self.labels[batch]
