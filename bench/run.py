@@ -19,12 +19,17 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.starter_env import CONSTRAINTS, install_project, run, starter_environment
+from bench.starter_env import (
+    StarterEnv,
+    install_project,
+    lightning_overlay,
+    run,
+    starter_environment,
+)
 from bench.timing import Stats, command, interleaved, ratio, repeat
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-LIGHTNING = "pytorch-lightning==2.6.6"  # its newest release; accepts torch 2.13
 EVERY_TARGET = ["--target", "mobile", "--target", "web", "--target", "edge", "--target", "server"]
 FRAMEWORKS = {"pytorch": ".ckpt", "tensorflow": ".keras"}
 
@@ -138,7 +143,8 @@ def startup(repeats: int) -> Section:
 
 def first_model(
     scratch: Path,
-    env: dict[str, str],
+    starters: dict[str, StarterEnv],
+    envs: dict[str, dict[str, str]],
     repeats: int,
     quick: bool,
 ) -> tuple[Section, dict[str, Path]]:
@@ -173,9 +179,10 @@ def first_model(
             timed["export"] = ["python", "-m", f"{package}.export", *config]
             for step, args in timed.items():
                 where = project if step != "new" else None
+                env = envs[framework]
                 steps[step].append(repeat(command(*args, cwd=where, env=env), 1).values[0])
                 if step == "new":
-                    install_project(project, env)  # dependencies: not part of the clock
+                    install_project(project, starters[framework])  # not part of the clock
             projects[framework] = project
         totals = Stats(tuple(map(sum, zip(*steps.values(), strict=True))))
         met = "met" if totals.median <= 60 else "**missed**"
@@ -192,7 +199,7 @@ def first_model(
 
 def training(
     projects: dict[str, Path],
-    env: dict[str, str],
+    envs: dict[str, dict[str, str]],
     repeats: int,
     quick: bool,
 ) -> Section:
@@ -218,7 +225,7 @@ def training(
                     str(projects[framework]),
                     epochs,
                     cwd=ROOT,
-                    env=env,
+                    env=envs[framework],
                 )
                 speeds[variant].append(json.loads(out.splitlines()[-1])["samples_per_second"])
         stats = {variant: Stats(tuple(values)) for variant, values in speeds.items()}
@@ -236,7 +243,7 @@ def training(
 
 def inference(
     projects: dict[str, Path],
-    env: dict[str, str],
+    envs: dict[str, dict[str, str]],
     repeats: int,
     quick: bool,
 ) -> Section:
@@ -268,7 +275,7 @@ def inference(
             calls,
             str(repeats),
             cwd=ROOT,
-            env=env,
+            env=envs[framework],
         )
         results = json.loads(out.splitlines()[-1])
         eager = {batch: Stats(tuple(results["eager"][batch])) for batch in ("batch1", "batch32")}
@@ -302,8 +309,14 @@ def inference(
     return section
 
 
-def machine(env: dict[str, str]) -> list[str]:
-    versions = json.loads(run("python", "-m", "pip", "list", "--format", "json", cwd=ROOT, env=env))
+def machine(envs: dict[str, dict[str, str]]) -> list[str]:
+    versions = {
+        package["name"].lower(): package
+        for env in envs.values()
+        for package in json.loads(
+            run("python", "-m", "pip", "list", "--format", "json", cwd=ROOT, env=env)
+        )
+    }.values()
     wanted = {
         "torch",
         "tensorflow-cpu",
@@ -330,18 +343,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "RESULTS.md")
     args = parser.parse_args(argv)
     repeats = 1 if args.quick else 5
-    env = starter_environment()
-    run(
-        "python", "-m", "pip", "install", "-q", "-c", str(CONSTRAINTS), LIGHTNING, cwd=ROOT, env=env
-    )
+    starters = {framework: starter_environment(framework) for framework in FRAMEWORKS}
+    envs = {
+        "pytorch": lightning_overlay(starters["pytorch"]),
+        "tensorflow": starters["tensorflow"].variables,
+    }
     with tempfile.TemporaryDirectory() as folder:
         scratch = Path(folder)
         sections = [generation(scratch, repeats), startup(repeats)]
-        first, projects = first_model(scratch, env, repeats, args.quick)
+        first, projects = first_model(scratch, starters, envs, repeats, args.quick)
         sections += [
             first,
-            training(projects, env, repeats, args.quick),
-            inference(projects, env, repeats, args.quick),
+            training(projects, envs, repeats, args.quick),
+            inference(projects, envs, repeats, args.quick),
         ]
     mode = (
         "quick mode: one repetition, tiny sizes — not figures to quote"
@@ -357,7 +371,7 @@ def main(argv: list[str] | None = None) -> int:
             "machine are noise.",
             "",
             f"- Run: {mode}",
-            *machine(env),
+            *machine(envs),
             "",
             *(section.markdown() for section in sections),
         ]
