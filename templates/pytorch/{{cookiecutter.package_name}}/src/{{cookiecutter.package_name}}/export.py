@@ -102,6 +102,9 @@ FORMATS = {
 # What each target this project was made for needs, and any extra runtime that must verify
 # it there. The deprecated TorchScript comes last, so the manifest (and predict) lead with a
 # modern format.
+{%- if not (cookiecutter.mobile or cookiecutter.web or cookiecutter.edge or cookiecutter.server) %}
+TARGET_FORMATS: dict[str, list[str]] = {}  # made for training only: no target
+{%- else %}
 TARGET_FORMATS: dict[str, list[str]] = {
 {%- if cookiecutter.server %}
     "server": ["torch.export", "onnx", "torchscript"],
@@ -116,11 +119,14 @@ TARGET_FORMATS: dict[str, list[str]] = {
     "mobile": ["executorch", "torchscript"],
 {%- endif %}
 }
+{%- endif %}
 TARGET_RUNTIMES: dict[str, dict[str, dict[str, Callable]]] = {
 {%- if cookiecutter.web %}
     "web": {"onnx": {"onnxruntime-web": runtimes.onnxruntime_web}},
-{%- endif %}
 }
+{%- else -%}
+}
+{%- endif %}
 
 
 def plan(targets: tuple[str, ...]) -> dict[str, tuple[list[str], dict[str, Callable]]]:

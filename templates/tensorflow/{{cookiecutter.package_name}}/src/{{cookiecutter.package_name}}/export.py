@@ -127,6 +127,9 @@ class Format:
     runtimes: dict[str, Callable[[Path], runtimes.Runner]]
 
 
+{%- if not (cookiecutter.mobile or cookiecutter.web or cookiecutter.edge or cookiecutter.server) %}
+FORMATS: dict[str, Format] = {}
+{%- else %}
 FORMATS: dict[str, Format] = {
 {%- if cookiecutter.server %}
     "saved_model": Format("saved_model", write_saved_model, "float32",
@@ -140,10 +143,13 @@ FORMATS: dict[str, Format] = {
 {%- if cookiecutter.web %}
     "tfjs": Format("tfjs", write_tfjs, "float32", {"tfjs (Node.js)": runtimes.tfjs}),
 {%- endif %}
-}
+}{%- endif %}
 
 # What each target this project was made for needs; edge lists int8 first, as the format it
 # should default to.
+{%- if not (cookiecutter.mobile or cookiecutter.web or cookiecutter.edge or cookiecutter.server) %}
+TARGET_FORMATS: dict[str, list[str]] = {}  # made for training only: no target
+{%- else %}
 TARGET_FORMATS: dict[str, list[str]] = {
 {%- if cookiecutter.server %}
     "server": ["saved_model"],
@@ -158,6 +164,7 @@ TARGET_FORMATS: dict[str, list[str]] = {
     "mobile": ["litert", "litert_int8"],
 {%- endif %}
 }
+{%- endif %}
 
 
 def plan(targets: tuple[str, ...]) -> dict[str, list[str]]:
