@@ -5,7 +5,7 @@ generated README's "## Start", run literally in a fresh project folder: it makes
 `.venv`, installs with `pip install -e ".[dev]"` (nothing else, no pins: this is what catches
 an undeclared dependency), trains with the default config, and runs predict and the project's
 own tests. Then, in that venv, the README's `tensorboard --logdir runs` (with `--inspect`, which
-reads the logs and exits) and an export for a target the project was not made for.
+reads the logs and exits), and export: with no target, and for one the project was not made for.
 """
 
 import json
@@ -70,6 +70,10 @@ def test_default_project_runs_as_its_readme_says(tmp_path, options):
 
     logs = shell(". .venv/bin/activate && tensorboard --logdir runs --inspect", project)
     assert logs.returncode == 0 and "Event statistics" in logs.stdout, logs.stderr[-2000:]
+
+    nothing = shell(". .venv/bin/activate && python -m my_project.export", project)
+    assert nothing.returncode == 0 and "Nothing to export" in nothing.stdout, nothing.stderr
+    assert "fwstart update --add-target" in nothing.stdout
 
     web = shell(". .venv/bin/activate && python -m my_project.export --target web", project)
     assert web.returncode == 1 and "Traceback" not in web.stderr, web.stderr
