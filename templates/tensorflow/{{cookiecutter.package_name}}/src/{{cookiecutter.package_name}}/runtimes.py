@@ -13,6 +13,10 @@ from .quiet import native_noise_dropped
 
 Runner = Callable[[np.ndarray], np.ndarray]
 
+# What the HTTP service (serve.py) loads, and the Triton platform that runs it.
+SERVER_FORMAT = "saved_model"
+SERVER_PLATFORM = "tensorflow_savedmodel"
+
 
 def saved_model(path: Path) -> Runner:
     """The SavedModel's serving signature, as TF Serving calls it (input key ``pixels``)."""
