@@ -18,6 +18,7 @@ from .monitoring import Metrics, observe
 from .runtimes import SERVER_PLATFORM
 
 VERSION = "1"
+INLINE_BODY_BYTES = 16 * 1024  # parsed on the event loop up to this size (~0.1 ms)
 
 
 def add(app: FastAPI, model: ServedModel, metrics: Metrics) -> None:
@@ -35,7 +36,10 @@ async def _logits(request: Request, model: ServedModel, metrics: Metrics,
     except asyncio.TimeoutError:
         late = f"The body did not arrive within {model.settings.timeout:g} s (--timeout)."
         raise Refused(late, 408) from None
-    pixels = await asyncio.to_thread(lambda: parse(parse_json(body)))
+    if len(body) <= INLINE_BODY_BYTES:  # a few images: a thread hop would cost more
+        pixels = parse(parse_json(body))
+    else:
+        pixels = await asyncio.to_thread(lambda: parse(parse_json(body)))
     logits = await model.predict(pixels)
     observe(metrics, started, [model.classes[label] for label in logits.argmax(axis=1)])
     return logits.round(6)
