@@ -2,9 +2,16 @@
 
 from pathlib import Path
 
+{% if cookiecutter.server -%}
+import numpy as np
+{% endif -%}
 import pytest
 
 from {{ cookiecutter.package_name }}.config import Config, load_config, with_overrides
+{% if cookiecutter.server -%}
+from {{ cookiecutter.package_name }}.data import as_model_input, load_splits
+from {{ cookiecutter.package_name }}.export import export
+{% endif -%}
 from {{ cookiecutter.package_name }}.train import train
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,3 +36,19 @@ def trained(smoke_config: Config) -> Config:
     """A model trained with the smoke config (once per test session)."""
     train(smoke_config)
     return smoke_config
+{%- if cookiecutter.server %}
+
+
+@pytest.fixture(scope="session")
+def artifacts(trained: Config, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The server target's export of the trained model (once per test session)."""
+    folder = tmp_path_factory.mktemp("served")
+    export(with_overrides(trained, targets=["server"], artifacts_dir=str(folder)))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def images(trained: Config) -> np.ndarray:
+    """16 test images, as the model takes them."""
+    return as_model_input(load_splits(trained.data)["test"].images[:16])
+{%- endif %}

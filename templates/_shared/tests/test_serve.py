@@ -18,9 +18,6 @@ import pytest
 import tritonclient.http as tritonclient
 from fastapi.testclient import TestClient
 
-from {{ cookiecutter.package_name }}.config import with_overrides
-from {{ cookiecutter.package_name }}.data import as_model_input, load_splits
-from {{ cookiecutter.package_name }}.export import export
 from {{ cookiecutter.package_name }}.model_server import Settings, server_artifact
 from {{ cookiecutter.package_name }}.runtimes import load_runner
 from {{ cookiecutter.package_name }}.serve import MODEL_NAME, create_app
@@ -29,22 +26,10 @@ PREDICT = f"/v1/models/{MODEL_NAME}:predict"
 INFER = f"/v2/models/{MODEL_NAME}/infer"
 
 
-@pytest.fixture(scope="session")
-def artifacts(trained, tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("served")
-    export(with_overrides(trained, targets=["server"], artifacts_dir=str(folder)))
-    return folder
-
-
 @pytest.fixture(scope="module")
 def client(artifacts):
     with TestClient(create_app(artifacts)) as client:  # "with": the model loads at start-up
         yield client
-
-
-@pytest.fixture(scope="module")
-def images(trained) -> np.ndarray:
-    return as_model_input(load_splits(trained.data)["test"].images[:16])
 
 
 def expected_logits(artifacts: Path, images: np.ndarray) -> np.ndarray:
