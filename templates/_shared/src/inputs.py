@@ -77,10 +77,23 @@ def as_pixels(values: object, shape: list[int]) -> np.ndarray:
     return pixels.astype(np.float32)
 
 
+V1_FIELDS = {"instances"}
+V2_FIELDS = {"id", "inputs", "outputs", "parameters"}
+TENSOR_FIELDS = {"name", "shape", "datatype", "data", "parameters"}
+
+
+def _known_fields(given: dict, known: set[str], where: str) -> None:
+    unknown = sorted(set(given) - known)
+    if unknown:
+        raise Refused(f"Unknown field(s) in {where}: {', '.join(map(repr, unknown))}; "
+                      f"it takes {', '.join(sorted(known))}.")
+
+
 def instances(body: object, shape: list[int]) -> np.ndarray:
     """Pixels (N, *shape) from a TF Serving request: {"instances": [image, ...]}."""
     if not isinstance(body, dict) or "instances" not in body:
         raise Refused('The body must be a JSON object with an "instances" list.')
+    _known_fields(body, V1_FIELDS, "the body")
     images = body["instances"]
     if not isinstance(images, list) or not 1 <= len(images) <= MAX_INSTANCES:
         raise Refused(f'"instances" must be a list of 1 to {MAX_INSTANCES} images.')
@@ -93,16 +106,25 @@ def tensor(body: object, name: str, shape: list[int]) -> np.ndarray:
         raise Refused('The body must be a JSON object with an "inputs" list.')
     if len(body["inputs"]) != 1 or not isinstance(body["inputs"][0], dict):
         raise Refused(f'"inputs" must hold one tensor, "{name}".')
+    _known_fields(body, V2_FIELDS, "the body")
     given = body["inputs"][0]
+    _known_fields(given, TENSOR_FIELDS, "the input")
+    for wanted in body.get("outputs") or []:
+        if not isinstance(wanted, dict) or not isinstance(wanted.get("name"), str):
+            raise Refused('Each of "outputs" must be an object with a "name".')
+        _known_fields(wanted, {"name", "parameters"}, "an output")
     expected = {"name": name, "datatype": "FP32"}
     for key, value in expected.items():
         if given.get(key) != value:
             raise Refused(f'The input\'s "{key}" must be "{value}", got {given.get(key)!r}.')
     dims = given.get("shape")
+    if isinstance(dims, list) and dims and type(dims[0]) is float and dims[0].is_integer():
+        dims = [int(dims[0]), *dims[1:]]  # JSON Schema's integers include 2.0
     if (not isinstance(dims, list) or len(dims) != len(shape) + 1 or dims[1:] != shape
             or type(dims[0]) is not int or not 1 <= dims[0] <= MAX_INSTANCES):
         raise Refused(f'The input\'s "shape" must be [N, {", ".join(map(str, shape))}] '
                          f"with N from 1 to {MAX_INSTANCES}, got {dims!r}.")
+    dims = [dims[0], *shape]  # ints, even where the client wrote 8.0
     data = np.asarray(given.get("data"), dtype=object).ravel()
     if data.size != math.prod(dims):
         raise Refused(f'The input\'s "data" must hold {math.prod(dims)} numbers '

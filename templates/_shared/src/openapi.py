@@ -52,11 +52,23 @@ METRICS = {200: {"description": "Prometheus text exposition format",
 PREDICT_ERRORS = errors(400, 408, 413, 500, 503, 504)
 
 
+# Triton's parameters: strings, booleans and 64-bit integers.
+PARAMETERS: Schema = {"type": "object", "additionalProperties": {"anyOf": [
+    {"type": "string"}, {"type": "boolean"},
+    {"type": "integer", "minimum": -(2**63), "maximum": 2**63 - 1}]}}
+
+
 def _image(shape: list[int]) -> Schema:
     schema: Schema = {"type": "number", "minimum": 0, "maximum": 255}
     for size in reversed(shape):
         schema = {"type": "array", "items": schema, "minItems": size, "maxItems": size}
     return schema
+
+
+def _strict(required: list[str], properties: dict) -> Schema:
+    """An object of these properties and no others (the service refuses unknown fields)."""
+    return {"type": "object", "required": required, "properties": properties,
+            "additionalProperties": False}
 
 
 def _body(schema: Schema) -> dict:
@@ -65,8 +77,8 @@ def _body(schema: Schema) -> dict:
 
 def predict_v1(shape: list[int]) -> dict:
     """TF Serving's predict: the request's images and the response's logits."""
-    request = {"type": "object", "required": ["instances"], "properties": {"instances": {
-        "type": "array", "items": _image(shape), "minItems": 1, "maxItems": MAX_INSTANCES}}}
+    request = _strict(["instances"], {"instances": {
+        "type": "array", "items": _image(shape), "minItems": 1, "maxItems": MAX_INSTANCES}})
     response = {"type": "object", "required": ["predictions"],
                 "properties": {"predictions": {"type": "array", "items": FLOATS}}}
     return {"openapi_extra": _body(request),
@@ -75,14 +87,19 @@ def predict_v1(shape: list[int]) -> dict:
 
 def infer_v2(name: str, shape: list[int]) -> dict:
     """The Open Inference Protocol's infer: one FP32 input tensor, one FP32 output."""
-    tensor = {"type": "object", "required": ["name", "datatype", "shape", "data"], "properties": {
-        "name": {"const": name}, "datatype": {"const": "FP32"},
-        "shape": {"type": "array", "items": {"type": "integer"}, "minItems": len(shape) + 1,
-                  "maxItems": len(shape) + 1},
-        "data": {"type": "array", "items": {"type": "number", "minimum": 0, "maximum": 255}}}}
-    request = {"type": "object", "required": ["inputs"], "properties": {
-        "id": {"type": "string"},
-        "inputs": {"type": "array", "items": tensor, "minItems": 1, "maxItems": 1}}}
+    dims = {"type": "array", "minItems": len(shape) + 1, "maxItems": len(shape) + 1,
+            "prefixItems": [{"type": "integer", "minimum": 1, "maximum": MAX_INSTANCES},
+                            *({"const": size} for size in shape)]}
+    # N times the image's numbers, row-major (JSON Schema cannot tie its length to "shape")
+    data = {"type": "array", "items": {"type": "number", "minimum": 0, "maximum": 255}}
+    tensor = _strict(["name", "datatype", "shape", "data"], {
+        "name": {"const": name}, "datatype": {"const": "FP32"}, "shape": dims, "data": data,
+        "parameters": PARAMETERS})
+    wanted = _strict(["name"], {"name": {"type": "string"}, "parameters": PARAMETERS})
+    request = _strict(["inputs"], {
+        "id": {"type": "string"}, "parameters": PARAMETERS,
+        "inputs": {"type": "array", "items": tensor, "minItems": 1, "maxItems": 1},
+        "outputs": {"type": "array", "items": wanted}})
     output = {"type": "object", "required": ["name", "datatype", "shape", "data"],
               "properties": {"data": FLOATS}}
     response = {"type": "object", "required": ["model_name", "outputs"],

@@ -107,7 +107,8 @@ def test_only_numbers_from_0_to_255_are_pixels(client, images, pixel):
 @pytest.mark.parametrize(
     ("change", "message"),
     [({"name": "image"}, '"name" must be "pixels"'), ({"datatype": "INT8"}, '"datatype"'),
-     ({"shape": [1, 2]}, '"shape" must be'), ({"data": [1.0]}, '"data" must hold')],
+     ({"shape": [1, 2]}, '"shape" must be'), ({"data": [1.0]}, '"data" must hold'),
+     ({"extra": 1}, "Unknown field(s) in the input: 'extra'")],
 )
 def test_malformed_v2_tensors_get_a_clear_400(client, images, change, message):
     body = v2_request(images[:1])
