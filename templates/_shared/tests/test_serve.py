@@ -238,3 +238,62 @@ def test_sigterm_answers_every_accepted_request_then_exits_0(artifacts, images):
         statuses = [answer.result()[0] for answer in answers]
     assert statuses == [200] * len(images)
     assert process.wait(timeout=30) == 0
+
+
+def resident_megabytes(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(r"VmRSS:\s+(\d+) kB", status)[1]) / 1024
+
+
+def oversized(url: str, megabytes: int) -> int:
+    """POST a chunked body of this size (no Content-Length); the answer's status, or 0 where
+    the service answered 413 and closed the connection while the rest was still coming."""
+    request = urllib.request.Request(
+        url, data=(b" " * 1024 * 1024 for _ in range(megabytes)),
+        headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+    except OSError:
+        return 0
+
+
+def test_healthz_answers_while_predict_is_saturated(service, images):
+    body = {"instances": images[:1].tolist()}
+    until = time.monotonic() + 3
+    with ThreadPoolExecutor(32) as pool:
+        def saturate(_: int) -> int:
+            count = 0
+            while time.monotonic() < until:
+                assert post(service + PREDICT, body)[0] == 200
+                count += 1
+            return count
+
+        busy = [pool.submit(saturate, n) for n in range(32)]
+        slowest = 0.0
+        while time.monotonic() < until:
+            started = time.perf_counter()
+            urllib.request.urlopen(f"{service}/healthz", timeout=10).read()
+            slowest = max(slowest, time.perf_counter() - started)
+            time.sleep(0.05)
+        assert sum(answer.result() for answer in busy) > 32
+    assert slowest < 2.0  # a generous bound; bench/ measures the p99 (goal < 50 ms)
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="reads /proc (Linux)")
+def test_oversized_bodies_are_refused_with_memory_bounded(artifacts, images):
+    process, url = start(artifacts, "--max-body-bytes", "1000000")
+    try:
+        before = resident_megabytes(process.pid)
+        statuses = [oversized(url + PREDICT, 16) for _ in range(12)]  # 192 MB in all
+        grown = resident_megabytes(process.pid) - before
+        assert post(url + PREDICT, {"instances": images[:1].tolist()})[0] == 200
+        metrics = urllib.request.urlopen(f"{url}/metrics", timeout=10).read().decode()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+    assert set(statuses) <= {413, 0}
+    assert f"{counted(PREDICT, 413)} 12.0" in metrics  # each refused, none read whole
+    assert grown < 50, f"the service grew by {grown:.0f} MB"
