@@ -23,14 +23,30 @@ from pathlib import Path
 
 import numpy as np
 
-SETTINGS = {"batching on": [], "batching off": ["--no-batching"]}
+SETTINGS = {
+    "batching, 2 ms delay": ["--max-delay-ms", "2"],
+    "batching, no delay": ["--max-delay-ms", "0"],
+    "batching off": ["--no-batching"],
+}
 
 
 def start(project: Path, artifacts: Path, flags: list[str]) -> tuple[subprocess.Popen, int]:
     package = next(p.name for p in (project / "src").iterdir() if (p / "serve.py").is_file())
     service = subprocess.Popen(
-        [sys.executable, "-m", f"{package}.serve", "--port", "0", "--artifacts", str(artifacts),
-         *flags], cwd=project, stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            f"{package}.serve",
+            "--port",
+            "0",
+            "--artifacts",
+            str(artifacts),
+            *flags,
+        ],
+        cwd=project,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert service.stdout is not None
     port = int(re.findall(r"http://[\d.]+:(\d+)", service.stdout.readline())[0])
     for _ in range(600):
@@ -68,8 +84,10 @@ def load(port: int, path: str, body: bytes, clients: int, seconds: float) -> lis
     """Latencies of every request that ``clients`` concurrent clients made in ``seconds``."""
     until = time.perf_counter() + seconds
     per_client: list[list[float]] = [[] for _ in range(clients)]
-    threads = [threading.Thread(target=client, args=(port, path, body, until, found))
-               for found in per_client]
+    threads = [
+        threading.Thread(target=client, args=(port, path, body, until, found))
+        for found in per_client
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -110,8 +128,11 @@ def main() -> None:
         try:
             for clients in args.clients:
                 latencies = load(port, "/predict", body, clients, args.seconds)
-                print(f"| {setting} | {clients} | {len(latencies) / args.seconds:.0f} | "
-                      f"{ms(latencies, 0.5)} | {ms(latencies, 0.99)} |", flush=True)
+                print(
+                    f"| {setting} | {clients} | {len(latencies) / args.seconds:.0f} | "
+                    f"{ms(latencies, 0.5)} | {ms(latencies, 0.99)} |",
+                    flush=True,
+                )
             health[setting] = healthz_under_load(port, "/predict", body, args.seconds)
         finally:
             service.send_signal(signal.SIGTERM)

@@ -41,14 +41,23 @@ print(json.dumps({"pixels": pixels.tolist(), "labels": logits.argmax(axis=1).tol
 def exported(catalog, tmp_path_factory) -> tuple[Path, dict]:
     """A PyTorch server project, trained and exported in the starter environment."""
     env = starter_environment()
-    answers = Answers(goal="deployment", targets=("server",), experience="neither",
-                      stack="none", ci="none")
-    project = new_project(catalog, tmp_path_factory.mktemp("p") / "serve-demo", answers,
-                          "pytorch").path
+    answers = Answers(
+        goal="deployment", targets=("server",), experience="neither", stack="none", ci="none"
+    )
+    project = new_project(
+        catalog, tmp_path_factory.mktemp("p") / "serve-demo", answers, "pytorch"
+    ).path
     install_project(project, env)
     for step in ("train", "export"):
-        run("python", "-m", f"serve_demo.{step}", "--config", "configs/smoke.yaml",
-            cwd=project, env=env)
+        run(
+            "python",
+            "-m",
+            f"serve_demo.{step}",
+            "--config",
+            "configs/smoke.yaml",
+            cwd=project,
+            env=env,
+        )
     return project, json.loads(run("python", "-c", REFERENCE, cwd=project, env=env))
 
 
@@ -61,17 +70,22 @@ def serving_only_python(project: Path) -> Path:
     python = env_dir / "bin" / "python"
     if not (env_dir / ".complete").is_file():
         subprocess.run([sys.executable, "-m", "venv", "--clear", str(env_dir)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", "-c", str(CONSTRAINTS),
-                        *requirements], check=True)
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "-q", "-c", str(CONSTRAINTS), *requirements],
+            check=True,
+        )
         (env_dir / ".complete").touch()
-    subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", "--force-reinstall",
-                    str(project)], check=True)
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", "--no-deps", "--force-reinstall", str(project)],
+        check=True,
+    )
     return python
 
 
 def post(url: str, body: dict) -> tuple[int, dict]:
-    request = urllib.request.Request(url, json.dumps(body).encode(),
-                                     {"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        url, json.dumps(body).encode(), {"Content-Type": "application/json"}
+    )
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, json.loads(response.read())
@@ -95,17 +109,22 @@ def test_pytorch_service_runs_without_torch(exported):
     python = serving_only_python(project)
     missing = subprocess.run([str(python), "-c", "import torch"], capture_output=True, check=False)
     assert missing.returncode != 0, "torch is installed in the serving environment"
-    service = subprocess.Popen([str(python), "-m", "serve_demo.serve", "--port", "0",
-                                "--artifacts", "artifacts/smoke"], cwd=project,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    service = subprocess.Popen(
+        [str(python), "-m", "serve_demo.serve", "--port", "0", "--artifacts", "artifacts/smoke"],
+        cwd=project,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert service.stdout is not None
         first_line = service.stdout.readline()
         url = re.search(r"http://127\.0\.0\.1:\d+", first_line)
         assert url and "SIGTERM" in first_line, first_line
         wait_ready(url[0], service)
-        status, answer = post(f"{url[0]}/v1/models/serve-demo:predict",
-                              {"instances": reference["pixels"]})
+        status, answer = post(
+            f"{url[0]}/v1/models/serve-demo:predict", {"instances": reference["pixels"]}
+        )
         assert status == 200
         labels = [row.index(max(row)) for row in answer["predictions"]]
         assert labels == reference["labels"]

@@ -22,7 +22,7 @@ class Settings:
     """How the service batches, bounds and times requests (serve's flags)."""
 
     max_batch: int = 32
-    max_delay: float = 0.002  # seconds
+    max_delay: float = 0.0  # seconds: 0 batches only what queued while the model was busy
     batching: bool = True
     max_body_bytes: int | None = None  # None: room for MAX_INSTANCES images
     timeout: float = 10.0  # seconds

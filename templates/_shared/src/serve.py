@@ -1,7 +1,7 @@
 """Serve the exported model over HTTP: TF Serving's REST API and the Open Inference Protocol.
 
 python -m {{ cookiecutter.package_name }}.serve [--host 127.0.0.1] [--port 8000] [--artifacts DIR]
-    [--max-batch 32] [--max-delay-ms 2] [--no-batching] [--max-body-bytes N] [--timeout 10]
+    [--max-batch 32] [--max-delay-ms 0] [--no-batching] [--max-body-bytes N] [--timeout 10]
 
 POST /v1/models/NAME:predict  {"instances": [image, ...]} -> {"predictions": [logits, ...]}
 POST /predict                 the same (kept as an alias)
