@@ -5,6 +5,7 @@
 import json
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -297,3 +298,20 @@ def test_oversized_bodies_are_refused_with_memory_bounded(artifacts, images):
     assert set(statuses) <= {413, 0}
     assert f"{counted(PREDICT, 413)} 12.0" in metrics  # each refused, none read whole
     assert grown < 50, f"the service grew by {grown:.0f} MB"
+
+
+def test_a_body_that_stops_arriving_gets_408(artifacts):
+    process, url = start(artifacts, "--timeout", "1")
+    host, port = url.removeprefix("http://").split(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=30) as connection:
+            connection.sendall(f"POST {PREDICT} HTTP/1.1\r\nHost: {host}\r\n"
+                               "Content-Type: application/json\r\nContent-Length: 100\r\n"
+                               "\r\n{\"instances\": ".encode())  # and then nothing
+            answer = b""
+            while not answer.endswith(b"}") and (chunk := connection.recv(65536)):
+                answer += chunk
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+    assert answer.startswith(b"HTTP/1.1 408") and b"--timeout" in answer
