@@ -74,9 +74,6 @@ def write_executorch(model: nn.Module, example: torch.Tensor, path: Path) -> Non
         path.write_bytes(lowered.to_executorch().buffer)
 {%- endif %}
 
-# The format the HTTP service (serve.py) loads.
-SERVER_FORMAT = "onnx"
-
 
 @dataclass(frozen=True)
 class Format:

@@ -113,9 +113,6 @@ def tfjs_converter() -> Path:
     return bin_dir / "tensorflowjs_converter"
 {%- endif %}
 
-# The format the HTTP service (serve.py) loads.
-SERVER_FORMAT = "saved_model"
-
 
 @dataclass(frozen=True)
 class Format:
