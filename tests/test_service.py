@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.starter_env import CACHE, CONSTRAINTS, install_project, run, starter_environment
+from bench.starter_env import CACHE, StarterEnv, install_project, run, starter_environment
 from fwstart.api import new_project
 from fwstart.questions import Answers
 
@@ -38,16 +38,17 @@ print(json.dumps({"pixels": pixels.tolist(), "labels": logits.argmax(axis=1).tol
 
 
 @pytest.fixture(scope="module")
-def exported(catalog, tmp_path_factory) -> tuple[Path, dict]:
-    """A PyTorch server project, trained and exported in the starter environment."""
-    env = starter_environment()
+def exported(catalog, tmp_path_factory) -> tuple[Path, dict, StarterEnv]:
+    """A PyTorch server project, trained and exported in the PyTorch starters' environment."""
+    starter = starter_environment("pytorch")
+    env = starter.variables
     answers = Answers(
         goal="deployment", targets=("server",), experience="neither", stack="none", ci="none"
     )
     project = new_project(
         catalog, tmp_path_factory.mktemp("p") / "serve-demo", answers, "pytorch"
     ).path
-    install_project(project, env)
+    install_project(project, starter)
     for step in ("train", "export"):
         run(
             "python",
@@ -58,10 +59,10 @@ def exported(catalog, tmp_path_factory) -> tuple[Path, dict]:
             cwd=project,
             env=env,
         )
-    return project, json.loads(run("python", "-c", REFERENCE, cwd=project, env=env))
+    return project, json.loads(run("python", "-c", REFERENCE, cwd=project, env=env)), starter
 
 
-def serving_only_python(project: Path) -> Path:
+def serving_only_python(project: Path, constraints: Path) -> Path:
     """A venv with the serve extra's packages and the project without its dependencies."""
     pyproject = tomllib.loads((project / "pyproject.toml").read_text())
     requirements = pyproject["project"]["optional-dependencies"]["serve"]
@@ -71,7 +72,7 @@ def serving_only_python(project: Path) -> Path:
     if not (env_dir / ".complete").is_file():
         subprocess.run([sys.executable, "-m", "venv", "--clear", str(env_dir)], check=True)
         subprocess.run(
-            [str(python), "-m", "pip", "install", "-q", "-c", str(CONSTRAINTS), *requirements],
+            [str(python), "-m", "pip", "install", "-q", "-c", str(constraints), *requirements],
             check=True,
         )
         (env_dir / ".complete").touch()
@@ -105,8 +106,8 @@ def wait_ready(url: str, service: subprocess.Popen) -> None:
 
 
 def test_pytorch_service_runs_without_torch(exported):
-    project, reference = exported
-    python = serving_only_python(project)
+    project, reference, starter = exported
+    python = serving_only_python(project, starter.constraints)
     missing = subprocess.run([str(python), "-c", "import torch"], capture_output=True, check=False)
     assert missing.returncode != 0, "torch is installed in the serving environment"
     service = subprocess.Popen(
