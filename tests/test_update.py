@@ -208,6 +208,9 @@ def test_add_target_equals_a_new_project_with_it_plus_my_edits(fwstart, tmp_path
     commit_all(project)
     result = fwstart("update", "demo", "--add-target", "web", "--add-target", "edge")
     assert result.exit_code == 0, result.output
+    # The new targets bring dependencies: the README's own install lines are named.
+    again = " ".join(result.stdout.split()).split("install them again with ")[1]
+    assert again.startswith('pip install -e ".[dev]"') and "npm ci --prefix web" in again
     made = fwstart(
         "new", "fresh/demo", "--framework", framework, "-t", "web", "-t", "edge", "--yes"
     )

@@ -1,6 +1,7 @@
 """What `fwstart update` tells the person: the plan, the result, what to do next."""
 
 from fwstart import __version__
+from fwstart.api import start_commands
 from fwstart.merge import BOTH_ADDED, CONFLICT, KEPT_DELETED, KEPT_YOURS
 from fwstart.update import UpdatePlan, UpdateResult
 
@@ -59,6 +60,8 @@ def outcome(result: UpdateResult) -> str:
     lines = [f"Updated {plan.project} to fwstart {__version__}: {count} file(s) changed."]
     if plan.conflicts:
         lines.append(f"Conflicts to resolve: {', '.join(plan.conflicts)}.")
+    if install := _install_again(plan):
+        lines.append(f"Its dependencies changed: install them again with {install}")
     if plan.undo:
         lines.append(
             "Review with git status and git diff --cached"
@@ -66,6 +69,17 @@ def outcome(result: UpdateResult) -> str:
             + f", and commit. Undo with: {plan.undo}"
         )
     return "\n".join(lines)
+
+
+def _install_again(plan: UpdatePlan) -> str:
+    """The README's install lines, when the update changed what they install."""
+    installs = ("pyproject.toml", "web/package.json", "web/package-lock.json")
+    if not any(change.writes and change.path in installs for change in plan.changes):
+        return ""
+    lines = start_commands(plan.project / "README.md")
+    return " && ".join(
+        line.split("#")[0].strip() for line in lines if line.startswith(("pip install", "npm ci"))
+    )
 
 
 def confirm_question(plan: UpdatePlan) -> str:

@@ -7,6 +7,7 @@
 {%- endif %}
 {% if targets %}
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -63,6 +64,19 @@ def test_each_artifact_predicts_like_the_model(trained, tmp_path, capsys):
     assert predict_main([trained.data, "--model", str(tmp_path / first), "--limit", "1"]) == 0
     line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("image"))
     assert line.split()[2] in manifest["classes"], line
+{%- endif %}{%- if cookiecutter.mobile or cookiecutter.edge %}
+
+
+def test_a_package_that_is_not_installed_is_one_line(trained, tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "ai_edge_litert", None)  # as if it had never been installed
+    (tmp_path / "default.yaml").write_text((ROOT / "configs" / "default.yaml").read_text())
+    (tmp_path / "mine.yaml").write_text(f"data: {trained.data}\nrun_dir: {trained.run_dir}\n"
+                                        f"artifacts_dir: {tmp_path / 'out'}\n")
+    target = "{{ 'mobile' if cookiecutter.mobile else 'edge' }}"
+    code = main(["--config", str(tmp_path / "mine.yaml"), "--target", target])
+    err = capsys.readouterr().err
+    assert code == 1 and err.count("\n") == 1, err
+    assert "ai_edge_litert" in err and 'pip install -e ".[dev]"' in err
 {%- endif %}
 
 

@@ -225,6 +225,10 @@ def main(argv: list[str] | None = None) -> int:
             print(nothing_to_export(args.config))
             return 0
         manifest = export(config)
+    except ModuleNotFoundError as error:  # an install that predates a target (fwstart update)
+        print(f"error: {error.name} is not installed, and this export needs it. Install the "
+              "project's dependencies again: pip install -e \".[dev]\"", file=sys.stderr)
+        return 1
     except (ValueError, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
