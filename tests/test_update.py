@@ -191,6 +191,11 @@ def test_a_file_of_mine_where_the_template_adds_one_is_left_alone(
 def test_after_resolving_the_next_update_has_nothing_to_do(fwstart, project, tmp_path, monkeypatch):
     monkeypatch.setenv("FWSTART_TEMPLATES", str(newer_templates(tmp_path)))
     assert fwstart("update", "demo").exit_code == 3
+    # Unresolved markers are never merged into again, not even with --allow-dirty.
+    conflicted = (project / "configs" / "default.yaml").read_text()
+    refused = fwstart("update", "demo", "--add-target", "web", "--allow-dirty")
+    assert refused.exit_code == 1 and "unresolved conflicts" in refused.stderr
+    assert (project / "configs" / "default.yaml").read_text() == conflicted
     (project / "configs" / "default.yaml").write_text("epochs: 30\n")
     commit_all(project, "resolved")
     again = fwstart("update", "demo")

@@ -180,6 +180,12 @@ def changed_paths(repo: Repo, folder: Path) -> list[str]:
     return [line[3:] for line in out.decode().splitlines()]
 
 
+def unmerged_paths(repo: Repo, folder: Path) -> list[str]:
+    """Files under ``folder`` with an unresolved merge conflict (git's unmerged entries)."""
+    out = repo.git("diff", "--name-only", "--diff-filter=U", "--", str(folder))
+    return out.decode().splitlines()
+
+
 def store_blob(repo: Repo, data: bytes) -> str:
     """Store ``data`` as a blob and return its id."""
     return repo.git("hash-object", "-w", "--stdin", stdin=data).decode().strip()

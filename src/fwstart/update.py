@@ -108,8 +108,10 @@ def update_project(
     saved, old_version = read_project(catalog, project)
     answers = changed_answers(catalog, saved, changes)
     repo = gitops.find_repo(project)
-    if repo is not None and not dry_run and not allow_dirty:
-        _check_clean(repo, project)
+    if repo is not None and not dry_run:
+        _check_resolved(repo, project)
+        if not allow_dirty:
+            _check_clean(repo, project)
     with tempfile.TemporaryDirectory(prefix="fwstart-update-") as scratch:
         on_step("Finding the template this project was made from")
         base_folder, base = _base(catalog, project, saved, Path(scratch), on_step)
@@ -196,6 +198,15 @@ def changed_answers(catalog: Catalog, saved: SavedAnswers, changes: AnswerChange
 def _recorded(answers: Mapping[str, AnswerValue]) -> Answers:
     """Answers exactly as recorded: a default that changed since never applies."""
     return Answers(**answers)  # type: ignore[arg-type]  # read_project checked every key
+
+
+def _check_resolved(repo: gitops.Repo, project: Path) -> None:
+    """Never merge into a file that still holds the markers of an unresolved conflict."""
+    if unmerged := gitops.unmerged_paths(repo, project):
+        raise InputError(
+            f"{project} has unresolved conflicts ({', '.join(unmerged)}).",
+            "Resolve the <<<<<<< / >>>>>>> markers, git add the files and commit, then update.",
+        )
 
 
 def _check_clean(repo: gitops.Repo, project: Path) -> None:
