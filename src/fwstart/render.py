@@ -52,7 +52,7 @@ def check_destination(destination: Path, force: bool) -> None:
             raise DestinationError(
                 f"{destination} already exists and is not empty.",
                 "Choose a new directory, or pass --force to add the starter's files to it "
-                "(fwstart never overwrites a file that is already there).",
+                "(if any of its files is already there, nothing is written).",
             )
 
 
