@@ -7,7 +7,9 @@
 {%- endif %}
 {% if targets %}
 import json
+{%- if cookiecutter.mobile or cookiecutter.edge %}
 import sys
+{%- endif %}
 from pathlib import Path
 
 import pytest
