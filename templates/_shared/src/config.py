@@ -61,9 +61,13 @@ def load_config(path: Path, overrides: dict[str, object] | None = None) -> Confi
     if path.is_dir():
         raise ValueError(f"{path} is a directory; --config takes a YAML file such as "
                          f"{path / 'default.yaml'}.")
-    values = _read(path.parent / "default.yaml")
-    if path.name != "default.yaml":
-        values.update(_read(path))
+    own = _read(path)  # first: a missing file is named as it was typed
+    defaults = path.parent / "default.yaml"
+    if path.name != "default.yaml" and not defaults.is_file():
+        raise ValueError(f"{path} changes some settings of default.yaml, which must sit beside "
+                         f"it ({defaults} does not exist): keep your config files in configs/.")
+    values = _read(defaults) if path.name != "default.yaml" else {}
+    values.update(own)
     values.update(overrides or {})
     return Config(**{name: _typed(name, value) for name, value in values.items()})
 
@@ -95,7 +99,10 @@ def _read(path: Path) -> dict[str, object]:
         reason = error.strerror if isinstance(error, OSError) else "not UTF-8 text"
         raise ValueError(f"Config file {path} cannot be read ({reason}).") from None
     except yaml.YAMLError as error:
-        raise ValueError(f"{path} is not valid YAML: {error}") from None
+        mark = getattr(error, "problem_mark", None)
+        where = f", line {mark.line + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or "cannot be parsed"
+        raise ValueError(f"{path}{where} is not valid YAML: {problem}.") from None
     if not isinstance(values, dict):
         raise ValueError(f"{path} must hold 'key: value' lines.")
     return values

@@ -36,3 +36,20 @@ def test_flags_override_the_config_file():
 def test_bad_overrides_are_explained(override, message):
     with pytest.raises(ValueError, match=message):
         load_config(ROOT / "configs" / "default.yaml", dict([parse_override(override)]))
+
+
+def test_a_config_file_is_named_as_typed_and_must_sit_beside_default_yaml(tmp_path):
+    with pytest.raises(ValueError, match=f"Config file {tmp_path / 'mine.yaml'} does not exist"):
+        load_config(tmp_path / "mine.yaml")
+    (tmp_path / "mine.yaml").write_text("epochs: 3\n")
+    with pytest.raises(ValueError, match="must sit beside it .* keep your config files in configs/"):
+        load_config(tmp_path / "mine.yaml")
+
+
+def test_bad_yaml_is_one_line_with_its_line_number(tmp_path):
+    (tmp_path / "default.yaml").write_text((ROOT / "configs" / "default.yaml").read_text())
+    (tmp_path / "mine.yaml").write_text("epochs: 3\nseed: [1\n")
+    with pytest.raises(ValueError) as raised:
+        load_config(tmp_path / "mine.yaml")
+    assert "mine.yaml, line 3 is not valid YAML" in str(raised.value)
+    assert "\n" not in str(raised.value)
