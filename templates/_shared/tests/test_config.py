@@ -42,7 +42,7 @@ def test_a_config_file_is_named_as_typed_and_must_sit_beside_default_yaml(tmp_pa
     with pytest.raises(ValueError, match=f"Config file {tmp_path / 'mine.yaml'} does not exist"):
         load_config(tmp_path / "mine.yaml")
     (tmp_path / "mine.yaml").write_text("epochs: 3\n")
-    with pytest.raises(ValueError, match="must sit beside it .* keep your config files in configs/"):
+    with pytest.raises(ValueError, match="must sit beside it .* keep your config files in"):
         load_config(tmp_path / "mine.yaml")
 
 
