@@ -73,9 +73,16 @@ def make_server(port: int, web_dir: Path = WEB_DIR,
     return ThreadingHTTPServer(("127.0.0.1", port), handler)
 
 
+def tcp_port(text: str) -> int:
+    """A --port value: a whole number from 0 (any free port) to 65535."""
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port: give 0-65535")
+    return int(text)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Serve the browser page on 127.0.0.1.")
-    parser.add_argument("--port", type=int, default=8080, help="default 8080")
+    parser.add_argument("--port", type=tcp_port, default=8080, help="default 8080")
     parser.add_argument("--artifacts", type=Path, default=Path("artifacts"),
                         help="the folder export wrote (default: artifacts)")
     args = parser.parse_args(argv)

@@ -60,3 +60,11 @@ def test_a_taken_port_is_one_clear_line(tmp_path, monkeypatch, capsys):
         code = main(["--port", str(port), "--artifacts", str(tmp_path)])
     err = capsys.readouterr().err
     assert code == 1 and f"127.0.0.1:{port} (in use)" in err
+
+
+@pytest.mark.parametrize("port", ["70000", "-1", "http"])
+def test_a_port_out_of_range_is_a_usage_error(port, capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["--port", port])
+    assert exited.value.code == 2
+    assert "is not a port: give 0-65535" in capsys.readouterr().err
