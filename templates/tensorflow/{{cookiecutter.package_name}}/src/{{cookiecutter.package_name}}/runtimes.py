@@ -88,6 +88,21 @@ def checkpoint(path: Path) -> Runner:
     return lambda pixels: model(pixels, training=False).numpy()
 
 
+{%- if cookiecutter.server %}
+
+
+def server_runner(path: Path, threads: int) -> Runner:
+    """The service's model; its runtime uses ``threads`` threads per call (0: one per core)."""
+    import tensorflow as tf
+
+    try:  # possible only before TensorFlow starts; a process that already ran it keeps its own
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+    except RuntimeError:
+        pass
+    return saved_model(path)
+{%- endif %}
+
+
 def load_runner(path: Path) -> Runner:
     """Pick the runtime for a model file or folder."""
     if (path / "saved_model.pb").is_file():
