@@ -132,7 +132,7 @@ def _serve(app: FastAPI, listener: socket.socket, timeout: float) -> int:
 
 def _supervise(argv: list[str], workers: int, listener: socket.socket) -> int:
     """Start the workers on our socket, pass SIGTERM or Ctrl-C on to them once, and stop
-    them all when one ends; the worst exit code."""
+    them all when one ends; the first of their exit codes that is not 0, else 0."""
     command = [sys.executable, "-m", "{{ cookiecutter.package_name }}.serve", *argv,
                "--socket-fd", str(listener.fileno())]
     with tempfile.TemporaryDirectory(prefix="serve-metrics-") as metrics:
