@@ -1,12 +1,16 @@
 """The generated HTTP service under load: dynamic batching on vs off, and /healthz meanwhile.
 
-python -m bench.serving PROJECT_DIR ARTIFACTS_DIR [--seconds 5] [--clients 1 8 32 64]
+python -m bench.serving PROJECT_DIR ARTIFACTS_DIR [--seconds 5] [--clients 1 8 32 64] [--workers]
 
 Run with the starter environment's Python (the project installed with its serve extra). For
 each setting and each number of concurrent clients, each client sends single-image TF Serving
 requests over its own keep-alive connection for --seconds; prints a Markdown table of
 requests/s and p50/p99 latency, then /healthz's p50/p99 while 32 clients saturate predict.
 The load generator shares the machine's cores with the service: figures are for this machine.
+
+--workers compares ways of using the cores instead (batching on, no delay): one process or two
+worker processes on one socket (serve --workers), each with the runtime's default threads (one
+per core) or one runtime thread (serve --threads).
 """
 
 import argparse
@@ -27,6 +31,12 @@ SETTINGS = {
     "batching, 2 ms delay": ["--max-delay-ms", "2"],
     "batching, no delay": ["--max-delay-ms", "0"],
     "batching off": ["--no-batching"],
+}
+WORKERS = {  # --workers
+    "1 process, runtime threads: one per core": ["--workers", "1", "--threads", "0"],
+    "1 process, 1 runtime thread": ["--workers", "1", "--threads", "1"],
+    "2 worker processes, runtime threads: one per core": ["--workers", "2", "--threads", "0"],
+    "2 worker processes, 1 runtime thread each": ["--workers", "2", "--threads", "1"],
 }
 
 
@@ -117,13 +127,14 @@ def main() -> None:
     parser.add_argument("artifacts", type=Path)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 8, 32, 64])
+    parser.add_argument("--workers", action="store_true", help="compare processes and threads")
     args = parser.parse_args()
     manifest = json.loads((args.artifacts / "manifest.json").read_text())
     image = np.full(manifest["input"]["shape"][1:], 128.0).tolist()
     body = json.dumps({"instances": [image]}).encode()
     print("| setting | clients | requests/s | p50 ms | p99 ms |\n| --- | --- | --- | --- | --- |")
     health = {}
-    for setting, flags in SETTINGS.items():
+    for setting, flags in (WORKERS if args.workers else SETTINGS).items():
         service, port = start(args.project, args.artifacts, flags)
         try:
             for clients in args.clients:

@@ -12,7 +12,7 @@ import numpy as np
 
 from .batching import Batcher, Unbatched
 from .inputs import MAX_INSTANCES, Refused
-from .runtimes import SERVER_FORMAT, Runner, load_runner
+from .runtimes import SERVER_FORMAT, Runner, server_runner
 
 BYTES_PER_PIXEL = 16  # room for "123.456789012, " in JSON
 
@@ -26,6 +26,7 @@ class Settings:
     batching: bool = True
     max_body_bytes: int | None = None  # None: room for MAX_INSTANCES images
     timeout: float = 10.0  # seconds
+    threads: int = 1  # the runtime's threads per model call; 0: one per core
 
 
 def server_artifact(artifacts: Path) -> tuple[Path, dict]:
@@ -83,7 +84,7 @@ class ServedModel:
         print(f"Model ready: {self.file.name} ({mode}).", flush=True)
 
     def _warm_runner(self) -> Runner:
-        run = load_runner(self.file)
+        run = server_runner(self.file, self.settings.threads)
         for size in sorted({1, self.settings.max_batch}):  # first calls allocate; do them now
             run(np.zeros((size, *self.shape), dtype=np.float32))
         return run

@@ -1,15 +1,17 @@
 """What the service counts for Prometheus, and its errors as JSON.
 
 Every response is counted by endpoint and status, 5xx included, and every error is a JSON
-object with one "error" message: never a traceback or an HTML page.
+object with one "error" message: never a traceback or an HTML page. Under serve --workers N,
+each worker writes its counts to PROMETHEUS_MULTIPROC_DIR and /metrics sums them all.
 """
 
 import logging
+import os
 import time
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram, multiprocess
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -29,6 +31,10 @@ class Metrics:
                                  registry=self.registry)
         self.predicted = Counter("predictions", "Predicted classes", ["label"],
                                  registry=self.registry)
+        self.exposed = self.registry  # what /metrics shows
+        if "PROMETHEUS_MULTIPROC_DIR" in os.environ:  # a worker of serve --workers N
+            self.exposed = CollectorRegistry()
+            multiprocess.MultiProcessCollector(self.exposed)
 
 
 class CountResponses:

@@ -67,7 +67,7 @@ def _add_health(app: FastAPI, model: ServedModel, metrics: Metrics) -> None:
 
     @app.get("/metrics", response_class=Response, responses=openapi.METRICS)
     async def prometheus_metrics() -> Response:
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        return Response(generate_latest(metrics.exposed), media_type=CONTENT_TYPE_LATEST)
 
 
 def _add_v1(app: FastAPI, model: ServedModel, metrics: Metrics) -> None:

@@ -2,6 +2,7 @@
 
 python -m {{ cookiecutter.package_name }}.serve [--host 127.0.0.1] [--port 8000] [--artifacts DIR]
     [--max-batch 32] [--max-delay-ms 0] [--no-batching] [--max-body-bytes N] [--timeout 10]
+    [--workers 2] [--threads 1]
 
 POST /v1/models/NAME:predict  {"instances": [image, ...]} -> {"predictions": [logits, ...]}
 POST /predict                 the same (kept as an alias)
@@ -13,12 +14,21 @@ GET  /v2/health/ready, /v2/models/NAME/ready     readiness: the model is loaded 
 GET  /metrics                 Prometheus text: responses by endpoint and status, latency, classes
 NAME is the project's distribution name; an image is in the model's input shape without the
 batch axis, raw 0-255 pixels.
+
+--workers N runs N copies of the service on one socket (the kernel spreads connections among
+them); /metrics counts every worker's requests (prometheus_client's multiprocess mode).
+--threads is how many threads the runtime uses per model call. On 2 cores, 2 workers of one
+thread each served the most (bench/ in fwstart); on Kubernetes, scale out with replicas.
 """
 
 import argparse
+import os
 import signal
 import socket
+import subprocess
 import sys
+import tempfile
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -67,16 +77,23 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
                         help="larger bodies get 413 (default: sized to 1024 images)")
     parser.add_argument("--timeout", type=float, default=Settings.timeout,
                         help="seconds to read a body, and to wait for the model")
+    parser.add_argument("--workers", type=int, default=2,
+                        help="processes serving on the one socket, one model each")
+    parser.add_argument("--threads", type=int, default=Settings.threads,
+                        help="the runtime's threads per model call (0: one per core)")
+    # How --workers hands each worker the socket it bound; not for people.
+    parser.add_argument("--socket-fd", type=int, default=None, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    if args.max_batch < 1 or args.max_delay_ms < 0 or args.timeout <= 0:
-        raise ValueError("--max-batch must be at least 1, --max-delay-ms at least 0 "
-                         "and --timeout above 0.")
+    if min(args.max_batch, args.workers) < 1 or min(args.max_delay_ms, args.threads) < 0 \
+            or args.timeout <= 0:
+        raise ValueError("--max-batch and --workers must be at least 1, --max-delay-ms and "
+                         "--threads at least 0, and --timeout above 0.")
     return Settings(max_batch=args.max_batch, max_delay=args.max_delay_ms / 1000,
                     batching=not args.no_batching, max_body_bytes=args.max_body_bytes,
-                    timeout=args.timeout)
+                    timeout=args.timeout, threads=args.threads)
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -93,21 +110,13 @@ def _listen(host: str, port: int) -> socket.socket:
         listener.close()
         raise ValueError(f"Cannot listen on {host}:{port}: {error.strerror}. "
                          "Choose another --port (or stop what uses it).") from None
+    listener.listen(2048)  # connections wait in the kernel's queue from now on
     return listener
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = _arguments(argv)
-    try:
-        app = create_app(args.artifacts, _settings(args))
-        listener = _listen(args.host, args.port)
-    except ValueError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    host, port = listener.getsockname()[:2]
-    print(f"Serving {MODEL_NAME} on http://{host}:{port} (loading the model; ready when "
-          f"/v2/health/ready answers 200). Stop with Ctrl-C or SIGTERM.", flush=True)
-    config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=args.timeout * 2)
+def _serve(app: FastAPI, listener: socket.socket, timeout: float) -> int:
+    """Serve until SIGTERM or Ctrl-C, answering what was accepted; the exit code."""
+    config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=timeout * 2)
     server = uvicorn.Server(config)
     app.state.model.on_failure = lambda: setattr(server, "should_exit", True)
     stopped_by: list[int] = []
@@ -119,6 +128,52 @@ def main(argv: list[str] | None = None) -> int:
     if app.state.model.failure:
         return 1
     return 130 if signal.SIGINT in stopped_by else 0
+
+
+def _supervise(argv: list[str], workers: int, listener: socket.socket) -> int:
+    """Start the workers on our socket, pass SIGTERM or Ctrl-C on to them once, and stop
+    them all when one ends; the first of their exit codes that is not 0, else 0."""
+    command = [sys.executable, "-m", "{{ cookiecutter.package_name }}.serve", *argv,
+               "--socket-fd", str(listener.fileno())]
+    with tempfile.TemporaryDirectory(prefix="serve-metrics-") as metrics:
+        environment = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": metrics}
+        # A session of their own: Ctrl-C reaches them once, through us.
+        running = [subprocess.Popen(command, env=environment, pass_fds=[listener.fileno()],
+                                    start_new_session=True) for _ in range(workers)]
+        stopped_by: list[int] = []
+
+        def stop(number: int) -> None:
+            if not stopped_by:
+                stopped_by.append(number)
+                for worker in running:
+                    worker.send_signal(number)
+
+        for signal_number in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signal_number, lambda number, frame: stop(number))
+        while all(worker.poll() is None for worker in running):
+            time.sleep(0.1)
+        stop(signal.SIGTERM)  # one ended by itself (a broken model): stop the others
+        codes = [worker.wait() for worker in running]
+        return next((code for code in codes if code), 0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _arguments(argv)
+    try:
+        app = create_app(args.artifacts, _settings(args))
+        if args.socket_fd is not None:  # a worker of --workers N
+            return _serve(app, socket.socket(fileno=args.socket_fd), args.timeout)
+        listener = _listen(args.host, args.port)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    host, port = listener.getsockname()[:2]
+    print(f"Serving {MODEL_NAME} on http://{host}:{port} with {args.workers} worker(s) "
+          f"(loading the model; ready when /v2/health/ready answers 200). "
+          f"Stop with Ctrl-C or SIGTERM.", flush=True)
+    if args.workers == 1:
+        return _serve(app, listener, args.timeout)
+    return _supervise(sys.argv[1:] if argv is None else argv, args.workers, listener)
 
 
 if __name__ == "__main__":

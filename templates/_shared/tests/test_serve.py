@@ -285,7 +285,7 @@ def test_healthz_answers_while_predict_is_saturated(service, images):
 
 @pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="reads /proc (Linux)")
 def test_oversized_bodies_are_refused_with_memory_bounded(artifacts, images):
-    process, url = start(artifacts, "--max-body-bytes", "1000000")
+    process, url = start(artifacts, "--max-body-bytes", "1000000", "--workers", "1")
     try:
         before = resident_megabytes(process.pid)
         statuses = [oversized(url + PREDICT, 16) for _ in range(12)]  # 192 MB in all
@@ -298,6 +298,36 @@ def test_oversized_bodies_are_refused_with_memory_bounded(artifacts, images):
     assert set(statuses) <= {413, 0}
     assert f"{counted(PREDICT, 413)} 12.0" in metrics  # each refused, none read whole
     assert grown < 50, f"the service grew by {grown:.0f} MB"
+
+
+def metric_sample(url: str, sample: str) -> float:
+    metrics = urllib.request.urlopen(f"{url}/metrics", timeout=10).read().decode()
+    found = re.search(rf"^{re.escape(sample)} (\S+)$", metrics, re.MULTILINE)
+    return float(found[1]) if found else 0.0
+
+
+def test_metrics_count_every_request_across_workers(artifacts, images):
+    process, url = start(artifacts, "--workers", "2")
+    try:
+        body = {"instances": images[:1].tolist()}
+        with ThreadPoolExecutor(16) as pool:  # each its own connection: both workers take some
+            statuses = list(pool.map(lambda _: post(url + PREDICT, body)[0], range(64)))
+        # Each scrape is answered by whichever worker accepts it: every one sums all workers.
+        scraped = [metric_sample(url, counted(PREDICT, 200)) for _ in range(8)]
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+    assert statuses == [200] * 64
+    assert scraped == [64.0] * 8
+
+
+def test_workers_and_threads_must_be_sensible(artifacts):
+    for flag, value in (("--workers", "0"), ("--threads", "-1")):
+        finished = subprocess.run(
+            [sys.executable, "-m", "{{ cookiecutter.package_name }}.serve", "--artifacts",
+             str(artifacts), flag, value], capture_output=True, text=True, timeout=60)
+        assert finished.returncode == 1 and finished.stderr.startswith("error: ")
+        assert flag in finished.stderr and "Traceback" not in finished.stderr
 
 
 def test_a_body_that_stops_arriving_gets_408(artifacts):

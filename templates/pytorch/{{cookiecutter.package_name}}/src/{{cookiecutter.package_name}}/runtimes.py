@@ -43,11 +43,13 @@ def exported_program(path: Path) -> Runner:
 {%- if onnx %}
 
 
-def onnxruntime(path: Path) -> Runner:
-    """ONNX Runtime on the CPU, as on a server or an edge device."""
+def onnxruntime(path: Path, threads: int = 0) -> Runner:
+    """ONNX Runtime on the CPU, as on a server or an edge device (threads 0: one per core)."""
     import onnxruntime as ort
 
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     name = session.get_inputs()[0].name
     return lambda pixels: session.run(None, {name: pixels})[0]
 {%- endif %}
@@ -107,6 +109,15 @@ BY_SUFFIX: dict[str, Callable[[Path], Runner]] = {
 {%- endif %}
     ".ckpt": checkpoint,
 }
+
+
+{%- if cookiecutter.server %}
+
+
+def server_runner(path: Path, threads: int) -> Runner:
+    """The service's model; its runtime uses ``threads`` threads per call (0: one per core)."""
+    return onnxruntime(path, threads)
+{%- endif %}
 
 
 def load_runner(path: Path) -> Runner:

@@ -6,6 +6,9 @@ as a NumPy array, so export verification and predict treat all formats alike.
 """
 
 from collections.abc import Callable
+{%- if cookiecutter.server %}
+from contextlib import suppress
+{%- endif %}
 from pathlib import Path
 
 import numpy as np
@@ -86,6 +89,19 @@ def checkpoint(path: Path) -> Runner:
 
     model, _ = load_checkpoint(path)
     return lambda pixels: model(pixels, training=False).numpy()
+
+
+{%- if cookiecutter.server %}
+
+
+def server_runner(path: Path, threads: int) -> Runner:
+    """The service's model; its runtime uses ``threads`` threads per call (0: one per core)."""
+    import tensorflow as tf
+
+    with suppress(RuntimeError):  # only before TensorFlow starts; else it keeps its own
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+    return saved_model(path)
+{%- endif %}
 
 
 def load_runner(path: Path) -> Runner:
