@@ -62,10 +62,17 @@ def create_app(artifacts: Path, settings: Settings | None = None) -> FastAPI:
     return app
 
 
+def tcp_port(text: str) -> int:
+    """A --port value (for argparse): a whole number from 0 (any free port) to 65535."""
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port: give 0-65535")
+    return int(text)
+
+
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Serve the exported model over HTTP.")
     parser.add_argument("--host", default="127.0.0.1", help="0.0.0.0 to listen on every address")
-    parser.add_argument("--port", type=int, default=8000, help="0 picks a free port")
+    parser.add_argument("--port", type=tcp_port, default=8000, help="0 picks a free port")
     parser.add_argument("--artifacts", type=Path, default=Path("artifacts"))
     parser.add_argument("--max-batch", type=int, default=Settings.max_batch,
                         help="most images the batcher puts in one model call")

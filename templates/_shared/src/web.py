@@ -74,7 +74,7 @@ def make_server(port: int, web_dir: Path = WEB_DIR,
 
 
 def tcp_port(text: str) -> int:
-    """A --port value: a whole number from 0 (any free port) to 65535."""
+    """A --port value (for argparse): a whole number from 0 (any free port) to 65535."""
     if not text.isdigit() or int(text) > 65535:
         raise argparse.ArgumentTypeError(f"{text!r} is not a port: give 0-65535")
     return int(text)

@@ -345,3 +345,11 @@ def test_a_body_that_stops_arriving_gets_408(artifacts):
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
     assert answer.startswith(b"HTTP/1.1 408") and b"--timeout" in answer
+
+
+def test_a_port_out_of_range_is_a_usage_error(artifacts):
+    finished = subprocess.run(
+        [sys.executable, "-m", "{{ cookiecutter.package_name }}.serve", "--artifacts",
+         str(artifacts), "--port", "99999"], capture_output=True, text=True, timeout=60)
+    assert finished.returncode == 2 and "is not a port: give 0-65535" in finished.stderr
+    assert "Traceback" not in finished.stderr
