@@ -34,7 +34,10 @@ def server_artifact(artifacts: Path) -> tuple[Path, dict]:
     manifest_file = artifacts / "manifest.json"
     if not manifest_file.is_file():
         raise ValueError(f"No {manifest_file}: train and export for the server target first.")
-    manifest = json.loads(manifest_file.read_text())
+    try:
+        manifest = json.loads(manifest_file.read_text())
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{manifest_file} is not valid JSON ({error}): export again.") from None
     for entry in manifest["artifacts"]:
         if entry["format"] == SERVER_FORMAT:
             return artifacts / entry["file"], manifest

@@ -40,7 +40,7 @@ def describe(model: Path) -> ModelCard:
     if not model.exists() and model.suffix != Path(CHECKPOINT).suffix:
         raise ValueError(f"Model {model} does not exist: export first, or pass --model.")
     if manifest_file.is_file():
-        manifest = json.loads(manifest_file.read_text())
+        manifest = read_manifest(manifest_file)
         if any(entry["file"] == model.name for entry in manifest["artifacts"]):
             shape, layout = manifest["input"]["shape"], manifest["input"]["layout"]
             return ModelCard(shape[2] if layout == "NCHW" else shape[1], manifest["classes"])
@@ -97,10 +97,18 @@ def _read_arrays(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
     return checked_pixels(path, "the images", images), labels
 
 
+def read_manifest(path: Path) -> dict:
+    """The manifest export wrote; a damaged one is named, with the fix."""
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path} is not valid JSON ({error}): export again.") from None
+
+
 def default_model() -> Path:
     """The first exported artifact, or the training checkpoint if nothing was exported."""
     if MANIFEST.is_file():
-        artifacts = json.loads(MANIFEST.read_text())["artifacts"]
+        artifacts = read_manifest(MANIFEST)["artifacts"]
         if artifacts:
             return MANIFEST.parent / artifacts[0]["file"]
     return Path("runs") / CHECKPOINT

@@ -31,6 +31,15 @@ def test_predict_explains_a_missing_model(tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().err
 
 
+def test_a_damaged_manifest_is_named(trained, tmp_path, capsys):
+    model = tmp_path / CHECKPOINT
+    model.write_bytes((Path(trained.run_dir) / CHECKPOINT).read_bytes())
+    (tmp_path / "manifest.json").write_text("{bad")
+    assert main([trained.data, "--model", str(model)]) == 1
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'manifest.json'} is not valid JSON" in err and "export again" in err
+
+
 def test_an_image_is_resized_to_the_models_input_and_classes_are_named(folder_run, tmp_path,
                                                                         capsys):
     config = folder_run
