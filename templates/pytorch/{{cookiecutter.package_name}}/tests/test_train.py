@@ -205,8 +205,8 @@ def test_torchrun_with_two_processes_matches_one(trained, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.count("test accuracy") == 1
     assert result.stdout.count("Training on") == 1
-    assert sorted(path.name for path in run_dir.iterdir()) == [CHECKPOINT, "metrics.json",
-                                                               "tensorboard"]
+    assert sorted(path.name for path in run_dir.iterdir()) == [
+        CHECKPOINT, "metrics.json",{{ ' "mlflow-run.json",' if cookiecutter.tracking else "" }} "tensorboard"]
     assert len(list((run_dir / "tensorboard").iterdir())) == 1
     metrics = json.loads((run_dir / "metrics.json").read_text())
     single = json.loads((Path(trained.run_dir) / "metrics.json").read_text())

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from . import checkpoint, distributed
+from . import checkpoint, distributed{{ ", tracking" if cookiecutter.tracking else "" }}
 from .config import Config, load_config, parse_override
 from .data import load_splits, num_classes
 from .distributed import ShardedBatches
@@ -152,7 +152,13 @@ def train(config: Config, dry_run: bool = False, fresh: bool = False) -> dict:
     try:
         if dry_run:
             return dry_run_step(config, process)
+{%- if cookiecutter.tracking %}
+        system = {"framework": f"torch {torch.__version__}", "device": str(process.device)}
+        with tracking.run(config, fresh, system, main=process.main):
+            return fit(config, process, fresh)
+{%- else %}
         return fit(config, process, fresh)
+{%- endif %}
     finally:
         distributed.stop()
 
@@ -206,6 +212,9 @@ def fit(config: Config, process: distributed.Process, fresh: bool) -> dict:
                     save_best(run_dir / CHECKPOINT, model, config, classes, image_size, epoch,
                               val_accuracy)
                 checkpoint.save_resume_state(run_dir, config, parts, progress)
+{%- if cookiecutter.tracking %}
+                tracking.log_epoch(progress.history[-1])
+{%- endif %}
             process.print(f"epoch {epoch:>3}/{config.epochs}  train loss {loss:.4f}  "
                           f"val loss {val_loss:.4f}  val acc {val_accuracy:.4f}"
                           f"{'  (best, saved)' if best else ''}")

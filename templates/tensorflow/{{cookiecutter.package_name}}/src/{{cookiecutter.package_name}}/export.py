@@ -22,7 +22,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from . import runtimes
+from . import runtimes{{ ", tracking" if cookiecutter.tracking else "" }}
 from .config import TARGETS, Config, load_config, with_overrides
 from .data import as_model_input, class_names, load_splits
 from .quiet import native_noise_dropped
@@ -210,6 +210,9 @@ def main(argv: list[str] | None = None) -> int:
                   f"Add some there, or pass --target with one of: {', '.join(TARGETS)}.")
             return 0
         manifest = export(config)
+{%- if cookiecutter.tracking %}
+        tracking.log_export(config)
+{%- endif %}
     except (ValueError, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
