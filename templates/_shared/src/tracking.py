@@ -76,7 +76,7 @@ def run(config: Config, fresh: bool, system: dict[str, str], main: bool = True) 
 
 
 def log_epoch(record: dict[str, float]) -> None:
-    """Log one finished epoch's figures (train_loss, val_loss, val_accuracy) at its number."""
+    """Log one finished epoch's figures (losses, accuracies) at the epoch's number."""
     figures = {name: value for name, value in record.items() if name != "epoch"}
     mlflow.log_metrics(figures, step=int(record["epoch"]))
 
