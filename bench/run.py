@@ -22,12 +22,17 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from bench.starter_env import CONSTRAINTS, install_project, run, starter_environment
+from bench.starter_env import (
+    StarterEnv,
+    install_project,
+    lightning_overlay,
+    run,
+    starter_environment,
+)
 from bench.timing import Stats, command, interleaved, interleaved_with_cpu, ratio, repeat
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-LIGHTNING = "pytorch-lightning==2.6.6"  # its newest release; accepts torch 2.13
 EVERY_TARGET = ["--target", "mobile", "--target", "web", "--target", "edge", "--target", "server"]
 FRAMEWORKS = {"pytorch": ".ckpt", "tensorflow": ".keras"}
 
@@ -80,8 +85,13 @@ def generation(scratch: Path, repeats: int) -> Section:
     fwstart_env = {**os.environ, "XDG_CACHE_HOME": str(cache)}
     times, cpu = interleaved_with_cpu(
         {
+            # Like for like: cookiecutter starts no git repository; the next row shows what
+            # fwstart's default (a repository holding the render for `fwstart update`) adds.
+            "fwstart new --yes --no-git": lambda i: command(
+                BIN / "fwstart", "new", scratch / f"fw-{i}", "--yes", "--no-git", env=fwstart_env
+            )(i),
             "fwstart new --yes": lambda i: command(
-                BIN / "fwstart", "new", scratch / f"fw-{i}", "--yes", env=fwstart_env
+                BIN / "fwstart", "new", scratch / f"fg-{i}", "--yes", env=fwstart_env
             )(i),
             "cookiecutter --no-input": lambda i: command(
                 BIN / "cookiecutter", template, "--no-input", "-o", scratch / f"cc-{i}"
@@ -103,7 +113,7 @@ def generation(scratch: Path, repeats: int) -> Section:
             "fwstart ÷ this",
         ],
     )
-    fwstart, fwstart_cpu = times["fwstart new --yes"], cpu["fwstart new --yes"]
+    fwstart, fwstart_cpu = times["fwstart new --yes --no-git"], cpu["fwstart new --yes --no-git"]
     for name, stats in times.items():
         section.rows.append(
             [
@@ -126,7 +136,7 @@ def generation(scratch: Path, repeats: int) -> Section:
     )
     section.findings.append(
         "Slowest imports of `fwstart new`: "
-        + slowest_imports("-m", "fwstart", "new", str(scratch / "imports"), "--yes")
+        + slowest_imports("-m", "fwstart", "new", str(scratch / "imports"), "--yes", "--no-git")
     )
     return section
 
@@ -160,7 +170,8 @@ def startup(repeats: int) -> Section:
 
 def first_model(
     scratch: Path,
-    env: dict[str, str],
+    starters: dict[str, StarterEnv],
+    envs: dict[str, dict[str, str]],
     repeats: int,
     quick: bool,
 ) -> tuple[Section, dict[str, Path]]:
@@ -195,9 +206,10 @@ def first_model(
             timed["export"] = ["python", "-m", f"{package}.export", *config]
             for step, args in timed.items():
                 where = project if step != "new" else None
+                env = envs[framework]
                 steps[step].append(repeat(command(*args, cwd=where, env=env), 1).values[0])
                 if step == "new":
-                    install_project(project, env)  # dependencies: not part of the clock
+                    install_project(project, starters[framework])  # not part of the clock
             projects[framework] = project
         totals = Stats(tuple(map(sum, zip(*steps.values(), strict=True))))
         met = "met" if totals.median <= 60 else "**missed**"
@@ -214,7 +226,7 @@ def first_model(
 
 def training(
     projects: dict[str, Path],
-    env: dict[str, str],
+    envs: dict[str, dict[str, str]],
     repeats: int,
     quick: bool,
 ) -> Section:
@@ -240,7 +252,7 @@ def training(
                     str(projects[framework]),
                     epochs,
                     cwd=ROOT,
-                    env=env,
+                    env=envs[framework],
                 )
                 speeds[variant].append(json.loads(out.splitlines()[-1])["samples_per_second"])
         stats = {variant: Stats(tuple(values)) for variant, values in speeds.items()}
@@ -258,7 +270,7 @@ def training(
 
 def inference(
     projects: dict[str, Path],
-    env: dict[str, str],
+    envs: dict[str, dict[str, str]],
     repeats: int,
     quick: bool,
 ) -> Section:
@@ -290,7 +302,7 @@ def inference(
             calls,
             str(repeats),
             cwd=ROOT,
-            env=env,
+            env=envs[framework],
         )
         results = json.loads(out.splitlines()[-1])
         eager = {batch: Stats(tuple(results["eager"][batch])) for batch in ("batch1", "batch32")}
@@ -324,8 +336,14 @@ def inference(
     return section
 
 
-def machine(env: dict[str, str]) -> list[str]:
-    versions = json.loads(run("python", "-m", "pip", "list", "--format", "json", cwd=ROOT, env=env))
+def machine(envs: dict[str, dict[str, str]]) -> list[str]:
+    versions = {
+        package["name"].lower(): package
+        for env in envs.values()
+        for package in json.loads(
+            run("python", "-m", "pip", "list", "--format", "json", cwd=ROOT, env=env)
+        )
+    }.values()
     wanted = {
         "torch",
         "tensorflow-cpu",
@@ -365,18 +383,19 @@ def main(argv: list[str] | None = None) -> int:
     repeats = args.repeats or (1 if args.quick else 5)
     if args.only:
         return only(args.only, repeats, args.out)
-    env = starter_environment()
-    run(
-        "python", "-m", "pip", "install", "-q", "-c", str(CONSTRAINTS), LIGHTNING, cwd=ROOT, env=env
-    )
+    starters = {framework: starter_environment(framework) for framework in FRAMEWORKS}
+    envs = {
+        "pytorch": lightning_overlay(starters["pytorch"]),
+        "tensorflow": starters["tensorflow"].variables,
+    }
     with tempfile.TemporaryDirectory() as folder:
         scratch = Path(folder)
         sections = [generation(scratch, repeats), startup(repeats)]
-        first, projects = first_model(scratch, env, repeats, args.quick)
+        first, projects = first_model(scratch, starters, envs, repeats, args.quick)
         sections += [
             first,
-            training(projects, env, repeats, args.quick),
-            inference(projects, env, repeats, args.quick),
+            training(projects, envs, repeats, args.quick),
+            inference(projects, envs, repeats, args.quick),
         ]
     mode = (
         "quick mode: one repetition, tiny sizes — not figures to quote"
@@ -392,7 +411,7 @@ def main(argv: list[str] | None = None) -> int:
             "machine are noise.",
             "",
             f"- Run: {mode}",
-            *machine(env),
+            *machine(envs),
             "",
             *(section.markdown() for section in sections),
         ]

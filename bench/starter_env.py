@@ -1,48 +1,131 @@
-"""The one environment where generated starters run, for fwstart's tests and benchmarks.
+"""One environment per framework where generated starters run, for fwstart's tests and benchmarks.
 
-Created on first use in .cache/starter-env (or $FWSTART_CACHE/starter-env) with the
-versions pinned in starter-constraints.txt, and reused while those pins are unchanged.
+Each is built from nothing but the install command in the README of that framework's largest
+generated project (every target and option), run as the README writes it — `pip install -e
+".[dev]"`, with build isolation — plus `-c constraints-<framework>.txt`, which only pins
+versions of distributions that project already requires. The environments are never shared
+between frameworks. Each lives in .cache/env-<framework> (or $FWSTART_CACHE) and is reused while
+the digest of its constraints and of the largest project's pyproject.toml is unchanged.
+Smaller projects of the same framework are installed into it with the same command.
+
+One thing may be left out of a README's pip line: an extra package index this machine cannot
+reach (fwstart's own CI has no route to download.pytorch.org, whose CPU wheel of torch lies in
+pip's find-links here); the environment's record says what was run.
 """
 
 import hashlib
+import json
 import os
+import shlex
 import shutil
+import socket
 import subprocess
 import sys
+import tempfile
+from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
+from urllib.parse import urlsplit
+
+from fwstart.api import load_catalog, new_project
+from fwstart.questions import Answers
 
 ROOT = Path(__file__).resolve().parents[1]
-CONSTRAINTS = Path(__file__).parent / "starter-constraints.txt"
+HERE = Path(__file__).parent
 CACHE = Path(os.environ.get("FWSTART_CACHE", ROOT / ".cache"))
-# Besides the pins: what the starters and their builds (without isolation) need.
-UNPINNED = ["pillow", "pyyaml", "tqdm", "pytest", "ruff", "hatchling", "editables"]
+FRAMEWORKS = ("pytorch", "tensorflow")
+EVERY_TARGET = ("mobile", "web", "edge", "server")
+# Written into each environment: the project it was built from and the exact commands.
+RECORD = "fwstart-built-with.json"
+LIGHTNING = "pytorch-lightning==2.6.6"  # for the benchmarks: its newest release; accepts torch 2.13
 
 
-def pinned_packages() -> list[str]:
-    lines = CONSTRAINTS.read_text().splitlines()
-    return [line.split("==")[0] for line in lines if line and not line.startswith("#")]
+@dataclass(frozen=True)
+class StarterEnv:
+    """A framework's environment: where it is, and the pins its installs are held to."""
+
+    framework: str
+    directory: Path
+    constraints: Path
+
+    @property
+    def variables(self) -> dict[str, str]:
+        """Process environment variables that put this environment first on PATH."""
+        return {
+            **os.environ,
+            "PATH": f"{self.directory / 'bin'}:{os.environ['PATH']}",
+            "VIRTUAL_ENV": str(self.directory),
+            "TFJS_CONVERTER_ENV": str(CACHE / "tfjs-converter"),
+            "PYTHONPATH": "",
+        }
+
+    @property
+    def record(self) -> dict:
+        """What the environment was built from: the project and the commands run."""
+        return json.loads((self.directory / RECORD).read_text())
 
 
-def starter_environment() -> dict[str, str]:
-    """Process environment variables that put the shared starter environment first on PATH."""
-    env_dir = CACHE / "starter-env"
-    stamp = env_dir / ".constraints-sha256"
-    digest = hashlib.sha256(CONSTRAINTS.read_bytes() + " ".join(UNPINNED).encode()).hexdigest()
-    if not stamp.is_file() or stamp.read_text() != digest:
-        shutil.rmtree(env_dir, ignore_errors=True)
-        subprocess.run([sys.executable, "-m", "venv", str(env_dir)], check=True)
-        install = [str(env_dir / "bin" / "python"), "-m", "pip", "install", "-q"]
-        subprocess.run(
-            [*install, "-c", str(CONSTRAINTS), *pinned_packages(), *UNPINNED], check=True
-        )
-        stamp.write_text(digest)
-    return {
-        **os.environ,
-        "PATH": f"{env_dir / 'bin'}:{os.environ['PATH']}",
-        "VIRTUAL_ENV": str(env_dir),
-        "TFJS_CONVERTER_ENV": str(CACHE / "tfjs-converter"),
-        "PYTHONPATH": "",
-    }
+def constraints_file(framework: str) -> Path:
+    return HERE / f"constraints-{framework}.txt"
+
+
+def largest_project(destination: Path, framework: str) -> Path:
+    """The framework's project with every target, the service and CI: what it installs is all."""
+    answers = Answers("deployment", EVERY_TARGET, "neither", "none", "github")
+    return new_project(load_catalog(), destination, answers, framework).path
+
+
+def readme_install_commands(project: Path) -> list[list[str]]:
+    """The install lines (pip install, npm ci) of the README's Start block, as written."""
+    text = (project / "README.md").read_text()
+    block = text.split("## Start", 1)[1].split("```bash", 1)[1].split("```", 1)[0]
+    commands = [shlex.split(line, comments=True) for line in block.splitlines()]
+    return [c for c in commands if c[:2] in (["pip", "install"], ["npm", "ci"])]
+
+
+@cache
+def reachable(url: str) -> bool:
+    """Whether this machine can open a connection to the URL's host."""
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname, parts.port or 443), timeout=5):
+            return True
+    except OSError:
+        return False
+
+
+def runnable_here(command: list[str]) -> list[str]:
+    """The command without `--extra-index-url URL` where that index cannot be reached."""
+    kept: list[str] = []
+    for word in command:
+        if kept[-1:] == ["--extra-index-url"] and not reachable(word):
+            kept.pop()
+        else:
+            kept.append(word)
+    return kept
+
+
+def starter_environment(framework: str) -> StarterEnv:
+    """The framework's environment, built on first use and reused while its digest holds."""
+    starter = StarterEnv(framework, CACHE / f"env-{framework}", constraints_file(framework))
+    source = CACHE / f"env-{framework}-project"
+    with tempfile.TemporaryDirectory() as scratch:
+        fresh = largest_project(Path(scratch) / f"largest-{framework}", framework)
+        pyproject = (fresh / "pyproject.toml").read_bytes()
+        digest = hashlib.sha256(starter.constraints.read_bytes() + pyproject).hexdigest()
+        stamp = starter.directory / ".digest"
+        if stamp.is_file() and stamp.read_text() == digest and source.is_dir():
+            return starter
+        shutil.rmtree(starter.directory, ignore_errors=True)
+        shutil.rmtree(source, ignore_errors=True)
+        shutil.move(fresh, source)
+    subprocess.run([sys.executable, "-m", "venv", str(starter.directory)], check=True)
+    commands = install_project(source, starter)
+    (starter.directory / RECORD).write_text(
+        json.dumps({"project": str(source), "commands": commands}, indent=2)
+    )
+    stamp.write_text(digest)
+    return starter
 
 
 def run(*command: str, cwd: Path, env: dict[str, str], timeout: int = 900) -> str:
@@ -57,27 +140,45 @@ def run(*command: str, cwd: Path, env: dict[str, str], timeout: int = 900) -> st
     return result.stdout
 
 
-def install_project(project: Path, env: dict[str, str]) -> None:
-    """pip install -e ".[dev]" as a starter's README says, held to the pinned versions."""
+def install_project(project: Path, starter: StarterEnv) -> list[list[str]]:
+    """Run the README's install lines in the project, pip's held to the pins; return them."""
+    commands = []
+    for command in readme_install_commands(project):
+        if command[0] == "pip":
+            command = [*runnable_here(command), "-c", str(starter.constraints)]
+        run(*command, cwd=project, env=starter.variables)
+        commands.append(command)
+    return commands
+
+
+def lightning_overlay(pytorch: StarterEnv) -> dict[str, str]:
+    """The PyTorch environment plus PyTorch Lightning, leaving that environment as its README
+    made it: a venv whose site-packages adds the PyTorch environment's (a .pth file)."""
+    overlay = CACHE / "bench-lightning"
+    stamp = overlay / ".digest"
+    digest = (pytorch.directory / ".digest").read_text() + LIGHTNING
+    variables = {
+        **pytorch.variables,
+        "PATH": f"{overlay / 'bin'}:{pytorch.variables['PATH']}",
+        "VIRTUAL_ENV": str(overlay),
+    }
+    if stamp.is_file() and stamp.read_text() == digest:
+        return variables
+    shutil.rmtree(overlay, ignore_errors=True)
+    subprocess.run([sys.executable, "-m", "venv", str(overlay)], check=True)
+    purelib = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
+    base = run("python", "-c", purelib, cwd=ROOT, env=pytorch.variables).strip()
+    own = run("python", "-c", purelib, cwd=ROOT, env=variables).strip()
+    (Path(own) / "starter-env.pth").write_text(f"import site; site.addsitedir({base!r})\n")
     run(
-        "python",
-        "-m",
-        "pip",
-        "install",
-        "-q",
-        "--no-build-isolation",
-        "-c",
-        str(CONSTRAINTS),
-        "-e",
-        ".[dev]",
-        cwd=project,
-        env=env,
-    )
-    if (project / "web" / "package-lock.json").is_file():
-        run("npm", "ci", "--prefix", "web", "--no-audit", "--no-fund", cwd=project, env=env)
+        "python", "-m", "pip", "install", "-q", "-c", str(pytorch.constraints), LIGHTNING,
+        cwd=ROOT, env=variables,
+    )  # fmt: skip
+    stamp.write_text(digest)
+    return variables
 
 
-def light_python(runtime: str) -> Path:
+def light_python(runtime: str, constraints: Path) -> Path:
     """A fresh environment with only NumPy and one runtime (an edge device's set-up)."""
     env_dir = CACHE / f"edge-{runtime}"
     python = env_dir / "bin" / "python"
@@ -85,7 +186,7 @@ def light_python(runtime: str) -> Path:
         shutil.rmtree(env_dir, ignore_errors=True)
         subprocess.run([sys.executable, "-m", "venv", str(env_dir)], check=True)
         subprocess.run(
-            [str(python), "-m", "pip", "install", "-q", "-c", str(CONSTRAINTS), "numpy", runtime],
+            [str(python), "-m", "pip", "install", "-q", "-c", str(constraints), "numpy", runtime],
             check=True,
         )
         (env_dir / ".complete").touch()

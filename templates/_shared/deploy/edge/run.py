@@ -1,9 +1,9 @@
+{%- set onnx = cookiecutter._framework == "PyTorch" -%}
 """Run the exported model on a device that has no PyTorch or TensorFlow.
 
 Copy this file, artifacts/manifest.json and the model to the device, then:
 
-    pip install numpy onnxruntime        # for model.onnx
-    pip install numpy ai-edge-litert     # for a .tflite model
+    pip install numpy {{ "onnxruntime" if onnx else "ai-edge-litert" }}
     python run.py MODEL IMAGES.npy|.npz [--manifest manifest.json]
 
 IMAGES: uint8 images (N, H, W) as .npy, or an .npz with x_test (and y_test, for accuracy).
@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+{%- if onnx %}
 
 
 def onnx_runner(path: Path):  # noqa: ANN201 - returns a function of pixels
@@ -24,6 +25,10 @@ def onnx_runner(path: Path):  # noqa: ANN201 - returns a function of pixels
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     name = session.get_inputs()[0].name
     return lambda pixels: session.run(None, {name: pixels})[0]
+
+
+RUNNERS = {".onnx": onnx_runner}
+{%- else %}
 
 
 def litert_runner(path: Path):  # noqa: ANN201 - returns a function of pixels
@@ -48,7 +53,8 @@ def litert_runner(path: Path):  # noqa: ANN201 - returns a function of pixels
     return run
 
 
-RUNNERS = {".onnx": onnx_runner, ".tflite": litert_runner}
+RUNNERS = {".tflite": litert_runner}
+{%- endif %}
 
 
 def read_images(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
@@ -67,13 +73,13 @@ def to_model_input(images: np.ndarray, layout: str) -> np.ndarray:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Classify images with an exported model.")
-    parser.add_argument("model", type=Path, help="model.onnx or a .tflite file")
+    parser.add_argument("model", type=Path, help="{{ 'model.onnx' if onnx else 'a .tflite file' }}")
     parser.add_argument("images", type=Path, help=".npy of uint8 images, or an .npz with x_test")
     parser.add_argument("--manifest", type=Path, help="default: manifest.json beside the model")
     args = parser.parse_args(argv)
     manifest_path = args.manifest or args.model.parent / "manifest.json"
     if args.model.suffix not in RUNNERS or not args.model.is_file():
-        print(f"error: {args.model} is not an .onnx or .tflite file.", file=sys.stderr)
+        print(f"error: {args.model} is not {{ 'an .onnx' if onnx else 'a .tflite' }} file.", file=sys.stderr)
         return 1
     if not manifest_path.is_file() or not args.images.is_file():
         print(f"error: need {manifest_path} and {args.images}.", file=sys.stderr)

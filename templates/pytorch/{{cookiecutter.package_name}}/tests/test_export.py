@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from {{ cookiecutter.package_name }}.config import with_overrides
+from {{ cookiecutter.package_name }}.config import TARGETS, with_overrides
 from {{ cookiecutter.package_name }}.data import load_splits
 from {{ cookiecutter.package_name }}.export import TARGET_FORMATS, export, main
 from {{ cookiecutter.package_name }}.predict import main as predict_main
@@ -63,9 +63,14 @@ def test_each_artifact_predicts_like_the_model(trained, tmp_path, capsys):
 {%- endif %}
 
 
-def test_export_without_a_checkpoint_explains_what_to_do(tmp_path, capsys):
+@pytest.mark.parametrize("target", TARGETS)
+def test_export_explains_a_missing_checkpoint_or_a_target_not_made_for(target, tmp_path, capsys):
     (tmp_path / "default.yaml").write_text((ROOT / "configs" / "default.yaml").read_text())
     (tmp_path / "elsewhere.yaml").write_text(f"run_dir: {tmp_path / 'runs'}\n")
-    code = main(["--config", str(tmp_path / "elsewhere.yaml"), "--target", "server"])
+    code = main(["--config", str(tmp_path / "elsewhere.yaml"), "--target", target])
     err = capsys.readouterr().err
-    assert code == 1 and "train first" in err
+    assert code == 1 and len(err.strip().splitlines()) == 1
+    if target in TARGET_FORMATS:
+        assert "train first" in err
+    else:
+        assert f"not made for {target}" in err and f"--add-target {target}" in err

@@ -1,3 +1,5 @@
+{%- set onnx = cookiecutter.server or cookiecutter.web or cookiecutter.edge -%}
+{%- set executorch = cookiecutter.mobile or cookiecutter.edge -%}
 """Export the trained model for each target, and verify every file in its runtime.
 
 python -m {{ cookiecutter.package_name }}.export [--config FILE] [--target NAME ...]
@@ -47,11 +49,16 @@ def write_exported_program(model: nn.Module, example: torch.Tensor, path: Path) 
     torch.export.save(program, str(path))
 
 
+{%- if onnx %}
+
+
 def write_onnx(model: nn.Module, example: torch.Tensor, path: Path) -> None:
     # One self-contained file (onnxruntime-web cannot load external weights).
     torch.onnx.export(model, (example,), str(path), dynamo=True, external_data=False,
                       opset_version=18, input_names=["pixels"], output_names=["logits"],
                       dynamic_shapes={"pixels": {0: _batch_dim()}}, verbose=False)
+{%- endif %}
+{%- if executorch %}
 
 
 def write_executorch(model: nn.Module, example: torch.Tensor, path: Path) -> None:
@@ -65,6 +72,7 @@ def write_executorch(model: nn.Module, example: torch.Tensor, path: Path) -> Non
                                       dynamic_shapes={"pixels": {0: _batch_dim()}})
         lowered = to_edge_transform_and_lower(program, partitioner=[XnnpackPartitioner()])
         path.write_bytes(lowered.to_executorch().buffer)
+{%- endif %}
 
 # The format the HTTP service (serve.py) loads.
 SERVER_FORMAT = "onnx"
@@ -83,19 +91,42 @@ FORMATS = {
     "torchscript": Format("model.pt", write_torchscript, {"torch.jit": runtimes.torchscript}),
     "torch.export": Format("model.pt2", write_exported_program,
                            {"torch.export": runtimes.exported_program}),
+{%- if onnx %}
     "onnx": Format("model.onnx", write_onnx, {"onnxruntime": runtimes.onnxruntime}),
+{%- endif %}
+{%- if executorch %}
     "executorch": Format("model.pte", write_executorch, {"executorch": runtimes.executorch}),
+{%- endif %}
 }
 
-# What each target needs, and any extra runtime that must verify it there. The
-# deprecated TorchScript comes last, so the manifest (and predict) lead with a modern format.
-TARGET_FORMATS = {
+# What each target this project was made for needs, and any extra runtime that must verify
+# it there. The deprecated TorchScript comes last, so the manifest (and predict) lead with a
+# modern format.
+{%- if not (cookiecutter.mobile or cookiecutter.web or cookiecutter.edge or cookiecutter.server) %}
+TARGET_FORMATS: dict[str, list[str]] = {}  # made for training only: no target
+{%- else %}
+TARGET_FORMATS: dict[str, list[str]] = {
+{%- if cookiecutter.server %}
     "server": ["torch.export", "onnx", "torchscript"],
+{%- endif %}
+{%- if cookiecutter.web %}
     "web": ["onnx", "torchscript"],
+{%- endif %}
+{%- if cookiecutter.edge %}
     "edge": ["executorch", "onnx", "torchscript"],
+{%- endif %}
+{%- if cookiecutter.mobile %}
     "mobile": ["executorch", "torchscript"],
+{%- endif %}
 }
-TARGET_RUNTIMES = {"web": {"onnx": {"onnxruntime-web": runtimes.onnxruntime_web}}}
+{%- endif %}
+TARGET_RUNTIMES: dict[str, dict[str, dict[str, Callable]]] = {
+{%- if cookiecutter.web %}
+    "web": {"onnx": {"onnxruntime-web": runtimes.onnxruntime_web}},
+}
+{%- else -%}
+}
+{%- endif %}
 
 
 def plan(targets: tuple[str, ...]) -> dict[str, tuple[list[str], dict[str, Callable]]]:
@@ -164,6 +195,25 @@ def export(config: Config) -> dict:
     return manifest
 
 
+def not_made_for(targets: list[str]) -> str:
+    """One line: this project has no code for these targets, and how to add them."""
+    every = [target for target in TARGETS if target in TARGET_FORMATS or target in targets]
+    return (f"error: this project was not made for {', '.join(targets)} (made for: "
+            f"{', '.join(TARGET_FORMATS) or 'no target'}). Add it with 'fwstart update"
+            + "".join(f" --add-target {target}" for target in targets) + "' (coming in "
+            "fwstart); until then, generate the project again with it: 'fwstart new NEW_DIR "
+            "--answers .fwstart-answers.yml" + "".join(f" --target {t}" for t in every)
+            + " --yes'.")
+
+
+def nothing_to_export(config_path: Path) -> str:
+    if TARGET_FORMATS:
+        return (f"No export targets in {config_path} ('targets'); nothing to export. Add some "
+                f"there, or pass --target with one of: {', '.join(TARGET_FORMATS)}.")
+    return ("Nothing to export: this project was made for training only (no target). To add "
+            "one: 'fwstart update --add-target NAME', NAME one of: " + ", ".join(TARGETS) + ".")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Export and verify the trained model.")
     parser.add_argument("--config", type=Path, default=Path("configs/default.yaml"))
@@ -174,9 +224,11 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(args.config)
         if args.target:
             config = with_overrides(config, targets=args.target)
+        if unknown := [target for target in config.targets if target not in TARGET_FORMATS]:
+            print(not_made_for(unknown), file=sys.stderr)
+            return 1
         if not config.targets:
-            print("No export targets in the config ('targets'); nothing to export. "
-                  f"Add some there, or pass --target with one of: {', '.join(TARGETS)}.")
+            print(nothing_to_export(args.config))
             return 0
         manifest = export(config)
 {%- if cookiecutter.tracking %}

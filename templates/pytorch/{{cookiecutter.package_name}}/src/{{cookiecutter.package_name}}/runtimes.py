@@ -1,3 +1,5 @@
+{%- set onnx = cookiecutter.server or cookiecutter.web or cookiecutter.edge -%}
+{%- set executorch = cookiecutter.mobile or cookiecutter.edge -%}
 """Run an exported model in the runtime its target really uses.
 
 Every runner takes float32 raw pixels (N, 1, H, W) and returns logits (N, classes)
@@ -9,8 +11,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+{%- if executorch %}
 
 from .quiet import native_noise_dropped
+{%- endif %}
 
 Runner = Callable[[np.ndarray], np.ndarray]
 
@@ -25,6 +29,7 @@ def exported_program(path: Path) -> Runner:
     """A torch.export program (.pt2), reloaded with torch.export.load."""
     module = torch.export.load(str(path)).module()
     return lambda pixels: module(torch.from_numpy(pixels)).detach().numpy()
+{%- if onnx %}
 
 
 def onnxruntime(path: Path) -> Runner:
@@ -34,6 +39,8 @@ def onnxruntime(path: Path) -> Runner:
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     name = session.get_inputs()[0].name
     return lambda pixels: session.run(None, {name: pixels})[0]
+{%- endif %}
+{%- if executorch %}
 
 
 def executorch(path: Path) -> Runner:
@@ -53,6 +60,8 @@ def executorch(path: Path) -> Runner:
         return method.execute([torch.from_numpy(pixels)])[0].numpy()
 
     return run
+{%- endif %}
+{%- if cookiecutter.web %}
 
 
 def onnxruntime_web(path: Path) -> Runner:
@@ -60,6 +69,7 @@ def onnxruntime_web(path: Path) -> Runner:
     from .in_node import node_runner
 
     return node_runner(path, "onnxruntime-web")
+{%- endif %}
 
 
 def checkpoint(path: Path) -> Runner:
@@ -74,8 +84,12 @@ def checkpoint(path: Path) -> Runner:
 BY_SUFFIX: dict[str, Callable[[Path], Runner]] = {
     ".pt": torchscript,
     ".pt2": exported_program,
+{%- if onnx %}
     ".onnx": onnxruntime,
+{%- endif %}
+{%- if executorch %}
     ".pte": executorch,
+{%- endif %}
     ".ckpt": checkpoint,
 }
 

@@ -1,3 +1,5 @@
+{%- set litert = cookiecutter.mobile or cookiecutter.edge -%}
+{%- set saved_model = cookiecutter.server or cookiecutter.web or litert -%}
 """Export the trained model for each target, and verify every file in its runtime.
 
 python -m {{ cookiecutter.package_name }}.export [--config FILE] [--target NAME ...]
@@ -9,37 +11,54 @@ the Keras model itself. A file that disagrees fails the export.
 
 import argparse
 import json
+{%- if cookiecutter.web %}
 import os
+{%- endif %}
+{%- if saved_model %}
 import shutil
+{%- endif %}
+{%- if cookiecutter.web %}
 import subprocess
+{%- endif %}
 import sys
+{%- if cookiecutter.web or litert %}
 import tempfile
+{%- endif %}
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import keras
 import numpy as np
+{%- if litert %}
 import tensorflow as tf
+{%- endif %}
 
 from . import runtimes{{ ", tracking" if cookiecutter.tracking else "" }}
 from .config import TARGETS, Config, load_config, with_overrides
 from .data import as_model_input, class_names, load_splits
+{%- if litert %}
 from .quiet import native_noise_dropped
+{%- endif %}
 from .train import CHECKPOINT, load_checkpoint
 
 # float32 models must match Keras this closely on every test image; int8 models
 # must pick the same class for nearly all of them.
 MAX_ABS_DIFF = 1e-4
 MIN_TOP1_AGREEMENT = {"float32": 1.0, "int8": 0.99}
+{%- if cookiecutter.web %}
 # The TF.js converter runs in its own environment: its last release (4.22.0) pins
 # an older TensorFlow that would break this project's own.
 TFJS_CONVERTER = ["tensorflowjs==4.22.0", "ydf<0.16"]
+{%- endif %}
+{%- if saved_model %}
 
 
 def write_saved_model(model: keras.Model, sample: np.ndarray, path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
     model.export(str(path), format="tf_saved_model", verbose=False)
+{%- endif %}
+{%- if litert %}
 
 
 def write_litert(model: keras.Model, sample: np.ndarray, path: Path) -> None:
@@ -59,6 +78,8 @@ def write_litert_int8(model: keras.Model, sample: np.ndarray, path: Path) -> Non
         converter.inference_output_type = tf.int8
         with native_noise_dropped():
             path.write_bytes(converter.convert())
+{%- endif %}
+{%- if cookiecutter.web %}
 
 
 def write_tfjs(model: keras.Model, sample: np.ndarray, path: Path) -> None:
@@ -90,6 +111,7 @@ def tfjs_converter() -> Path:
             raise RuntimeError(f"Could not install {' '.join(TFJS_CONVERTER)} into {env}.")
         (env / ".complete").touch()
     return bin_dir / "tensorflowjs_converter"
+{%- endif %}
 
 # The format the HTTP service (serve.py) loads.
 SERVER_FORMAT = "saved_model"
@@ -105,22 +127,44 @@ class Format:
     runtimes: dict[str, Callable[[Path], runtimes.Runner]]
 
 
-FORMATS = {
+{%- if not (cookiecutter.mobile or cookiecutter.web or cookiecutter.edge or cookiecutter.server) %}
+FORMATS: dict[str, Format] = {}
+{%- else %}
+FORMATS: dict[str, Format] = {
+{%- if cookiecutter.server %}
     "saved_model": Format("saved_model", write_saved_model, "float32",
                           {"tf.saved_model": runtimes.saved_model}),
+{%- endif %}
+{%- if litert %}
     "litert": Format("model.tflite", write_litert, "float32", {"ai-edge-litert": runtimes.litert}),
     "litert_int8": Format("model_int8.tflite", write_litert_int8, "int8",
                           {"ai-edge-litert": runtimes.litert}),
+{%- endif %}
+{%- if cookiecutter.web %}
     "tfjs": Format("tfjs", write_tfjs, "float32", {"tfjs (Node.js)": runtimes.tfjs}),
-}
+{%- endif %}
+}{%- endif %}
 
-# What each target needs; edge lists int8 first, as the format it should default to.
-TARGET_FORMATS = {
+# What each target this project was made for needs; edge lists int8 first, as the format it
+# should default to.
+{%- if not (cookiecutter.mobile or cookiecutter.web or cookiecutter.edge or cookiecutter.server) %}
+TARGET_FORMATS: dict[str, list[str]] = {}  # made for training only: no target
+{%- else %}
+TARGET_FORMATS: dict[str, list[str]] = {
+{%- if cookiecutter.server %}
     "server": ["saved_model"],
+{%- endif %}
+{%- if cookiecutter.web %}
     "web": ["tfjs"],
+{%- endif %}
+{%- if cookiecutter.edge %}
     "edge": ["litert_int8", "litert"],
+{%- endif %}
+{%- if cookiecutter.mobile %}
     "mobile": ["litert", "litert_int8"],
+{%- endif %}
 }
+{%- endif %}
 
 
 def plan(targets: tuple[str, ...]) -> dict[str, list[str]]:
@@ -195,6 +239,25 @@ def export(config: Config) -> dict:
     return manifest
 
 
+def not_made_for(targets: list[str]) -> str:
+    """One line: this project has no code for these targets, and how to add them."""
+    every = [target for target in TARGETS if target in TARGET_FORMATS or target in targets]
+    return (f"error: this project was not made for {', '.join(targets)} (made for: "
+            f"{', '.join(TARGET_FORMATS) or 'no target'}). Add it with 'fwstart update"
+            + "".join(f" --add-target {target}" for target in targets) + "' (coming in "
+            "fwstart); until then, generate the project again with it: 'fwstart new NEW_DIR "
+            "--answers .fwstart-answers.yml" + "".join(f" --target {t}" for t in every)
+            + " --yes'.")
+
+
+def nothing_to_export(config_path: Path) -> str:
+    if TARGET_FORMATS:
+        return (f"No export targets in {config_path} ('targets'); nothing to export. Add some "
+                f"there, or pass --target with one of: {', '.join(TARGET_FORMATS)}.")
+    return ("Nothing to export: this project was made for training only (no target). To add "
+            "one: 'fwstart update --add-target NAME', NAME one of: " + ", ".join(TARGETS) + ".")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Export and verify the trained model.")
     parser.add_argument("--config", type=Path, default=Path("configs/default.yaml"))
@@ -205,9 +268,11 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(args.config)
         if args.target:
             config = with_overrides(config, targets=args.target)
+        if unknown := [target for target in config.targets if target not in TARGET_FORMATS]:
+            print(not_made_for(unknown), file=sys.stderr)
+            return 1
         if not config.targets:
-            print("No export targets in the config ('targets'); nothing to export. "
-                  f"Add some there, or pass --target with one of: {', '.join(TARGETS)}.")
+            print(nothing_to_export(args.config))
             return 0
         manifest = export(config)
 {%- if cookiecutter.tracking %}

@@ -1,3 +1,4 @@
+{%- set litert = cookiecutter.mobile or cookiecutter.edge -%}
 """Run an exported model in the runtime its target really uses.
 
 Every runner takes float32 raw pixels (N, H, W, 1) and returns logits (N, classes)
@@ -8,8 +9,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+{%- if litert %}
 
 from .quiet import native_noise_dropped
+{%- endif %}
 
 Runner = Callable[[np.ndarray], np.ndarray]
 
@@ -20,6 +23,7 @@ def saved_model(path: Path) -> Runner:
 
     serve = tf.saved_model.load(str(path)).signatures["serving_default"]
     return lambda pixels: serve(pixels=tf.constant(pixels))["output_0"].numpy()
+{%- if litert %}
 
 
 def litert(path: Path) -> Runner:
@@ -58,6 +62,8 @@ def _dequantize(values: np.ndarray, detail: dict) -> np.ndarray:
         return values
     scale, zero_point = detail["quantization"]
     return ((values.astype(np.float32) - zero_point) * scale).astype(np.float32)
+{%- endif %}
+{%- if cookiecutter.web %}
 
 
 def tfjs(path: Path) -> Runner:
@@ -65,6 +71,7 @@ def tfjs(path: Path) -> Runner:
     from .in_node import node_runner
 
     return node_runner(path / "model.json" if path.is_dir() else path, "@tensorflow/tfjs-core")
+{%- endif %}
 
 
 def checkpoint(path: Path) -> Runner:
@@ -79,9 +86,11 @@ def load_runner(path: Path) -> Runner:
     """Pick the runtime for a model file or folder."""
     if (path / "saved_model.pb").is_file():
         return saved_model(path)
+{%- if cookiecutter.web %}
     if (path / "model.json").is_file() or path.name == "model.json":
         return tfjs(path)
-    by_suffix = {".tflite": litert, ".keras": checkpoint}
+{%- endif %}
+    by_suffix = {{ '{' }}{% if litert %}".tflite": litert, {% endif %}".keras": checkpoint}
     if not path.exists():
         raise ValueError(f"No model at {path}: train and export first.")
     if path.suffix not in by_suffix:
