@@ -18,7 +18,10 @@ from {{ cookiecutter.package_name }}.predict import main as predict_main
 from {{ cookiecutter.package_name }}.predict import predict
 from {{ cookiecutter.package_name }}.train import CHECKPOINT
 {%- else %}
-from {{ cookiecutter.package_name }}.export import main
+import pytest
+
+from {{ cookiecutter.package_name }}.config import TARGETS
+from {{ cookiecutter.package_name }}.export import TARGET_FORMATS, main
 {%- endif %}
 
 from .conftest import ROOT

@@ -22,8 +22,6 @@ PACKAGE = "{{ cookiecutter.package_name }}"
 # One CPU thread per process: the tests share small machines.
 QUIET = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
 
-from .conftest import ROOT
-
 
 def test_dry_run_takes_one_step_and_writes_nothing(smoke_config, tmp_path):
     config = with_overrides(smoke_config, run_dir=str(tmp_path / "runs"))
