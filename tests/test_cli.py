@@ -109,6 +109,23 @@ def test_with_tracking_is_recorded_and_adds_mlflow(fwstart, tmp_path, framework)
 
 
 @pytest.mark.parametrize("framework", ["pytorch", "tensorflow"])
+def test_with_tuning_adds_optuna_and_both_options_are_recorded_in_order(
+    fwstart, tmp_path, framework
+):
+    args = ["--with", "tuning", "--with", "tracking", "--framework", framework, "--yes"]
+    result = fwstart("new", "demo-app", *args)
+    assert result.exit_code == 0, result.output
+    project = tmp_path / "demo-app"
+    record = yaml.safe_load((project / ".fwstart-answers.yml").read_text())
+    assert record["with"] == ["tracking", "tuning"]
+    assert "--with tracking --with tuning" in result.stdout
+    assert (project / "src" / "demo_app" / "tune.py").is_file()
+    assert (project / "configs" / "search.yaml").is_file()
+    assert '"optuna' in (project / "pyproject.toml").read_text()
+    assert "python -m demo_app.tune --trials" in (project / "README.md").read_text()
+
+
+@pytest.mark.parametrize("framework", ["pytorch", "tensorflow"])
 def test_an_option_not_chosen_leaves_no_trace(fwstart, tmp_path, framework):
     flags = ["--goal", "deployment", "-t", "server", "-t", "web", "--framework", framework]
     assert fwstart("new", "demo-app", *flags, "--yes").exit_code == 0

@@ -30,7 +30,6 @@ class Question:
     noun: str = "value"  # what one choice of a checkbox is called in messages
     absent_means_default: bool = False  # answers files older than the question lack it
 
-
     @property
     def multiple(self) -> bool:
         """True for a checkbox question, whose answer is a list of values."""
@@ -55,7 +54,7 @@ class Answers:
     @classmethod
     def from_dict(cls, values: Mapping[str, AnswerValue]) -> "Answers":
         """Build the answers from a mapping keyed by question key."""
-        return cls(**{item.name: values[_key(item.name)] for item in fields(cls)})
+        return cls(**{item.name: values[_key(item.name)] for item in fields(cls)})  # type: ignore[arg-type]
 
 
 def _key(field_name: str) -> str:

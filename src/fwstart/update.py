@@ -13,7 +13,7 @@ import signal
 import tempfile
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from fwstart import __version__, gitops, yamlio
@@ -158,6 +158,8 @@ def read_project(catalog: Catalog, project: Path) -> tuple[SavedAnswers, str]:
             "Put the line(s) back as fwstart wrote them (see git log -p -- "
             f"{ANSWERS_FILENAME}); fwstart never fills a missing answer with a default.",
         )
+    older = {q.key: q.default for q in catalog.questions if q.absent_means_default}
+    saved = replace(saved, answers={**older, **saved.answers})
     return saved, str(record.get("fwstart_version", "unknown"))
 
 
@@ -177,8 +179,9 @@ def changed_answers(catalog: Catalog, saved: SavedAnswers, changes: AnswerChange
             f"{ANSWERS_FILENAME} --framework {changes.framework} --yes, then move your code.",
         )
     known = dict(saved.answers)
-    known["targets"] = _changed(catalog, saved, "targets", changes.add_targets,
-                                changes.remove_targets)
+    known["targets"] = _changed(
+        catalog, saved, "targets", changes.add_targets, changes.remove_targets
+    )
     known["with"] = _changed(catalog, saved, "with", changes.add_with, changes.remove_with)
     collect_answers(catalog.questions, known, None)  # the checks fwstart new makes
     return _recorded(known)
@@ -189,7 +192,7 @@ def _changed(
 ) -> tuple[str, ...]:
     """A checkbox answer with values added and removed; each change must change something."""
     question = catalog.by_key[key]
-    current = tuple(saved.answers.get(key, question.default))
+    current = tuple(saved.answers[key])
     catalog.check_answers({key: [*add, *remove]})
     what = f"{question.noun}(s)"
     if present := [value for value in add if value in current]:

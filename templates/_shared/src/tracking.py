@@ -19,14 +19,18 @@ import logging
 import os
 import signal
 import subprocess
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 
 import mlflow
+from alembic.util import CommandError
 from mlflow import MlflowClient
+from mlflow.entities import Experiment
 from mlflow.exceptions import MlflowException
+from sqlalchemy.exc import SQLAlchemyError
 
 from .config import Config
 from .progress import write_json
@@ -104,7 +108,7 @@ def experiment_id() -> str:
     mlflow.set_tracking_uri(tracking_uri())
     for noisy in ("alembic", "mlflow.store.db.utils"):  # the store's setup, not news
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    if found := mlflow.get_experiment_by_name(EXPERIMENT):
+    if found := _first_look():
         return found.experiment_id
     location = None  # a tracking server chooses its own
     if (uri := tracking_uri()).startswith("sqlite:///"):  # beside the database
@@ -113,6 +117,19 @@ def experiment_id() -> str:
         return mlflow.create_experiment(EXPERIMENT, artifact_location=location)
     except MlflowException:  # another process created it meanwhile
         return mlflow.get_experiment_by_name(EXPERIMENT).experiment_id
+
+
+def _first_look() -> Experiment | None:
+    """The experiment, if it exists. The first look creates a SQLite store; a second process
+    doing the same at that moment fails on its half-made tables and waits for the first."""
+    for attempt in range(30):
+        try:
+            return mlflow.get_experiment_by_name(EXPERIMENT)
+        except (MlflowException, SQLAlchemyError, CommandError):
+            if attempt == 29 or not tracking_uri().startswith("sqlite:"):
+                raise
+            time.sleep(1)
+    return None
 
 
 def _unfinished_run(run_file: Path, fresh: bool) -> str | None:

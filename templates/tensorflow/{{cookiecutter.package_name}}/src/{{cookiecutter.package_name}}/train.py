@@ -11,6 +11,9 @@ import json
 import os
 import sys
 import time
+{%- if cookiecutter.tracking or cookiecutter.tuning %}
+from collections.abc import Callable
+{%- endif %}
 from dataclasses import asdict
 from pathlib import Path
 
@@ -25,6 +28,12 @@ from .progress import Progress, explain_interrupt
 
 # The best model so far, in run_dir; export and predict read it.
 CHECKPOINT = "best.keras"
+{%- if cookiecutter.tracking or cookiecutter.tuning %}
+{%- set uses = (["tracking.py logs them"] if cookiecutter.tracking else []) + (["tune.py prunes trials"] if cookiecutter.tuning else []) %}
+# Called with each finished epoch's figures ({{ uses | join(", ") }}).
+EPOCH_LISTENERS: list[Callable[[dict[str, float]], None]] = [
+{{- "tracking.log_epoch" if cookiecutter.tracking else "" }}]
+{%- endif %}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -40,6 +49,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--fresh", action="store_true",
                         help="start over, discarding the saved state of an interrupted run")
     return parser.parse_args(argv)
+{%- if cookiecutter.tracking or cookiecutter.tuning %}
+
+
+def epoch_finished(record: dict[str, float]) -> None:
+    for listener in EPOCH_LISTENERS:
+        listener(record)
+{%- endif %}
 
 
 def settings(args: argparse.Namespace) -> Config:
@@ -138,9 +154,9 @@ def fit(model: keras.Model, config: Config, process: distributed.Process, fresh:
               f"{config.batch_size} images per batch in all")
     callbacks = [*checkpoint.callbacks(run_dir, run_dir / CHECKPOINT, config, progress),
                  keras.callbacks.TensorBoard(run_dir / "tensorboard")
-{%- if cookiecutter.tracking %},
+{%- if cookiecutter.tracking or cookiecutter.tuning %},
                  keras.callbacks.LambdaCallback(
-                     on_epoch_end=lambda epoch, logs: tracking.log_epoch(progress.history[-1]))
+                     on_epoch_end=lambda epoch, logs: epoch_finished(progress.history[-1]))
 {%- endif %}]
     start = time.perf_counter()
     with explain_interrupt(progress):
