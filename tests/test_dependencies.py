@@ -30,6 +30,7 @@ TARGET_SETS = [c for size in range(len(EVERY_TARGET) + 1) for c in combinations(
 # that needs more than its own package at run time says so: "a|b" means either one.
 NEEDS: dict[str, set[str]] = {
     "PIL": {"pillow"},
+    "alembic": {"alembic"},
     "ai_edge_litert": {"ai-edge-litert"},
     "executorch": {"executorch"},
     "fastapi": {"fastapi"},
@@ -40,8 +41,10 @@ NEEDS: dict[str, set[str]] = {
     "mlflow": {"mlflow-skinny|mlflow", "sqlalchemy", "alembic"},
     "numpy": {"numpy"},
     "onnxruntime": {"onnxruntime"},
+    "optuna": {"optuna"},
     "prometheus_client": {"prometheus-client"},
     "pytest": {"pytest"},
+    "sqlalchemy": {"sqlalchemy"},
     "tensorflow": {"tensorflow-cpu|tensorflow"},
     "torch": {"torch"},
     "torch.onnx": {"torch", "onnx", "onnxscript"},  # the dynamo exporter

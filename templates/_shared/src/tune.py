@@ -3,7 +3,7 @@
 Each trial trains with settings drawn by TPE from the ranges in configs/search.yaml, in its own
 run directory (run_dir/tune/STUDY/trial-N); a median pruner stops a trial whose validation
 accuracy falls behind the others' at the same epoch. The study lives in a journal file,
-runs/optuna-journal.log, which several processes on this machine can share (Optuna's advice
+run_dir/optuna-journal.log, which several processes on this machine can share (Optuna's advice
 over SQLite for that); --storage postgresql://... shares one study between machines.
 --trials is the study's total of finished trials: two processes started with --trials 10
 finish 10 between them, and a study stopped early goes on from the trials it has.
@@ -31,7 +31,7 @@ from .config import Config, parse_override, with_overrides
 from .progress import atomic_path
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
-JOURNAL = Path("runs/optuna-journal.log")
+JOURNAL = "optuna-journal.log"  # in run_dir
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -40,7 +40,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="finished trials the study should have (all processes together)")
     parser.add_argument("--study", default="{{ cookiecutter.distribution_name }}",
                         help="the study's name")
-    parser.add_argument("--storage", help=f"an Optuna storage URL [default: {JOURNAL}]")
+    parser.add_argument("--storage", help=f"an Optuna storage URL [default: run_dir/{JOURNAL}]")
     parser.add_argument("--space", type=Path, default=Path("configs/search.yaml"),
                         help="the settings to search and their ranges")
     parser.add_argument("--output", type=Path, default=Path("configs/tuned.yaml"))
@@ -103,17 +103,24 @@ def run_trial(trial: optuna.Trial, base: Config, space: dict, study: str) -> flo
         train.EPOCH_LISTENERS.remove(report)
 
 
-def open_study(args: argparse.Namespace) -> optuna.Study:
+def open_study(args: argparse.Namespace, run_dir: Path) -> optuna.Study:
     storage: str | optuna.storages.BaseStorage
     if args.storage:
         storage = args.storage
     else:
-        JOURNAL.parent.mkdir(parents=True, exist_ok=True)
-        backend = optuna.storages.journal.JournalFileBackend(str(JOURNAL))
+        run_dir.mkdir(parents=True, exist_ok=True)
+        backend = optuna.storages.journal.JournalFileBackend(str(run_dir / JOURNAL))
         storage = optuna.storages.JournalStorage(backend)
-    return optuna.create_study(study_name=args.study, storage=storage, direction="maximize",
-                               load_if_exists=True, sampler=optuna.samplers.TPESampler(),
-                               pruner=optuna.pruners.MedianPruner(n_startup_trials=2))
+    try:
+        return optuna.create_study(study_name=args.study, storage=storage, direction="maximize",
+                                   load_if_exists=True, sampler=optuna.samplers.TPESampler(),
+                                   pruner=optuna.pruners.MedianPruner(n_startup_trials=2))
+    except Exception as error:  # whatever the database's driver raises: the URL is at fault
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        where = args.storage or run_dir / JOURNAL
+        raise ValueError(f"Cannot open the study's storage {where}: {reason}. Give a database "
+                         "URL such as sqlite:///study.db or postgresql://user@host/db, or leave "
+                         "out --storage.") from None
 
 
 def next_trial(study: optuna.Study, total: int) -> optuna.Trial | None:
@@ -188,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
             raise ValueError("--trials must be at least 1.")
         space = load_space(args.space)
         base = train.settings(args)
-        study = open_study(args)
+        study = open_study(args, Path(base.run_dir))
 {%- if cookiecutter.tracking %}
         # One MLflow run for this process's part of the study; each trial is nested in it.
         with mlflow.start_run(experiment_id=tracking.experiment_id(),

@@ -19,6 +19,7 @@ from {{ cookiecutter.package_name }} import tracking
 {% endif -%}
 from {{ cookiecutter.package_name }}.train import main
 from {{ cookiecutter.package_name }}.tune import load_space
+from {{ cookiecutter.package_name }}.tune import main as tune_main
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = "{{ cookiecutter.package_name }}"
@@ -33,6 +34,19 @@ def test_the_search_space_names_settings_and_ranges(tmp_path):
     wrong.write_text("learning_rte: {low: 0.001, high: 0.1}\n")
     with pytest.raises(ValueError, match="learning_rte is not a setting"):
         load_space(wrong)
+
+
+@pytest.mark.parametrize("storage", ["banana", "sqlite:////no/such/folder/study.db"])
+def test_a_storage_that_cannot_be_opened_is_one_line(storage, tmp_path, capsys):
+    code = tune_main(["--trials", "1", "--storage", storage,
+                      "--config", str(ROOT / "configs/smoke.yaml"),
+                      "--space", str(ROOT / "configs/search.yaml"),
+                      "--output", str(tmp_path / "tuned.yaml")])
+    assert code == 2
+    error = capsys.readouterr().err
+    assert error.startswith(f"error: Cannot open the study's storage {storage}")
+    assert error.count("\n") == 1 and "--storage" in error
+    assert not (tmp_path / "tuned.yaml").exists()
 
 
 def tune(tmp_path: Path) -> subprocess.Popen:
