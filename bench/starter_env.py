@@ -123,7 +123,7 @@ def starter_environment(framework: str) -> StarterEnv:
         shutil.rmtree(source, ignore_errors=True)
         shutil.move(fresh, source)
     subprocess.run([sys.executable, "-m", "venv", str(starter.directory)], check=True)
-    commands = install_project(source, starter)
+    commands = install_project(source, starter, python_only=True)
     (starter.directory / RECORD).write_text(
         json.dumps({"project": str(source), "commands": commands}, indent=2)
     )
@@ -143,12 +143,19 @@ def run(*command: str, cwd: Path, env: dict[str, str], timeout: int = 900) -> st
     return result.stdout
 
 
-def install_project(project: Path, starter: StarterEnv) -> list[list[str]]:
-    """Run the README's install lines in the project, pip's held to the pins; return them."""
+def install_project(
+    project: Path, starter: StarterEnv, python_only: bool = False
+) -> list[list[str]]:
+    """Run the README's install lines in the project, pip's held to the pins; return them.
+
+    ``python_only`` leaves out `npm ci` (which fills the project's web/, not the environment).
+    """
     commands = []
     for command in readme_install_commands(project):
         if command[0] == "pip":
             command = [*runnable_here(command), "-c", str(starter.constraints)]
+        elif python_only:
+            continue
         run(*command, cwd=project, env=starter.variables)
         commands.append(command)
     return commands

@@ -34,9 +34,13 @@ NEEDS: dict[str, set[str]] = {
     "ai_edge_litert": {"ai-edge-litert"},
     "executorch": {"executorch"},
     "fastapi": {"fastapi"},
-    "fastapi.testclient": {"fastapi", "httpx"},
+    "fastapi.testclient": {"fastapi", "httpx2"},  # Starlette's TestClient (httpx is deprecated)
+    "google.protobuf": {"protobuf"},
+    "hypothesis": {"hypothesis"},
+    "jsonschema": {"jsonschema"},
     "keras": {"keras"},
     "keras.callbacks.TensorBoard": {"keras", "tensorboard"},
+    "kubernetes_validate": {"kubernetes-validate"},
     # tracking.py's default store is SQLite, which MLflow's client reaches through these two.
     "mlflow": {"mlflow-skinny|mlflow", "sqlalchemy", "alembic"},
     "numpy": {"numpy"},
@@ -44,12 +48,16 @@ NEEDS: dict[str, set[str]] = {
     "optuna": {"optuna"},
     "prometheus_client": {"prometheus-client"},
     "pytest": {"pytest"},
+    "schemathesis": {"schemathesis"},
     "sqlalchemy": {"sqlalchemy"},
+    "starlette": {"starlette"},
+    "starlette.testclient": {"starlette", "httpx2"},
     "tensorflow": {"tensorflow-cpu|tensorflow"},
     "torch": {"torch"},
     "torch.onnx": {"torch", "onnx", "onnxscript"},  # the dynamo exporter
     "torch.utils.tensorboard": {"torch", "tensorboard"},
     "tqdm": {"tqdm"},
+    "tritonclient": {"tritonclient"},
     "uvicorn": {"uvicorn"},
     "yaml": {"pyyaml"},
 }

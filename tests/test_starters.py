@@ -83,9 +83,8 @@ def test_environment_is_built_by_the_readme_install_and_pins_only_what_it_requir
     readme = readme_install_commands(project)
     expected = [
         [*runnable_here(command), "-c", str(constraints_file(framework))]
-        if command[0] == "pip"
-        else command
         for command in readme
+        if command[0] == "pip"
     ]
     assert starter.record["commands"] == expected
     assert any("--no-build-isolation" not in c and c[:2] == ["pip", "install"] for c in expected)

@@ -1,131 +1,124 @@
-"""Serve the exported model over HTTP, in TF Serving's REST shape.
+"""Serve the exported model over HTTP: TF Serving's REST API and the Open Inference Protocol.
 
 python -m {{ cookiecutter.package_name }}.serve [--host 127.0.0.1] [--port 8000] [--artifacts DIR]
+    [--max-batch 32] [--max-delay-ms 0] [--no-batching] [--max-body-bytes N] [--timeout 10]
 
-POST /predict  {"instances": [image, ...]} -> {"predictions": [logits, ...]}
-               each image in the model's input shape without the batch axis, raw 0-255
-GET  /healthz  {"status": "ok", "model": FILE}
-GET  /metrics  Prometheus text: requests, latency, predictions per class
+POST /v1/models/NAME:predict  {"instances": [image, ...]} -> {"predictions": [logits, ...]}
+POST /predict                 the same (kept as an alias)
+GET  /v1/models/NAME          TF Serving's model status
+POST /v2/models/NAME/infer    Open Inference Protocol (KServe v2, Triton): one FP32 tensor
+GET  /v2/models/NAME          its metadata: input and output names, datatypes, shapes
+GET  /healthz, /v2/health/live                   liveness: the process answers
+GET  /v2/health/ready, /v2/models/NAME/ready     readiness: the model is loaded and warmed up
+GET  /metrics                 Prometheus text: responses by endpoint and status, latency, classes
+NAME is the project's distribution name; an image is in the model's input shape without the
+batch axis, raw 0-255 pixels.
 """
 
 import argparse
-import json
+import signal
+import socket
 import sys
-import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
-import numpy as np
 import uvicorn
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, PlainTextResponse
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    Histogram,
-    generate_latest,
-)
+from fastapi import FastAPI
 
-from .export import SERVER_FORMAT
-from .runtimes import load_runner
+from . import routes
+from .model_server import ServedModel, Settings
+from .monitoring import Metrics, install
 
-MAX_INSTANCES = 1024  # the exported models' batch range
+MODEL_NAME = "{{ cookiecutter.distribution_name }}"
 
 
-class BadRequest(ValueError):
-    """A request the service answers with 400 and this message."""
+def create_app(artifacts: Path, settings: Settings | None = None) -> FastAPI:
+    """The service; its model loads and warms up in the background once it starts."""
+    model = ServedModel(MODEL_NAME, artifacts, settings or Settings())
+    metrics = Metrics()
 
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        model.start()
+        yield
+        await model.stop()  # after the server has answered every request it accepted
 
-def server_artifact(artifacts: Path) -> tuple[Path, dict]:
-    """The server's model file and the manifest that describes it."""
-    manifest_file = artifacts / "manifest.json"
-    if not manifest_file.is_file():
-        raise ValueError(f"No {manifest_file}: train and export for the server target first.")
-    manifest = json.loads(manifest_file.read_text())
-    for entry in manifest["artifacts"]:
-        if entry["format"] == SERVER_FORMAT:
-            return artifacts / entry["file"], manifest
-    raise ValueError(
-        f"{manifest_file} lists no {SERVER_FORMAT} model: export with --target server."
-    )
-
-
-def parse_instances(body: object, shape: list[int]) -> np.ndarray:
-    """Validate a TF Serving request body; return float32 pixels (N, *shape)."""
-    if not isinstance(body, dict) or "instances" not in body:
-        raise BadRequest('The body must be a JSON object with an "instances" list.')
-    instances = body["instances"]
-    if not isinstance(instances, list) or not 1 <= len(instances) <= MAX_INSTANCES:
-        raise BadRequest(f'"instances" must be a list of 1 to {MAX_INSTANCES} images.')
-    try:
-        pixels = np.asarray(instances, dtype=np.float32)
-    except (TypeError, ValueError):
-        raise BadRequest(f"Every instance must be numbers in the shape {shape}.") from None
-    if list(pixels.shape[1:]) != shape:
-        got = list(pixels.shape[1:])
-        raise BadRequest(f"Each instance must have the shape {shape}, got {got}.")
-    if not np.isfinite(pixels).all() or pixels.min() < 0 or pixels.max() > 255:
-        raise BadRequest("Pixel values must be numbers from 0 to 255.")
-    return pixels
-
-
-def create_app(artifacts: Path) -> FastAPI:
-    """The service, with the server artifact loaded once."""
-    model_file, manifest = server_artifact(artifacts)
-    run = load_runner(model_file)
-    shape = manifest["input"]["shape"][1:]
-    classes = manifest["classes"]
-    registry = CollectorRegistry()
-    requests = Counter("requests", "HTTP requests", ["endpoint", "status"], registry=registry)
-    latency = Histogram("request_latency_seconds", "Time to answer /predict", registry=registry)
-    predicted = Counter("predictions", "Predicted classes", ["label"], registry=registry)
-    app = FastAPI(title="digits model", docs_url=None, redoc_url=None)
-
-    @app.get("/healthz")
-    def healthz() -> dict:
-        requests.labels("/healthz", "200").inc()
-        return {"status": "ok", "model": model_file.name}
-
-    @app.get("/metrics")
-    def metrics() -> PlainTextResponse:
-        return PlainTextResponse(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
-
-    @app.post("/predict")
-    async def predict(request: Request) -> JSONResponse:
-        start = time.perf_counter()
-        try:
-            pixels = parse_instances(json.loads(await request.body()), shape)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            return _answer(requests, 400, {"error": "The body is not valid JSON."})
-        except BadRequest as error:
-            return _answer(requests, 400, {"error": str(error)})
-        logits = run(pixels)
-        for label in logits.argmax(axis=1):
-            predicted.labels(classes[label]).inc()
-        latency.observe(time.perf_counter() - start)
-        return _answer(requests, 200, {"predictions": logits.round(6).tolist()})
-
+    app = FastAPI(title=f"{MODEL_NAME} model", version="1", lifespan=lifespan,
+                  docs_url=None, redoc_url=None)
+    app.state.model = model
+    install(app, metrics)
+    routes.add(app, model, metrics)
     return app
 
 
-def _answer(requests: Counter, status: int, body: dict) -> JSONResponse:
-    requests.labels("/predict", str(status)).inc()
-    return JSONResponse(body, status_code=status)
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Serve the exported model over HTTP.")
+    parser.add_argument("--host", default="127.0.0.1", help="0.0.0.0 to listen on every address")
+    parser.add_argument("--port", type=int, default=8000, help="0 picks a free port")
+    parser.add_argument("--artifacts", type=Path, default=Path("artifacts"))
+    parser.add_argument("--max-batch", type=int, default=Settings.max_batch,
+                        help="most images the batcher puts in one model call")
+    parser.add_argument("--max-delay-ms", type=float, default=Settings.max_delay * 1000,
+                        help="longest a request waits for others to join its batch")
+    parser.add_argument("--no-batching", action="store_true",
+                        help="run each request alone (in a worker thread)")
+    parser.add_argument("--max-body-bytes", type=int, default=None,
+                        help="larger bodies get 413 (default: sized to 1024 images)")
+    parser.add_argument("--timeout", type=float, default=Settings.timeout,
+                        help="seconds to read a body, and to wait for the model")
+    return parser.parse_args(argv)
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    if args.max_batch < 1 or args.max_delay_ms < 0 or args.timeout <= 0:
+        raise ValueError("--max-batch must be at least 1, --max-delay-ms at least 0 "
+                         "and --timeout above 0.")
+    return Settings(max_batch=args.max_batch, max_delay=args.max_delay_ms / 1000,
+                    batching=not args.no_batching, max_body_bytes=args.max_body_bytes,
+                    timeout=args.timeout)
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """Bind now, so a taken port is one clear line before anything loads."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # As uvicorn does for sockets it makes: without it, each answer on a kept-alive
+    # connection waits ~40 ms for a delayed ACK (Nagle's algorithm).
+    listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    try:
+        listener.bind((host, port))
+    except OSError as error:
+        listener.close()
+        raise ValueError(f"Cannot listen on {host}:{port}: {error.strerror}. "
+                         "Choose another --port (or stop what uses it).") from None
+    return listener
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Serve the exported model over HTTP.")
-    parser.add_argument("--host", default="127.0.0.1", help="0.0.0.0 to listen on every address")
-    parser.add_argument("--port", type=int, default=8000)
-    parser.add_argument("--artifacts", type=Path, default=Path("artifacts"))
-    args = parser.parse_args(argv)
+    args = _arguments(argv)
     try:
-        app = create_app(args.artifacts)
+        app = create_app(args.artifacts, _settings(args))
+        listener = _listen(args.host, args.port)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
-    return 0
+    host, port = listener.getsockname()[:2]
+    print(f"Serving {MODEL_NAME} on http://{host}:{port} (loading the model; ready when "
+          f"/v2/health/ready answers 200). Stop with Ctrl-C or SIGTERM.", flush=True)
+    config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=args.timeout * 2)
+    server = uvicorn.Server(config)
+    app.state.model.on_failure = lambda: setattr(server, "should_exit", True)
+    stopped_by: list[int] = []
+    # uvicorn stops gracefully on these, then raises the signal again for the handler
+    # that was there before it: ours notes it, so the process ends with an exit code.
+    for stop in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop, lambda number, frame: stopped_by.append(number))
+    server.run(sockets=[listener])
+    if app.state.model.failure:
+        return 1
+    return 130 if signal.SIGINT in stopped_by else 0
 
 
 if __name__ == "__main__":

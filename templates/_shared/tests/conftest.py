@@ -12,6 +12,10 @@ import pytest
 from PIL import Image
 
 from {{ cookiecutter.package_name }}.config import Config, load_config, with_overrides
+{% if cookiecutter.server -%}
+from {{ cookiecutter.package_name }}.data import as_model_input, load_splits
+from {{ cookiecutter.package_name }}.export import export
+{% endif -%}
 from {{ cookiecutter.package_name }}.train import train
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,3 +69,19 @@ def folder_run(tmp_path_factory: pytest.TempPathFactory, smoke_config: Config) -
                             run_dir=str(out / "runs"), artifacts_dir=str(out / "artifacts"))
     train(config)
     return config
+{%- if cookiecutter.server %}
+
+
+@pytest.fixture(scope="session")
+def artifacts(trained: Config, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The server target's export of the trained model (once per test session)."""
+    folder = tmp_path_factory.mktemp("served")
+    export(with_overrides(trained, targets=["server"], artifacts_dir=str(folder)))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def images(trained: Config) -> np.ndarray:
+    """16 test images, as the model takes them."""
+    return as_model_input(load_splits(trained.data)["test"].images[:16])
+{%- endif %}

@@ -1,34 +1,82 @@
-"""The HTTP service answers in TF Serving's REST shape and refuses malformed requests."""
+"""The HTTP service, in-process and as a real process: both protocols answer like the runtime
+(and like tritonclient expects), batching changes no answer, every bad request is a counted
+4xx with a JSON message, never a 500, and SIGTERM loses no accepted request."""
 
+import json
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pytest
+import tritonclient.http as tritonclient
 from fastapi.testclient import TestClient
 
-from {{ cookiecutter.package_name }}.config import with_overrides
-from {{ cookiecutter.package_name }}.data import as_model_input, load_splits
-from {{ cookiecutter.package_name }}.export import export
-from {{ cookiecutter.package_name }}.predict import predict
-from {{ cookiecutter.package_name }}.serve import create_app
-from {{ cookiecutter.package_name }}.train import CHECKPOINT
+from {{ cookiecutter.package_name }}.model_server import Settings, server_artifact
+from {{ cookiecutter.package_name }}.runtimes import load_runner
+from {{ cookiecutter.package_name }}.serve import MODEL_NAME, create_app
+
+PREDICT = f"/v1/models/{MODEL_NAME}:predict"
+INFER = f"/v2/models/{MODEL_NAME}/infer"
 
 
 @pytest.fixture(scope="module")
-def client(trained, tmp_path_factory):
-    artifacts = tmp_path_factory.mktemp("served")
-    export(with_overrides(trained, targets=["server"], artifacts_dir=str(artifacts)))
-    return TestClient(create_app(artifacts))
+def client(artifacts):
+    with TestClient(create_app(artifacts)) as client:  # "with": the model loads at start-up
+        yield client
 
 
-def test_predictions_match_the_model(client, trained):
-    images = load_splits(trained.data)["test"].images[:16]
-    response = client.post("/predict", json={"instances": as_model_input(images).tolist()})
-    assert response.status_code == 200
-    logits = np.asarray(response.json()["predictions"])
-    expected = predict(Path(trained.run_dir) / CHECKPOINT, images)
-    assert logits.shape == expected.shape
-    assert (logits.argmax(axis=1) == expected.argmax(axis=1)).all()
+def expected_logits(artifacts: Path, images: np.ndarray) -> np.ndarray:
+    """What the server's runtime itself answers, one image at a time."""
+    run = load_runner(server_artifact(artifacts)[0])
+    return np.concatenate([run(image[None]) for image in images])
+
+
+def counted(endpoint: str, status: int) -> str:
+    """The Prometheus sample that counts these responses."""
+    return 'requests_total{endpoint="' + endpoint + '",status="' + str(status) + '"}'
+
+
+def v2_request(images: np.ndarray) -> dict:
+    return {"inputs": [{"name": "pixels", "datatype": "FP32", "shape": list(images.shape),
+                        "data": images.ravel().tolist()}]}
+
+
+def test_both_protocols_answer_like_the_runtime(client, artifacts, images):
+    v1 = client.post(PREDICT, json={"instances": images.tolist()})
+    alias = client.post("/predict", json={"instances": images.tolist()})
+    v2 = client.post(INFER, json=v2_request(images))
+    assert v1.status_code == alias.status_code == v2.status_code == 200
+    logits = np.asarray(v1.json()["predictions"])
+    np.testing.assert_allclose(logits, expected_logits(artifacts, images), atol=1e-4)
+    assert alias.json() == v1.json()
+    output = v2.json()["outputs"][0]
+    assert output["shape"] == list(logits.shape)
+    assert np.asarray(output["data"]).reshape(output["shape"]).tolist() == logits.tolist()
+
+
+@pytest.mark.parametrize("batching", [True, False])
+def test_concurrent_requests_get_their_own_answers(artifacts, images, batching):
+    settings = Settings(batching=batching, max_batch=8, max_delay=0.05)
+    with TestClient(create_app(artifacts, settings)) as client, ThreadPoolExecutor(16) as pool:
+        answers = list(pool.map(
+            lambda image: client.post(PREDICT, json={"instances": [image.tolist()]}), images))
+        metrics = client.get("/metrics").text
+    assert [answer.status_code for answer in answers] == [200] * len(images)
+    logits = np.asarray([answer.json()["predictions"][0] for answer in answers])
+    np.testing.assert_allclose(logits, expected_logits(artifacts, images), atol=1e-4)
+    assert f"{counted(PREDICT, 200)} {len(images)}.0" in metrics
+
+
+def deep(levels: int) -> bytes:
+    return b'{"instances": ' + b"[" * levels + b"]" * levels + b"}"
 
 
 @pytest.mark.parametrize(
@@ -40,22 +88,230 @@ def test_predictions_match_the_model(client, trained):
         (b'{"instances": [[1, 2], [3]]}', "numbers in the shape"),
         (b'{"instances": [[[1, 2]]]}', "must have the shape"),
         (b'{"instances": "pixels"}', '"instances" must be a list'),
+        (deep(100_000), "nested too deeply"),
     ],
 )
 def test_malformed_requests_get_a_clear_400(client, body, message):
-    response = client.post("/predict", content=body)
+    response = client.post(PREDICT, content=body)
     assert response.status_code == 400
     assert message in response.json()["error"]
 
 
-def test_out_of_range_pixels_are_refused(client, trained):
-    images = as_model_input(load_splits(trained.data)["test"].images[:1]) + 300
-    response = client.post("/predict", json={"instances": images.tolist()})
-    assert response.status_code == 400 and "0 to 255" in response.json()["error"]
+@pytest.mark.parametrize(
+    "pixel", ['"7"', "true", "null", "300", "-1", "1e400", "1" + "0" * 400, "7" * 5000, "NaN"])
+def test_only_numbers_from_0_to_255_are_pixels(client, images, pixel):
+    body = json.dumps({"instances": images[:1].tolist()}).replace("0.0", pixel, 1)
+    response = client.post(PREDICT, content=body.encode())
+    assert response.status_code == 400 and "pixel" in response.json()["error"].lower()
 
 
-def test_health_and_metrics(client):
-    assert client.get("/healthz").json()["status"] == "ok"
-    metrics = client.get("/metrics").text
-    assert "request_latency_seconds_bucket" in metrics
-    assert 'requests_total{endpoint="/predict",status="400"}' in metrics
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [({"name": "image"}, '"name" must be "pixels"'), ({"datatype": "INT8"}, '"datatype"'),
+     ({"shape": [1, 2]}, '"shape" must be'), ({"data": [1.0]}, '"data" must hold'),
+     ({"extra": 1}, "Unknown field(s) in the input: 'extra'")],
+)
+def test_malformed_v2_tensors_get_a_clear_400(client, images, change, message):
+    body = v2_request(images[:1])
+    body["inputs"][0].update(change)
+    response = client.post(INFER, json=body)
+    assert response.status_code == 400 and message in response.json()["error"]
+
+
+def test_a_body_over_the_limit_gets_413_before_it_is_read(artifacts, images):
+    with TestClient(create_app(artifacts, Settings(max_body_bytes=1000))) as client:
+        declared = client.post(PREDICT, json={"instances": images.tolist()})
+        streamed = client.post(PREDICT, content=(b" " * 600 for _ in range(4)))
+        assert client.post(PREDICT, json={"instances": images[:1].tolist()}).status_code == 200
+        metrics = client.get("/metrics").text
+    assert declared.status_code == streamed.status_code == 413
+    assert "--max-body-bytes" in streamed.json()["error"]
+    assert f"{counted(PREDICT, 413)} 2.0" in metrics
+
+
+def test_unknown_paths_and_methods_answer_json(client):
+    missing, wrong = client.get("/nope"), client.get(PREDICT)
+    assert (missing.status_code, wrong.status_code) == (404, 405)
+    assert missing.json()["error"] and wrong.json()["error"]
+
+
+def test_liveness_readiness_status_and_metadata(client, images):
+    assert client.get("/healthz").json() == {"status": "ok"}
+    assert client.get("/v2/health/live").json() == {"live": True}
+    assert client.get("/v2/health/ready").status_code == 200
+    assert client.get(f"/v2/models/{MODEL_NAME}/ready").json() == {"ready": True}
+    state = client.get(f"/v1/models/{MODEL_NAME}").json()["model_version_status"][0]["state"]
+    assert state == "AVAILABLE"
+    metadata = client.get(f"/v2/models/{MODEL_NAME}").json()
+    assert metadata["inputs"][0]["shape"] == [-1, *images.shape[1:]]
+    assert metadata["outputs"][0]["datatype"] == "FP32"
+
+
+def test_a_broken_model_is_alive_never_ready_and_its_503s_are_counted(artifacts, images,
+                                                                      tmp_path):
+    manifest = json.loads((artifacts / "manifest.json").read_text())
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    model_file = tmp_path / server_artifact(artifacts)[0].name
+    model_file.mkdir() if server_artifact(artifacts)[0].is_dir() else model_file.write_bytes(b"x")
+    with TestClient(create_app(tmp_path, Settings(timeout=2))) as client:
+        assert client.get("/healthz").status_code == 200
+        assert client.get("/v2/health/ready").status_code == 503
+        answer = client.post(PREDICT, json={"instances": images[:1].tolist()})
+        metrics = client.get("/metrics").text
+    assert answer.status_code == 503 and "Cannot load" in answer.json()["error"]
+    assert f"{counted(PREDICT, 503)} 1.0" in metrics
+
+
+def test_the_test_client_imports_without_a_deprecation_warning():
+    # Starlette's TestClient warns when it must fall back on httpx: the dev extra has httpx2.
+    subprocess.run([sys.executable, "-W", "error", "-c", "import fastapi.testclient"], check=True)
+
+
+def test_openapi_documents_every_endpoint_and_error(client):
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {PREDICT, "/predict", INFER, "/metrics", "/healthz", "/v2/health/ready"} <= set(paths)
+    for path in (PREDICT, INFER):
+        operation = paths[path]["post"]
+        assert "application/json" in operation["requestBody"]["content"]
+        assert {"200", "400", "413", "503", "504"} <= set(operation["responses"])
+    assert "text/plain" in next(iter(paths["/metrics"]["get"]["responses"]["200"]["content"]))
+
+
+def start(artifacts: Path, *flags: str) -> tuple[subprocess.Popen, str]:
+    """``python -m ...serve --port 0``: its address, read from the line it prints first."""
+    service = subprocess.Popen(
+        [sys.executable, "-m", "{{ cookiecutter.package_name }}.serve", "--port", "0",
+         "--artifacts", str(artifacts), *flags], stdout=subprocess.PIPE, text=True)
+    assert service.stdout is not None
+    first_line = service.stdout.readline()
+    assert "Stop with Ctrl-C or SIGTERM" in first_line, first_line
+    url = re.search(r"http://[\d.]+:\d+", first_line)
+    assert url, first_line
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and service.poll() is None:
+        try:
+            with urllib.request.urlopen(f"{url[0]}/v2/health/ready", timeout=2):
+                return service, url[0]
+        except (urllib.error.URLError, OSError):
+            time.sleep(0.2)
+    service.kill()
+    raise AssertionError("the service did not become ready within 120 s")
+
+
+def post(url: str, body: dict) -> tuple[int, dict]:
+    request = urllib.request.Request(url, json.dumps(body).encode(),
+                                     {"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+@pytest.fixture(scope="module")
+def service(artifacts):
+    process, url = start(artifacts)
+    yield url
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=30) == 0
+
+
+def test_tritonclient_gets_the_same_answers_as_v1(service, images):
+    client = tritonclient.InferenceServerClient(url=service.removeprefix("http://"))
+    assert client.is_server_live() and client.is_server_ready()
+    assert client.is_model_ready(MODEL_NAME)
+    expected = client.get_model_metadata(MODEL_NAME)["inputs"][0]
+    given = tritonclient.InferInput(expected["name"], list(images.shape), expected["datatype"])
+    given.set_data_from_numpy(images, binary_data=False)
+    wanted = tritonclient.InferRequestedOutput("logits", binary_data=False)
+    logits = client.infer(MODEL_NAME, [given], outputs=[wanted]).as_numpy("logits")
+    status, v1 = post(service + PREDICT, {"instances": images.tolist()})
+    assert status == 200 and logits.tolist() == v1["predictions"]
+
+
+def test_sigterm_answers_every_accepted_request_then_exits_0(artifacts, images):
+    process, url = start(artifacts, "--max-delay-ms", "500", "--max-batch", "64")
+    with ThreadPoolExecutor(len(images)) as pool:
+        answers = [pool.submit(post, url + PREDICT, {"instances": [image.tolist()]})
+                   for image in images]
+        time.sleep(0.25)  # connected, and waiting in the batcher for the others
+        process.send_signal(signal.SIGTERM)
+        statuses = [answer.result()[0] for answer in answers]
+    assert statuses == [200] * len(images)
+    assert process.wait(timeout=30) == 0
+
+
+def resident_megabytes(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(r"VmRSS:\s+(\d+) kB", status)[1]) / 1024
+
+
+def oversized(url: str, megabytes: int) -> int:
+    """POST a chunked body of this size (no Content-Length); the answer's status, or 0 where
+    the service answered 413 and closed the connection while the rest was still coming."""
+    request = urllib.request.Request(
+        url, data=(b" " * 1024 * 1024 for _ in range(megabytes)),
+        headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+    except OSError:
+        return 0
+
+
+def test_healthz_answers_while_predict_is_saturated(service, images):
+    body = {"instances": images[:1].tolist()}
+    until = time.monotonic() + 3
+    with ThreadPoolExecutor(32) as pool:
+        def saturate(_: int) -> int:
+            count = 0
+            while time.monotonic() < until:
+                assert post(service + PREDICT, body)[0] == 200
+                count += 1
+            return count
+
+        busy = [pool.submit(saturate, n) for n in range(32)]
+        slowest = 0.0
+        while time.monotonic() < until:
+            started = time.perf_counter()
+            urllib.request.urlopen(f"{service}/healthz", timeout=10).read()
+            slowest = max(slowest, time.perf_counter() - started)
+            time.sleep(0.05)
+        assert sum(answer.result() for answer in busy) > 32
+    assert slowest < 2.0  # a generous bound; bench/ measures the p99 (goal < 50 ms)
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="reads /proc (Linux)")
+def test_oversized_bodies_are_refused_with_memory_bounded(artifacts, images):
+    process, url = start(artifacts, "--max-body-bytes", "1000000")
+    try:
+        before = resident_megabytes(process.pid)
+        statuses = [oversized(url + PREDICT, 16) for _ in range(12)]  # 192 MB in all
+        grown = resident_megabytes(process.pid) - before
+        assert post(url + PREDICT, {"instances": images[:1].tolist()})[0] == 200
+        metrics = urllib.request.urlopen(f"{url}/metrics", timeout=10).read().decode()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+    assert set(statuses) <= {413, 0}
+    assert f"{counted(PREDICT, 413)} 12.0" in metrics  # each refused, none read whole
+    assert grown < 50, f"the service grew by {grown:.0f} MB"
+
+
+def test_a_body_that_stops_arriving_gets_408(artifacts):
+    process, url = start(artifacts, "--timeout", "1")
+    host, port = url.removeprefix("http://").split(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=30) as connection:
+            connection.sendall(f"POST {PREDICT} HTTP/1.1\r\nHost: {host}\r\n"
+                               "Content-Type: application/json\r\nContent-Length: 100\r\n"
+                               "\r\n{\"instances\": ".encode())  # and then nothing
+            answer = b""
+            while not answer.endswith(b"}") and (chunk := connection.recv(65536)):
+                answer += chunk
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+    assert answer.startswith(b"HTTP/1.1 408") and b"--timeout" in answer

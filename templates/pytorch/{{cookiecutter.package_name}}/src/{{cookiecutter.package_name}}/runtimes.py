@@ -3,30 +3,41 @@
 """Run an exported model in the runtime its target really uses.
 
 Every runner takes float32 raw pixels (N, 1, H, W) and returns logits (N, classes)
-as a NumPy array, so export verification and predict treat all formats alike.
+as a NumPy array, so export verification and predict treat all formats alike. Each
+runtime is imported only when its format is loaded: the service, on ONNX Runtime, never
+imports torch.
 """
 
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-import torch
 {%- if executorch %}
 
 from .quiet import native_noise_dropped
 {%- endif %}
 
 Runner = Callable[[np.ndarray], np.ndarray]
+{%- if cookiecutter.server %}
+
+# What the HTTP service (serve.py) loads, and the Triton platform that runs it.
+SERVER_FORMAT = "onnx"
+SERVER_PLATFORM = "onnxruntime_onnx"
+{%- endif %}
 
 
 def torchscript(path: Path) -> Runner:
     """TorchScript with torch.jit.load: what libtorch (C++) servers and older apps load."""
+    import torch
+
     module = torch.jit.load(str(path), map_location="cpu")
     return lambda pixels: module(torch.from_numpy(pixels)).detach().numpy()
 
 
 def exported_program(path: Path) -> Runner:
     """A torch.export program (.pt2), reloaded with torch.export.load."""
+    import torch
+
     module = torch.export.load(str(path)).module()
     return lambda pixels: module(torch.from_numpy(pixels)).detach().numpy()
 {%- if onnx %}
@@ -45,6 +56,8 @@ def onnxruntime(path: Path) -> Runner:
 
 def executorch(path: Path) -> Runner:
     """ExecuTorch's runtime (XNNPACK), as in an Android or iOS app."""
+    import torch
+
     with native_noise_dropped():
         from executorch.runtime import Runtime
 
@@ -74,6 +87,8 @@ def onnxruntime_web(path: Path) -> Runner:
 
 def checkpoint(path: Path) -> Runner:
     """The trained PyTorch model itself (eager), from a training checkpoint."""
+    import torch
+
     from .train import load_checkpoint
 
     model, _ = load_checkpoint(path)

@@ -113,9 +113,6 @@ def tfjs_converter() -> Path:
     return bin_dir / "tensorflowjs_converter"
 {%- endif %}
 
-# The format the HTTP service (serve.py) loads.
-SERVER_FORMAT = "saved_model"
-
 
 @dataclass(frozen=True)
 class Format:
@@ -241,13 +238,10 @@ def export(config: Config) -> dict:
 
 def not_made_for(targets: list[str]) -> str:
     """One line: this project has no code for these targets, and how to add them."""
-    every = [target for target in TARGETS if target in TARGET_FORMATS or target in targets]
     return (f"error: this project was not made for {', '.join(targets)} (made for: "
             f"{', '.join(TARGET_FORMATS) or 'no target'}). Add it with 'fwstart update"
-            + "".join(f" --add-target {target}" for target in targets) + "' (coming in "
-            "fwstart); until then, generate the project again with it: 'fwstart new NEW_DIR "
-            "--answers .fwstart-answers.yml" + "".join(f" --target {t}" for t in every)
-            + " --yes'.")
+            + "".join(f" --add-target {target}" for target in targets) + "', which merges "
+            "its code and dependencies into this project (commit your work first).")
 
 
 def nothing_to_export(config_path: Path) -> str:

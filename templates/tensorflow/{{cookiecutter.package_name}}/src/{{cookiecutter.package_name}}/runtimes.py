@@ -15,6 +15,12 @@ from .quiet import native_noise_dropped
 {%- endif %}
 
 Runner = Callable[[np.ndarray], np.ndarray]
+{%- if cookiecutter.server %}
+
+# What the HTTP service (serve.py) loads, and the Triton platform that runs it.
+SERVER_FORMAT = "saved_model"
+SERVER_PLATFORM = "tensorflow_savedmodel"
+{%- endif %}
 
 
 def saved_model(path: Path) -> Runner:

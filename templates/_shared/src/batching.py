@@ -1,0 +1,109 @@
+"""Run the model off the event loop, batching concurrent requests as Triton and TF Serving do.
+
+With batching on, requests wait in a queue. One worker thread takes the first, then keeps
+taking more until the batch holds ``max_batch`` images or ``max_delay`` seconds have passed
+since it took the first; it runs the model once on all of them and hands each request its
+own rows back. With batching off, each request runs alone in a thread of a pool.
+"""
+
+import asyncio
+import queue
+import threading
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from .runtimes import Runner
+
+
+@dataclass
+class _Waiting:
+    pixels: np.ndarray
+    future: asyncio.Future
+    loop: asyncio.AbstractEventLoop
+
+
+def _settle(waiting: _Waiting, rows: np.ndarray | BaseException) -> None:
+    """Hand a result to a request still waiting for it (a timed-out one has gone)."""
+    def settle() -> None:
+        if waiting.future.done():
+            return
+        if isinstance(rows, BaseException):
+            waiting.future.set_exception(rows)
+        else:
+            waiting.future.set_result(rows)
+
+    waiting.loop.call_soon_threadsafe(settle)
+
+
+class Batcher:
+    """A queue, a max batch and a max delay in front of one model."""
+
+    def __init__(self, run: Runner, max_batch: int, max_delay: float) -> None:
+        self.run, self.max_batch, self.max_delay = run, max_batch, max_delay
+        self._queue: queue.Queue[_Waiting | None] = queue.Queue()
+        self._held: _Waiting | None = None  # took it, but it did not fit in the last batch
+        self._worker = threading.Thread(target=self._work, name="batcher", daemon=True)
+        self._worker.start()
+
+    async def __call__(self, pixels: np.ndarray) -> np.ndarray:
+        """The model's logits for these pixels, run in a batch with other requests."""
+        loop = asyncio.get_running_loop()
+        waiting = _Waiting(pixels, loop.create_future(), loop)
+        self._queue.put(waiting)
+        return await waiting.future
+
+    def close(self) -> None:
+        """Answer what is queued, then stop the worker."""
+        self._queue.put(None)
+        self._worker.join()
+
+    def _work(self) -> None:
+        while True:
+            first = self._held or self._queue.get()
+            self._held = None
+            if first is None:
+                return
+            batch = self._collect(first)
+            try:
+                logits = self.run(np.concatenate([waiting.pixels for waiting in batch]))
+            except Exception as error:  # each request in the batch gets it, as a 500
+                for waiting in batch:
+                    _settle(waiting, error)
+                continue
+            start = 0
+            for waiting in batch:
+                _settle(waiting, logits[start:start + len(waiting.pixels)])
+                start += len(waiting.pixels)
+
+    def _collect(self, first: _Waiting) -> list[_Waiting]:
+        batch, size = [first], len(first.pixels)
+        deadline = time.monotonic() + self.max_delay
+        while size < self.max_batch:
+            try:
+                waiting = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            if waiting is None:  # closing: answer this batch, then stop
+                self._queue.put(None)
+                break
+            if size + len(waiting.pixels) > self.max_batch:
+                self._held = waiting  # it starts the next batch
+                break
+            batch.append(waiting)
+            size += len(waiting.pixels)
+        return batch
+
+
+class Unbatched:
+    """Each request runs the model alone, in a worker thread."""
+
+    def __init__(self, run: Runner) -> None:
+        self.run = run
+
+    async def __call__(self, pixels: np.ndarray) -> np.ndarray:
+        return await asyncio.to_thread(self.run, pixels)
+
+    def close(self) -> None:
+        """Nothing to stop: each call's thread ends with it."""

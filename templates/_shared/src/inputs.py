@@ -1,0 +1,132 @@
+"""Read and check request bodies before the model sees them.
+
+The body is counted while it arrives, so one above the limit gets a 413 before it is all
+read. It is parsed in a worker thread, never on the event loop. Every pixel must be a JSON
+number from 0 to 255: strings, booleans, null, 1e400, integers too long to be a pixel and
+JSON nested deeper than Python's parser allows are refused with a 400, like malformed JSON.
+"""
+
+import json
+import math
+
+import numpy as np
+from starlette.requests import Request
+
+MAX_INSTANCES = 1024  # the exported models' batch range
+MAX_DIGITS = 20  # an integer longer than this is no pixel (and Python refuses > 4300)
+
+
+class Refused(Exception):
+    """A request answered with this status (400 unless said) and message, not predictions."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The whole body, refused with 413 as soon as it is known to exceed ``limit`` bytes."""
+    too_large = Refused(f"The body is larger than the limit of {limit} bytes "
+                           "(--max-body-bytes); send fewer images per request.", 413)
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _integer(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_DIGITS:
+        raise Refused(f"The integer {text[:12]}… has too many digits to be a pixel.")
+    return int(text)
+
+
+def _constant(text: str) -> float:
+    raise Refused(f"{text} is not a pixel value: use numbers from 0 to 255.")
+
+
+def parse_json(body: bytes) -> object:
+    """The JSON document in ``body``, or Refused."""
+    try:
+        return json.loads(body, parse_int=_integer, parse_constant=_constant)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise Refused("The body is not valid JSON.") from None
+    except RecursionError:
+        raise Refused("The body is nested too deeply to hold images.") from None
+
+
+def as_pixels(values: object, shape: list[int]) -> np.ndarray:
+    """float32 pixels (N, *shape) from nested JSON lists, or Refused."""
+    grid = np.asarray(values, dtype=object)
+    kinds = {type(value) for value in grid.flat}
+    if list in kinds:  # ragged: numpy stops at the level where the lengths differ
+        raise Refused(f"Every instance must be numbers in the shape {shape}.")
+    if list(grid.shape[1:]) != shape:
+        raise Refused(f"Each instance must have the shape {shape}, got {list(grid.shape[1:])}.")
+    if not kinds <= {int, float}:
+        raise Refused(f"Every instance must be numbers in the shape {shape} "
+                         "(strings, booleans and null are not pixels).")
+    pixels = grid.astype(np.float64)
+    if not np.isfinite(pixels).all() or pixels.min() < 0 or pixels.max() > 255:
+        raise Refused("Pixel values must be numbers from 0 to 255.")
+    return pixels.astype(np.float32)
+
+
+V1_FIELDS = {"instances"}
+V2_FIELDS = {"id", "inputs", "outputs", "parameters"}
+TENSOR_FIELDS = {"name", "shape", "datatype", "data", "parameters"}
+
+
+def _known_fields(given: dict, known: set[str], where: str) -> None:
+    unknown = sorted(set(given) - known)
+    if unknown:
+        raise Refused(f"Unknown field(s) in {where}: {', '.join(map(repr, unknown))}; "
+                      f"it takes {', '.join(sorted(known))}.")
+
+
+def instances(body: object, shape: list[int]) -> np.ndarray:
+    """Pixels (N, *shape) from a TF Serving request: {"instances": [image, ...]}."""
+    if not isinstance(body, dict) or "instances" not in body:
+        raise Refused('The body must be a JSON object with an "instances" list.')
+    _known_fields(body, V1_FIELDS, "the body")
+    images = body["instances"]
+    if not isinstance(images, list) or not 1 <= len(images) <= MAX_INSTANCES:
+        raise Refused(f'"instances" must be a list of 1 to {MAX_INSTANCES} images.')
+    return as_pixels(images, shape)
+
+
+def tensor(body: object, name: str, shape: list[int]) -> np.ndarray:
+    """Pixels (N, *shape) from an Open Inference Protocol request's one FP32 input."""
+    if not isinstance(body, dict) or not isinstance(body.get("inputs"), list):
+        raise Refused('The body must be a JSON object with an "inputs" list.')
+    if len(body["inputs"]) != 1 or not isinstance(body["inputs"][0], dict):
+        raise Refused(f'"inputs" must hold one tensor, "{name}".')
+    _known_fields(body, V2_FIELDS, "the body")
+    given = body["inputs"][0]
+    _known_fields(given, TENSOR_FIELDS, "the input")
+    for wanted in body.get("outputs") or []:
+        if not isinstance(wanted, dict) or not isinstance(wanted.get("name"), str):
+            raise Refused('Each of "outputs" must be an object with a "name".')
+        _known_fields(wanted, {"name", "parameters"}, "an output")
+    expected = {"name": name, "datatype": "FP32"}
+    for key, value in expected.items():
+        if given.get(key) != value:
+            raise Refused(f'The input\'s "{key}" must be "{value}", got {given.get(key)!r}.')
+    dims = given.get("shape")
+    if isinstance(dims, list) and dims and type(dims[0]) is float and dims[0].is_integer():
+        dims = [int(dims[0]), *dims[1:]]  # JSON Schema's integers include 2.0
+    if (not isinstance(dims, list) or len(dims) != len(shape) + 1 or dims[1:] != shape
+            or type(dims[0]) is not int or not 1 <= dims[0] <= MAX_INSTANCES):
+        raise Refused(f'The input\'s "shape" must be [N, {", ".join(map(str, shape))}] '
+                         f"with N from 1 to {MAX_INSTANCES}, got {dims!r}.")
+    dims = [dims[0], *shape]  # ints, even where the client wrote 8.0
+    data = np.asarray(given.get("data"), dtype=object).ravel()
+    if data.size != math.prod(dims):
+        raise Refused(f'The input\'s "data" must hold {math.prod(dims)} numbers '
+                         f"(shape {dims}), got {data.size}.")
+    return as_pixels(data.reshape(dims), shape)

@@ -1,0 +1,66 @@
+"""The Kubernetes manifests are valid offline: the core objects with kubernetes-validate, the
+InferenceService against KServe's own CRD schema (vendored at a pinned version), each named
+as the service names its model."""
+
+import copy
+import gzip
+import json
+import re
+
+import jsonschema
+import kubernetes_validate
+import pytest
+import yaml
+
+from {{ cookiecutter.package_name }}.serve import MODEL_NAME
+
+from .conftest import ROOT
+
+KUBERNETES = ROOT / "deploy" / "kubernetes"
+KUBERNETES_VERSION = "1.33"  # a cluster version kubernetes-validate ships schemas for
+KSERVE_SCHEMA = KUBERNETES / "schemas" / "inferenceservice-v1beta1-kserve-v0.20.0.json.gz"
+
+
+def manifest(name: str) -> dict:
+    return yaml.safe_load((KUBERNETES / name).read_text())
+
+
+def test_the_model_name_is_dns_1123_safe():
+    assert re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", MODEL_NAME) and len(MODEL_NAME) <= 63
+
+
+@pytest.mark.parametrize("name", ["deployment.yaml", "service.yaml", "hpa.yaml"])
+def test_core_objects_are_valid(name):
+    document = manifest(name)
+    kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
+    assert document["metadata"]["name"] == MODEL_NAME
+
+
+def test_the_deployment_probes_and_confines_the_service():
+    pod = manifest("deployment.yaml")["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    writable = {volume["name"] for volume in pod["volumes"] if "emptyDir" in volume}
+    assert {mount["name"] for mount in container["volumeMounts"]} <= writable
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/v2/health/ready"
+    assert container["resources"]["requests"] and container["resources"]["limits"]
+
+
+def test_a_broken_core_object_is_refused():
+    document = manifest("deployment.yaml")
+    document["spec"]["replicas"] = "two"
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
+
+
+def test_the_inference_service_matches_kserve_s_schema():
+    schema = json.loads(gzip.decompress(KSERVE_SCHEMA.read_bytes()))
+    document = manifest("inferenceservice.yaml")
+    jsonschema.validate(document, schema)
+    assert document["metadata"]["name"] == MODEL_NAME
+    broken = copy.deepcopy(document)
+    broken["spec"]["predictor"]["model"]["modelFormat"] = "onnx"  # must be an object
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(broken, schema)
