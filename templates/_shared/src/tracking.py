@@ -58,6 +58,17 @@ def run(config: Config, fresh: bool, system: dict[str, str], main: bool = True) 
     if not main:
         yield
         return
+    try:
+        with _tracked(config, fresh, system):
+            yield
+    except (MlflowException, SQLAlchemyError, CommandError) as error:
+        raise ValueError(f"The MLflow store {tracking_uri()} failed: {_reason(error)}. Check "
+                         "the free space on its disk, or set MLFLOW_TRACKING_URI to another "
+                         "store.") from None
+
+
+@contextmanager
+def _tracked(config: Config, fresh: bool, system: dict[str, str]) -> Iterator[None]:
     run_dir = Path(config.run_dir)
     run_id = _unfinished_run(run_dir / RUN_FILE, fresh)
     nested = mlflow.active_run() is not None  # a tuning trial inside its study's run
@@ -163,6 +174,14 @@ def _git_commit() -> dict[str, str]:
     except (OSError, subprocess.TimeoutExpired):  # no git here
         return {}
     return {"mlflow.source.git.commit": found.stdout.strip()} if found.returncode == 0 else {}
+
+
+def _reason(error: BaseException) -> str:
+    """The root cause's first line (the database's own words, such as disk I/O error)."""
+    while error.__cause__ is not None:
+        error = error.__cause__
+    text = str(getattr(error, "orig", None) or error)
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 def _log_results(run_dir: Path) -> None:
