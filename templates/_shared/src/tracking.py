@@ -117,8 +117,9 @@ def params(config: Config) -> dict[str, str]:
 def experiment_id() -> str:
     """The project's experiment (named after it), created on first use."""
     mlflow.set_tracking_uri(tracking_uri())
-    for noisy in ("alembic", "mlflow.store.db.utils"):  # the store's setup, not news
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # the store's setup, not news
+    # It logs a database error with its traceback; run() tells the person in one line.
+    logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
     if found := _first_look():
         return found.experiment_id
     location = None  # a tracking server chooses its own
