@@ -70,9 +70,12 @@ def constraints_file(framework: str) -> Path:
 
 
 def largest_project(destination: Path, framework: str) -> Path:
-    """The framework's project with every target, the service and CI: what it installs is all."""
-    answers = Answers("deployment", EVERY_TARGET, "neither", "none", "github")
-    return new_project(load_catalog(), destination, answers, framework).path
+    """The framework's project with every target and option, the service and CI: what it
+    installs is all."""
+    catalog = load_catalog()
+    every_option = tuple(catalog.by_key["with"].choices)
+    answers = Answers("deployment", EVERY_TARGET, "neither", "none", "github", every_option)
+    return new_project(catalog, destination, answers, framework).path
 
 
 def readme_install_commands(project: Path) -> list[list[str]]:

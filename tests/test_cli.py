@@ -78,6 +78,7 @@ def test_new_generates_a_project_and_records_the_answers(fwstart, tmp_path, fram
         "experience": "neither",
         "stack": "none",
         "ci": ci,
+        "with": [],
         "framework": framework,
         "recommended": "tensorflow",
     }
@@ -90,6 +91,50 @@ def test_new_generates_a_project_and_records_the_answers(fwstart, tmp_path, fram
     assert "npm ci --prefix web" in result.stdout
     assert "--target web" in result.stdout and f"--framework {framework} --yes" in result.stdout
     assert not leftovers(tmp_path)
+
+
+@pytest.mark.parametrize("framework", ["pytorch", "tensorflow"])
+def test_with_tracking_is_recorded_and_adds_mlflow(fwstart, tmp_path, framework):
+    result = fwstart("new", "demo-app", "--with", "tracking", "--framework", framework, "--yes")
+    assert result.exit_code == 0, result.output
+    project = tmp_path / "demo-app"
+    assert yaml.safe_load((project / ".fwstart-answers.yml").read_text())["with"] == ["tracking"]
+    assert "--with tracking" in result.stdout  # the replay command
+    assert (project / "src" / "demo_app" / "tracking.py").is_file()
+    assert "tracking.run(" in (project / "src" / "demo_app" / "train.py").read_text()
+    assert '"mlflow-skinny' in (project / "pyproject.toml").read_text()
+    assert "mlruns/" in (project / ".gitignore").read_text().splitlines()
+    readme = (project / "README.md").read_text()
+    assert "mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db" in readme
+
+
+@pytest.mark.parametrize("framework", ["pytorch", "tensorflow"])
+def test_with_tuning_adds_optuna_and_both_options_are_recorded_in_order(
+    fwstart, tmp_path, framework
+):
+    args = ["--with", "tuning", "--with", "tracking", "--framework", framework, "--yes"]
+    result = fwstart("new", "demo-app", *args)
+    assert result.exit_code == 0, result.output
+    project = tmp_path / "demo-app"
+    record = yaml.safe_load((project / ".fwstart-answers.yml").read_text())
+    assert record["with"] == ["tracking", "tuning"]
+    assert "--with tracking --with tuning" in result.stdout
+    assert (project / "src" / "demo_app" / "tune.py").is_file()
+    assert (project / "configs" / "search.yaml").is_file()
+    assert '"optuna' in (project / "pyproject.toml").read_text()
+    assert "python -m demo_app.tune --trials" in (project / "README.md").read_text()
+
+
+@pytest.mark.parametrize("framework", ["pytorch", "tensorflow"])
+def test_an_option_not_chosen_leaves_no_trace(fwstart, tmp_path, framework):
+    flags = ["--goal", "deployment", "-t", "server", "-t", "web", "--framework", framework]
+    assert fwstart("new", "demo-app", *flags, "--yes").exit_code == 0
+    project = tmp_path / "demo-app"
+    for path in project.rglob("*"):
+        if path.is_file() and ".git" not in path.parts and path.suffix != ".npz":
+            text = path.read_text(errors="replace").lower()
+            for word in ("mlflow", "mlruns", "optuna", "tracking.py", "tune.py"):
+                assert word not in text, f"{path.relative_to(project)} mentions {word}"
 
 
 def test_defaults_make_a_research_project_with_pytorch(fwstart, tmp_path):
@@ -174,6 +219,7 @@ def test_flags_override_the_answers_file(fwstart, tmp_path):
             "Choose from: pytorch, tensorflow.",
         ),
         (["--ci", "jenkins"], "Unknown ci 'jenkins' (--ci).", "Choose from: github, gitlab, none."),
+        (["--with", "magic"], "Unknown option 'magic' (--with).", "Choose from: tracking"),
         (
             ["--goal", "deployment"],
             "A deployment project needs at least one target.",

@@ -1,6 +1,7 @@
 """Every generated project declares what its code imports, and its CI installs it.
 
-For each framework × set of targets (all 16) × CI choice, the project is rendered and every
+For each framework × set of targets (all 16) × CI choice, and for each set of `--with`
+options on the smallest and largest project, the project is rendered and every
 .py file in it (package, tests, scripts, deploy/) is parsed with `ast`, imports inside functions
 included. Each third-party name it imports, or reaches through an imported module (such as
 `keras.callbacks.TensorBoard`), must map through NEEDS to distributions that the generated
@@ -19,7 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fwstart.api import new_project
+from fwstart.api import load_catalog, new_project
 from fwstart.questions import Answers
 
 EVERY_TARGET = ("mobile", "web", "edge", "server")
@@ -29,6 +30,7 @@ TARGET_SETS = [c for size in range(len(EVERY_TARGET) + 1) for c in combinations(
 # that needs more than its own package at run time says so: "a|b" means either one.
 NEEDS: dict[str, set[str]] = {
     "PIL": {"pillow"},
+    "alembic": {"alembic"},
     "ai_edge_litert": {"ai-edge-litert"},
     "executorch": {"executorch"},
     "fastapi": {"fastapi"},
@@ -39,11 +41,15 @@ NEEDS: dict[str, set[str]] = {
     "keras": {"keras"},
     "keras.callbacks.TensorBoard": {"keras", "tensorboard"},
     "kubernetes_validate": {"kubernetes-validate"},
+    # tracking.py's default store is SQLite, which MLflow's client reaches through these two.
+    "mlflow": {"mlflow-skinny|mlflow", "sqlalchemy", "alembic"},
     "numpy": {"numpy"},
     "onnxruntime": {"onnxruntime"},
+    "optuna": {"optuna"},
     "prometheus_client": {"prometheus-client"},
     "pytest": {"pytest"},
     "schemathesis": {"schemathesis"},
+    "sqlalchemy": {"sqlalchemy"},
     "starlette": {"starlette"},
     "starlette.testclient": {"starlette", "httpx2"},
     "tensorflow": {"tensorflow-cpu|tensorflow"},
@@ -213,8 +219,27 @@ def ci_installs(pyproject: dict, commands: list[str]) -> set[str]:
 @pytest.mark.parametrize("targets", TARGET_SETS, ids=lambda t: "-".join(t) or "research")
 @pytest.mark.parametrize("framework", ["pytorch", "tensorflow"])
 def test_every_import_is_declared_and_installed_by_ci(catalog, tmp_path, framework, targets, ci):
+    check_declared(catalog, tmp_path, framework, targets, ci, ())
+
+
+def option_sets() -> list[tuple[str, ...]]:
+    options = tuple(load_catalog().by_key["with"].choices)
+    return [c for size in range(1, len(options) + 1) for c in combinations(options, size)]
+
+
+@pytest.mark.parametrize("options", option_sets(), ids="-".join)
+@pytest.mark.parametrize("targets", [(), EVERY_TARGET], ids=["research", "every-target"])
+@pytest.mark.parametrize("framework", ["pytorch", "tensorflow"])
+def test_every_option_declares_what_it_imports(catalog, tmp_path, framework, targets, options):
+    """Each set of --with options, on the smallest and the largest project."""
+    check_declared(catalog, tmp_path, framework, targets, "github", options)
+
+
+def check_declared(
+    catalog, tmp_path: Path, framework: str, targets: tuple[str, ...], ci: str, options: tuple
+) -> None:
     goal = "deployment" if targets else "research"
-    answers = Answers(goal=goal, targets=targets, experience="neither", stack="none", ci=ci)
+    answers = Answers(goal, targets, "neither", "none", ci, options)
     project = new_project(catalog, tmp_path / "demo-app", answers, framework).path
     pyproject = tomllib.loads((project / "pyproject.toml").read_text())
     needs = imported_needs(project, "demo_app")

@@ -52,20 +52,26 @@ def test_a_person_answers_sees_the_verdict_overrides_and_gets_a_project(terminal
     child.send(ENTER)  # none
     child.expect("Which CI should the project get")
     child.send(DOWN + ENTER)  # gitlab
+    child.expect("What should the project include")
+    child.send(SPACE + ENTER)  # tracking
     child.expect("Recommended: TensorFlow")
     child.expect("Enter accepts the recommendation")
     child.send(DOWN + ENTER)  # override: pytorch
     child.expect("Using PyTorch as you asked, instead of TensorFlow.")
     child.expect("Same project again, without questions:")
-    child.expect("fwstart new demo --goal deployment --target mobile --target web --ci gitlab")
+    child.expect(
+        "fwstart new demo --goal deployment --target mobile --target web --ci gitlab "
+        "--with tracking"
+    )
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 0
     record = yaml.safe_load((tmp_path / "demo" / ".fwstart-answers.yml").read_text())
-    assert (record["goal"], record["targets"], record["ci"]) == (
+    assert (record["goal"], record["targets"], record["ci"], record["with"]) == (
         "deployment",
         ["mobile", "web"],
         "gitlab",
+        ["tracking"],
     )
     assert (record["framework"], record["recommended"]) == ("pytorch", "tensorflow")
 
@@ -74,7 +80,8 @@ def test_enter_takes_every_default_and_the_recommendation(terminal, tmp_path):
     child = terminal("new")
     child.expect("Project directory")
     child.send(ENTER)  # my-project
-    for question in ("project for", "Where must", "already know", "Which CI", "Enter accepts"):
+    questions = ("project for", "Where must", "already know", "Which CI", "include", "Enter")
+    for question in questions:
         child.expect(question)
         child.send(ENTER)
         if question == "Where must":

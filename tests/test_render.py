@@ -36,6 +36,8 @@ CONTEXT = {
     "edge": False,
     "server": False,
     "ci": ["github", "gitlab", "none"],
+    "tracking": False,
+    "tuning": False,
     "verdict": {},
     "fwstart_version": "0",
 }

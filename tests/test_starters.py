@@ -104,9 +104,11 @@ def test_environment_is_built_by_the_readme_install_and_pins_only_what_it_requir
     assert found.strip() == "None", f"{other} must not be in the {framework} environment"
 
 
-def generate(catalog, tmp_path: Path, framework: str, targets: tuple[str, ...]) -> Path:
+def generate(
+    catalog, tmp_path: Path, framework: str, targets: tuple[str, ...], with_: tuple[str, ...] = ()
+) -> Path:
     goal = "deployment" if targets else "research"
-    answers = Answers(goal=goal, targets=targets, experience="neither", stack="none", ci="github")
+    answers = Answers(goal, targets, "neither", "none", "github", with_)
     return new_project(catalog, tmp_path / f"{framework}-demo", answers, framework).path
 
 
@@ -137,7 +139,8 @@ def test_starter_installs_tests_trains_exports_and_predicts(
     targets = EVERY_TARGET  # the research projects: tests/test_readme_commands.py
     starter = starter_envs(framework)
     starter_env = starter.variables
-    project = generate(catalog, tmp_path, framework, targets)
+    # The largest project: every target and every option (its own tests exercise them).
+    project = generate(catalog, tmp_path, framework, targets, tuple(catalog.by_key["with"].choices))
     package = project.name.replace("-", "_")
     install_project(project, starter)
     # The TF.js converter's pins live in their own environment, never in the project's.

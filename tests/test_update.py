@@ -242,6 +242,36 @@ def test_remove_target_equals_a_new_project_without_it(fwstart, tmp_path):
     assert mine == tree(tmp_path / "fresh" / "demo")
 
 
+@pytest.mark.parametrize("framework", ["pytorch", "tensorflow"])
+def test_with_adds_an_option_like_a_new_project_with_it(fwstart, tmp_path, framework):
+    assert fwstart("new", "demo", "--framework", framework, "--yes").exit_code == 0
+    project = tmp_path / "demo"
+    (project / "notes.md").write_text("my notes\n")
+    commit_all(project)
+    result = fwstart("update", "demo", "--with", "tracking")
+    assert result.exit_code == 0, result.output
+    made = fwstart("new", "fresh/demo", "--framework", framework, "--with", "tracking", "--yes")
+    assert made.exit_code == 0, made.output
+    mine = tree(project)
+    assert mine.pop("notes.md") == b"my notes\n"
+    assert mine == tree(tmp_path / "fresh" / "demo")
+
+    commit_all(project)
+    removed = fwstart("update", "demo", "--without", "tracking")
+    assert removed.exit_code == 0, removed.output
+    assert not (project / "src" / "demo" / "tracking.py").exists()
+    assert "with: []" in (project / ".fwstart-answers.yml").read_text()
+
+
+def test_an_answers_file_from_before_the_options_means_none(fwstart, project):
+    answers = project / ".fwstart-answers.yml"
+    answers.write_text(answers.read_text().replace("with: []\n", ""))
+    commit_all(project)
+    result = fwstart("update", "demo", "--with", "tracking")
+    assert result.exit_code == 0, result.output
+    assert "with: [tracking]" in answers.read_text()
+
+
 def test_dry_run_writes_nothing_even_on_a_dirty_tree(fwstart, project):
     (project / "notes.md").write_text("uncommitted\n")
     before = everything(project)
@@ -304,6 +334,8 @@ def test_a_missing_or_broken_answers_file_is_a_clear_error(fwstart, project, dam
         (["--framework", "banana"], "Unknown framework 'banana'"),
         (["--add-target", "banana"], "Unknown target 'banana'"),
         (["--remove-target", "web"], "has no target web to remove"),
+        (["--with", "magic"], "Unknown option 'magic' (--with)"),
+        (["--without", "tracking"], "has no option tracking to remove"),
     ],
 )
 def test_answers_that_cannot_change_are_refused(fwstart, project, args, message):

@@ -199,6 +199,7 @@ def _context(
         "goal": answers.goal,
         **{target: target in answers.targets for target in every_target},
         "ci": answers.ci,
+        **{option: option in answers.with_ for option in catalog.by_key["with"].choices},
         "verdict": {
             "recommended": catalog.frameworks[verdict.framework].label,
             "overridden": spec.name != verdict.framework,

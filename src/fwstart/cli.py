@@ -61,6 +61,10 @@ StackOption = Annotated[
 CiOption = Annotated[
     str | None, typer.Option(metavar="CI", help="CI configuration: github, gitlab or none.")
 ]
+WithOption = Annotated[
+    list[str] | None,
+    typer.Option("--with", metavar="OPTION", help="tracking or tuning; repeat for several."),
+]
 
 F = TypeVar("F", bound=Callable[..., None])
 _state = {"debug": False}
@@ -151,6 +155,7 @@ def new(
     experience: ExperienceOption = None,
     stack: StackOption = None,
     ci: CiOption = None,
+    with_: WithOption = None,
     framework: Annotated[
         str | None,
         typer.Option(
@@ -189,7 +194,14 @@ def new(
     out, err = _console(), _console(stderr=True)
     catalog = load_catalog()
     saved = _read_saved(catalog, answers)
-    flags = {"goal": goal, "targets": target, "experience": experience, "stack": stack, "ci": ci}
+    flags = {
+        "goal": goal,
+        "targets": target,
+        "experience": experience,
+        "stack": stack,
+        "ci": ci,
+        "with": with_,
+    }
     known = {**saved.answers, **catalog.check_answers(flags)}
     chosen = framework or saved.framework
     if chosen is not None:
@@ -314,6 +326,16 @@ def update(
         list[str] | None,
         typer.Option(metavar="TARGET", help="Remove a target; repeat for several."),
     ] = None,
+    with_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--with", metavar="OPTION", help="Add tracking or tuning; repeat for several."
+        ),
+    ] = None,
+    without: Annotated[
+        list[str] | None,
+        typer.Option(metavar="OPTION", help="Remove an option; repeat for several."),
+    ] = None,
     framework: Annotated[
         str | None,
         typer.Option(
@@ -339,7 +361,13 @@ def update(
     from fwstart.update import AnswerChanges, update_project
 
     out, err = _console(), _console(stderr=True)
-    changes = AnswerChanges(tuple(add_target or ()), tuple(remove_target or ()), framework)
+    changes = AnswerChanges(
+        tuple(add_target or ()),
+        tuple(remove_target or ()),
+        framework,
+        tuple(with_ or ()),
+        tuple(without or ()),
+    )
     with err.status("Updating the project") as status:
         result = update_project(
             load_catalog(),

@@ -27,6 +27,8 @@ class Question:
     choices: Mapping[str, str]  # value -> one-line help
     when: Mapping[str, str]
     require_one_when: Mapping[str, str] | None
+    noun: str = "value"  # what one choice of a checkbox is called in messages
+    absent_means_default: bool = False  # answers files older than the question lack it
 
     @property
     def multiple(self) -> bool:
@@ -43,13 +45,23 @@ class Answers:
     experience: str
     stack: str
     ci: str
+    with_: tuple[str, ...] = ()  # the key `with`: a Python keyword, hence the underscore
 
     def as_dict(self) -> dict[str, AnswerValue]:
         """Return the answers keyed by question key."""
-        return {field.name: getattr(self, field.name) for field in fields(self)}
+        return {_key(field_.name): getattr(self, field_.name) for field_ in fields(self)}
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, AnswerValue]) -> "Answers":
+        """Build the answers from a mapping keyed by question key."""
+        return cls(**{item.name: values[_key(item.name)] for item in fields(cls)})  # type: ignore[arg-type]
 
 
-ANSWER_KEYS: tuple[str, ...] = tuple(field.name for field in fields(Answers))
+def _key(field_name: str) -> str:
+    return field_name.rstrip("_")
+
+
+ANSWER_KEYS: tuple[str, ...] = tuple(_key(item.name) for item in fields(Answers))
 
 
 class Prompter(Protocol):
@@ -105,6 +117,8 @@ def _question(key: str, raw: dict, path: Path) -> Question:
             choices=dict(raw["choices"]),
             when=dict(raw.get("when") or {}),
             require_one_when=raw.get("require_one_when"),
+            noun=raw.get("noun", key),
+            absent_means_default=raw.get("absent_means_default", False),
         )
     except (KeyError, TypeError) as error:
         raise TemplateError(
@@ -141,7 +155,7 @@ def check_value(question: Question, value: object) -> AnswerValue:
 
 def _check_choice(question: Question, value: str, valid: str) -> None:
     if value not in question.choices:
-        noun = "target" if question.multiple else question.key
+        noun = question.noun if question.multiple else question.key
         raise InputError(f"Unknown {noun} '{value}' ({question.flag}).", f"Choose from: {valid}.")
 
 
@@ -182,7 +196,7 @@ def collect_answers(
                 f"{question.key[:-1] if question.key.endswith('s') else question.key}.",
                 f"Add {question.flag} with one of: {', '.join(question.choices)}.",
             )
-    return Answers(**values)  # type: ignore[arg-type]
+    return Answers.from_dict(values)
 
 
 def _check_not_given(

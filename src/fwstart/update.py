@@ -13,7 +13,7 @@ import signal
 import tempfile
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from fwstart import __version__, gitops, yamlio
@@ -31,7 +31,7 @@ from fwstart.merge import (
     read_tree,
     write_changes,
 )
-from fwstart.questions import Answers, AnswerValue, collect_answers
+from fwstart.questions import Answers, AnswerValue, check_value, collect_answers
 from fwstart.render import StepCallback
 
 _NO_OBJECT = "0" * 40
@@ -44,6 +44,8 @@ class AnswerChanges:
     add_targets: tuple[str, ...] = ()
     remove_targets: tuple[str, ...] = ()
     framework: str | None = None
+    add_with: tuple[str, ...] = ()
+    remove_with: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -150,13 +152,16 @@ def read_project(catalog: Catalog, project: Path) -> tuple[SavedAnswers, str]:
         )
     saved = read_answers(path, catalog.questions, catalog.frameworks)
     record = yamlio.load(path.read_text(encoding="utf-8")) or {}
-    wanted = [q.key for q in catalog.questions] + ["framework", "project_name"]
+    wanted = [q.key for q in catalog.questions if not q.absent_means_default]
+    wanted += ["framework", "project_name"]
     if missing := [key for key in wanted if key not in record]:
         raise AnswersFileError(
             f"{path} does not record {', '.join(missing)}.",
             "Put the line(s) back as fwstart wrote them (see git log -p -- "
             f"{ANSWERS_FILENAME}); fwstart never fills a missing answer with a default.",
         )
+    older = {q.key: q.default for q in catalog.questions if q.absent_means_default}
+    saved = replace(saved, answers={**older, **saved.answers})
     return saved, str(record.get("fwstart_version", "unknown"))
 
 
@@ -175,29 +180,40 @@ def changed_answers(catalog: Catalog, saved: SavedAnswers, changes: AnswerChange
             f"Another framework is a new project: fwstart new NEW-DIR --answers "
             f"{ANSWERS_FILENAME} --framework {changes.framework} --yes, then move your code.",
         )
-    targets = tuple(saved.answers["targets"])
-    catalog.check_answers({"targets": [*changes.add_targets, *changes.remove_targets]})
-    if present := [t for t in changes.add_targets if t in targets]:
-        raise InputError(
-            f"The project already has the target(s) {', '.join(present)}.",
-            f"Its targets: {', '.join(targets)}.",
-        )
-    if absent := [t for t in changes.remove_targets if t not in targets]:
-        raise InputError(
-            f"The project has no target {', '.join(absent)} to remove.",
-            f"Its targets: {', '.join(targets) or 'none'}.",
-        )
-    kept = [t for t in (*targets, *changes.add_targets) if t not in changes.remove_targets]
-    known = {**saved.answers, **catalog.check_answers({"targets": kept})}
-    if not kept:
-        known["targets"] = ()
+    known = dict(saved.answers)
+    known["targets"] = _changed(
+        catalog, saved, "targets", changes.add_targets, changes.remove_targets
+    )
+    known["with"] = _changed(catalog, saved, "with", changes.add_with, changes.remove_with)
     collect_answers(catalog.questions, known, None)  # the checks fwstart new makes
     return _recorded(known)
 
 
+def _changed(
+    catalog: Catalog, saved: SavedAnswers, key: str, add: tuple[str, ...], remove: tuple[str, ...]
+) -> tuple[str, ...]:
+    """A checkbox answer with values added and removed; each change must change something."""
+    question = catalog.by_key[key]
+    current = tuple(saved.answers[key])
+    catalog.check_answers({key: [*add, *remove]})
+    what = f"{question.noun}(s)"
+    if present := [value for value in add if value in current]:
+        raise InputError(
+            f"The project already has the {what} {', '.join(present)}.",
+            f"Its {question.noun}s: {', '.join(current)}.",
+        )
+    if absent := [value for value in remove if value not in current]:
+        raise InputError(
+            f"The project has no {question.noun} {', '.join(absent)} to remove.",
+            f"Its {question.noun}s: {', '.join(current) or 'none'}.",
+        )
+    kept = [value for value in (*current, *add) if value not in remove]
+    return tuple(check_value(question, kept)) if kept else ()
+
+
 def _recorded(answers: Mapping[str, AnswerValue]) -> Answers:
     """Answers exactly as recorded: a default that changed since never applies."""
-    return Answers(**answers)  # type: ignore[arg-type]  # read_project checked every key
+    return Answers.from_dict(answers)  # read_project checked every key
 
 
 def _check_resolved(repo: gitops.Repo, project: Path) -> None:

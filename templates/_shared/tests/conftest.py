@@ -1,5 +1,10 @@
 """Shared fixtures: a short training run in a temporary folder, reused by the tests."""
 
+{% if cookiecutter.tracking -%}
+import os
+import shutil
+import tempfile
+{% endif -%}
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +19,18 @@ from {{ cookiecutter.package_name }}.export import export
 from {{ cookiecutter.package_name }}.train import train
 
 ROOT = Path(__file__).resolve().parents[1]
+{%- if cookiecutter.tracking %}
+MLFLOW_STORE = Path(tempfile.mkdtemp(prefix="mlflow-tests-"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Runs made by the tests (and their subprocesses) go to a store of their own."""
+    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{MLFLOW_STORE / 'mlflow.db'}"
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    shutil.rmtree(MLFLOW_STORE, ignore_errors=True)
+{%- endif %}
 
 
 @pytest.fixture(scope="session")

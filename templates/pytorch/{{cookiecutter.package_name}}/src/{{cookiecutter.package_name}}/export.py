@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import runtimes
+from . import runtimes{{ ", tracking" if cookiecutter.tracking else "" }}
 from .config import TARGETS, Config, load_config, with_overrides
 from .data import as_model_input, class_names, load_splits
 from .quiet import tame_known_noise
@@ -225,6 +225,9 @@ def main(argv: list[str] | None = None) -> int:
             print(nothing_to_export(args.config))
             return 0
         manifest = export(config)
+{%- if cookiecutter.tracking %}
+        tracking.log_export(config)
+{%- endif %}
     except ModuleNotFoundError as error:  # an install that predates a target (fwstart update)
         print(f"error: {error.name} is not installed, and this export needs it. Install the "
               "project's dependencies again: pip install -e \".[dev]\"", file=sys.stderr)

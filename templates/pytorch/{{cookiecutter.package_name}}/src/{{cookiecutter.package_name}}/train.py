@@ -11,7 +11,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import {{ 'Callable, ' if cookiecutter.tracking or cookiecutter.tuning else '' }}Iterable
 from dataclasses import asdict
 from pathlib import Path
 
@@ -19,7 +19,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from . import checkpoint, distributed
+from . import checkpoint, distributed{{ ", tracking" if cookiecutter.tracking else "" }}
 from .config import Config, load_config, parse_override
 from .data import load_splits, num_classes
 from .distributed import ShardedBatches
@@ -29,6 +29,12 @@ from .quiet import tame_known_noise
 
 # The best model so far, in run_dir; export and predict read it.
 CHECKPOINT = "best.ckpt"
+{%- if cookiecutter.tracking or cookiecutter.tuning %}
+{%- set uses = (["tracking.py logs them"] if cookiecutter.tracking else []) + (["tune.py prunes trials"] if cookiecutter.tuning else []) %}
+# Called with each finished epoch's figures ({{ uses | join(", ") }}).
+EPOCH_LISTENERS: list[Callable[[dict[str, float]], None]] = [
+{{- "tracking.log_epoch" if cookiecutter.tracking else "" }}]
+{%- endif %}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -44,6 +50,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--fresh", action="store_true",
                         help="start over, discarding the saved state of an interrupted run")
     return parser.parse_args(argv)
+{%- if cookiecutter.tracking or cookiecutter.tuning %}
+
+
+def epoch_finished(record: dict[str, float]) -> None:
+    for listener in EPOCH_LISTENERS:
+        listener(record)
+{%- endif %}
 
 
 def settings(args: argparse.Namespace) -> Config:
@@ -152,7 +165,13 @@ def train(config: Config, dry_run: bool = False, fresh: bool = False) -> dict:
     try:
         if dry_run:
             return dry_run_step(config, process)
+{%- if cookiecutter.tracking %}
+        system = {"framework": f"torch {torch.__version__}", "device": str(process.device)}
+        with tracking.run(config, fresh, system, main=process.main):
+            return fit(config, process, fresh)
+{%- else %}
         return fit(config, process, fresh)
+{%- endif %}
     finally:
         distributed.stop()
 
@@ -206,6 +225,9 @@ def fit(config: Config, process: distributed.Process, fresh: bool) -> dict:
                     save_best(run_dir / CHECKPOINT, model, config, classes, image_size, epoch,
                               val_accuracy)
                 checkpoint.save_resume_state(run_dir, config, parts, progress)
+{%- if cookiecutter.tracking or cookiecutter.tuning %}
+                epoch_finished(progress.history[-1])
+{%- endif %}
             process.print(f"epoch {epoch:>3}/{config.epochs}  train loss {loss:.4f}  "
                           f"val loss {val_loss:.4f}  val acc {val_accuracy:.4f}"
                           f"{'  (best, saved)' if best else ''}")

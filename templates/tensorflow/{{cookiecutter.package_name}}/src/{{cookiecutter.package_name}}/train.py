@@ -11,13 +11,16 @@ import json
 import os
 import sys
 import time
+{%- if cookiecutter.tracking or cookiecutter.tuning %}
+from collections.abc import Callable
+{%- endif %}
 from dataclasses import asdict
 from pathlib import Path
 
 import keras
 import tensorflow as tf
 
-from . import checkpoint, distributed
+from . import checkpoint, distributed{{ ", tracking" if cookiecutter.tracking else "" }}
 from .config import Config, load_config, parse_override
 from .data import load_splits, make_dataset, num_classes
 from .model import build_model
@@ -25,6 +28,12 @@ from .progress import Progress, explain_interrupt
 
 # The best model so far, in run_dir; export and predict read it.
 CHECKPOINT = "best.keras"
+{%- if cookiecutter.tracking or cookiecutter.tuning %}
+{%- set uses = (["tracking.py logs them"] if cookiecutter.tracking else []) + (["tune.py prunes trials"] if cookiecutter.tuning else []) %}
+# Called with each finished epoch's figures ({{ uses | join(", ") }}).
+EPOCH_LISTENERS: list[Callable[[dict[str, float]], None]] = [
+{{- "tracking.log_epoch" if cookiecutter.tracking else "" }}]
+{%- endif %}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -40,6 +49,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--fresh", action="store_true",
                         help="start over, discarding the saved state of an interrupted run")
     return parser.parse_args(argv)
+{%- if cookiecutter.tracking or cookiecutter.tuning %}
+
+
+def epoch_finished(record: dict[str, float]) -> None:
+    for listener in EPOCH_LISTENERS:
+        listener(record)
+{%- endif %}
 
 
 def settings(args: argparse.Namespace) -> Config:
@@ -112,7 +128,13 @@ def train(config: Config, dry_run: bool = False, fresh: bool = False) -> dict:
         loss, val_loss = history.history["loss"][0], history.history["val_loss"][0]
         print(f"dry run on {process.device}: train loss {loss:.4f}, val loss {val_loss:.4f}")
         return {"train_loss": loss, "val_loss": val_loss, "device": process.device}
+{%- if cookiecutter.tracking %}
+    system = {"framework": f"tensorflow {tf.__version__}", "device": process.device}
+    with tracking.run(config, fresh, system):
+        return fit(model, config, process, fresh, splits, (train_data, val_data), threads)
+{%- else %}
     return fit(model, config, process, fresh, splits, (train_data, val_data), threads)
+{%- endif %}
 
 
 def fit(model: keras.Model, config: Config, process: distributed.Process, fresh: bool,
@@ -131,7 +153,11 @@ def fit(model: keras.Model, config: Config, process: distributed.Process, fresh:
         print(f"{process.strategy.num_replicas_in_sync} replicas, "
               f"{config.batch_size} images per batch in all")
     callbacks = [*checkpoint.callbacks(run_dir, run_dir / CHECKPOINT, config, progress),
-                 keras.callbacks.TensorBoard(run_dir / "tensorboard")]
+                 keras.callbacks.TensorBoard(run_dir / "tensorboard")
+{%- if cookiecutter.tracking or cookiecutter.tuning %},
+                 keras.callbacks.LambdaCallback(
+                     on_epoch_end=lambda epoch, logs: epoch_finished(progress.history[-1]))
+{%- endif %}]
     start = time.perf_counter()
     with explain_interrupt(progress):
         # The pipeline shuffles itself (seeded); Keras's own shuffle would be ignored.
