@@ -70,7 +70,10 @@ def test_each_artifact_predicts_like_the_model(trained, tmp_path, capsys):
 
 
 def test_a_package_that_is_not_installed_is_one_line(trained, tmp_path, monkeypatch, capsys):
-    monkeypatch.setitem(sys.modules, "executorch", None)  # as if it had never been installed
+    # As if it had never been installed: its modules already imported by other tests too.
+    imported = [name for name in sys.modules if name.startswith("executorch.")]
+    for name in ["executorch", *imported]:
+        monkeypatch.setitem(sys.modules, name, None)
     (tmp_path / "default.yaml").write_text((ROOT / "configs" / "default.yaml").read_text())
     (tmp_path / "mine.yaml").write_text(f"data: {trained.data}\nrun_dir: {trained.run_dir}\n"
                                         f"artifacts_dir: {tmp_path / 'out'}\n")
