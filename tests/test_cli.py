@@ -415,7 +415,25 @@ def test_next_steps_are_the_generated_readmes_start_section(fwstart, tmp_path, f
     assert any(".export" in step for step in steps) == bool(args), "research: nothing to export"
 
 
+def test_the_created_path_is_printed_tidy(fwstart, tmp_path):
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    result = fwstart("new", "link/../real/./app", "--yes")
+    assert result.exit_code == 0, result.output
+    assert f"Created {tmp_path / 'real' / 'app'} — " in result.stdout
+    assert f"cd {tmp_path / 'real' / 'app'}\n" in result.stdout
+
+
 def test_names_are_printed_as_typed_never_as_emoji_codes(fwstart, tmp_path):
     result = fwstart("new", "a:smile:b", "--yes")
     assert result.exit_code == 0, result.output
     assert f"Created {tmp_path / 'a:smile:b'} — " in result.stdout
+
+
+@pytest.mark.parametrize("args", [["new", "--bogus"], ["new", "--goal"], ["update", "--nope"]])
+def test_a_flag_fwstart_does_not_know_is_a_usage_error(fwstart, tmp_path, args):
+    result = fwstart(*args)
+    assert result.exit_code == 2
+    assert "Error: " in result.output and args[1] in result.output
+    assert "Traceback" not in result.output
+    assert list(tmp_path.iterdir()) == []

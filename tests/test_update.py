@@ -332,9 +332,11 @@ def test_a_missing_or_broken_answers_file_is_a_clear_error(fwstart, project, dam
     [
         (["--framework", "tensorflow"], "This is a PyTorch project; fwstart update does not"),
         (["--framework", "banana"], "Unknown framework 'banana'"),
-        (["--add-target", "banana"], "Unknown target 'banana'"),
+        (["--add-target", "banana"], "Unknown target 'banana' (--add-target)"),
+        (["--remove-target", "banana"], "Unknown target 'banana' (--remove-target)"),
         (["--remove-target", "web"], "has no target web to remove"),
         (["--with", "magic"], "Unknown option 'magic' (--with)"),
+        (["--without", "magic"], "Unknown option 'magic' (--without)"),
         (["--without", "tracking"], "has no option tracking to remove"),
     ],
 )

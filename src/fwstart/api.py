@@ -149,7 +149,7 @@ def new_project(
         FwstartError: for bad input or a destination that cannot be used;
             nothing is written then.
     """
-    destination = destination.expanduser().absolute()
+    destination = _tidy(destination)
     verdict = catalog.recommend(answers)
     spec = catalog.framework(framework or verdict.framework)
     names = plan_project(catalog, destination, answers, spec.name, force)
@@ -166,6 +166,14 @@ def new_project(
         message = f"Start {names.project} from fwstart {__version__}"
         base = record_new(destination, files, use_git=base == "git", message=message)
     return Generated(destination, names, spec, verdict, files, steps, base)
+
+
+def _tidy(destination: Path) -> Path:
+    """The absolute path, ``..`` and links above it resolved; the last part kept as typed."""
+    destination = destination.expanduser().absolute()
+    if destination.name in ("", ".."):
+        return destination.resolve()
+    return destination.parent.resolve() / destination.name
 
 
 _START = re.compile(r"^## Start\n.*?^```bash\n(.*?)^```", re.M | re.S)

@@ -182,20 +182,36 @@ def changed_answers(catalog: Catalog, saved: SavedAnswers, changes: AnswerChange
         )
     known = dict(saved.answers)
     known["targets"] = _changed(
-        catalog, saved, "targets", changes.add_targets, changes.remove_targets
+        catalog,
+        saved,
+        "targets",
+        (changes.add_targets, changes.remove_targets),
+        ("--add-target", "--remove-target"),
     )
-    known["with"] = _changed(catalog, saved, "with", changes.add_with, changes.remove_with)
+    known["with"] = _changed(
+        catalog, saved, "with", (changes.add_with, changes.remove_with), ("--with", "--without")
+    )
     collect_answers(catalog.questions, known, None)  # the checks fwstart new makes
     return _recorded(known)
 
 
 def _changed(
-    catalog: Catalog, saved: SavedAnswers, key: str, add: tuple[str, ...], remove: tuple[str, ...]
+    catalog: Catalog,
+    saved: SavedAnswers,
+    key: str,
+    change: tuple[tuple[str, ...], tuple[str, ...]],
+    flags: tuple[str, str],
 ) -> tuple[str, ...]:
     """A checkbox answer with values added and removed; each change must change something."""
     question = catalog.by_key[key]
     current = tuple(saved.answers[key])
-    catalog.check_answers({key: [*add, *remove]})
+    add, remove = change
+    for values, flag in ((add, flags[0]), (remove, flags[1])):
+        if unknown := [value for value in values if value not in question.choices]:
+            raise InputError(
+                f"Unknown {question.noun} '{unknown[0]}' ({flag}).",
+                f"Choose from: {', '.join(question.choices)}.",
+            )
     what = f"{question.noun}(s)"
     if present := [value for value in add if value in current]:
         raise InputError(
