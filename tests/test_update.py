@@ -6,6 +6,8 @@ import signal
 import stat
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 import pexpect
@@ -507,3 +509,41 @@ def test_update_help_matches_the_snapshot(fwstart, monkeypatch):
         snapshot.write_text(result.stdout)
     assert result.exit_code == 0
     assert result.stdout == snapshot.read_text(), "run with FWSTART_UPDATE_SNAPSHOTS=1 to update"
+
+
+@pytest.mark.parametrize("mine", ["src/demo/tracking.py/mine.py", "tests/test_tracking.py"])
+def test_a_folder_where_the_template_adds_a_file_is_refused_before_writing(
+    fwstart, project, mine
+):
+    path = project / mine
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("# mine\n")
+    if mine.startswith("tests/"):  # a folder where the template puts a file
+        path.unlink()
+        path.mkdir()
+        (path / "mine.py").write_text("# mine\n")
+    commit_all(project, "a folder of mine")
+    before = everything(project)
+    result = fwstart("update", "demo", "--with", "tracking")
+    assert result.exit_code == 1, result.output
+    assert "has a folder there" in " ".join(result.stderr.split())
+    assert "Nothing was written" in result.stderr
+    assert everything(project) == before
+
+
+def test_an_update_killed_outright_leaves_nothing_behind_after_the_next(
+    fwstart, project, tmp_path, monkeypatch
+):
+    scratch_parent = tmp_path / "tmp"
+    scratch_parent.mkdir()
+    env = {**os.environ, "TMPDIR": str(scratch_parent)}
+    update = [sys.executable, "-m", "fwstart", "update", "demo", "--add-target", "web"]
+    killed = subprocess.Popen(update, cwd=tmp_path, env=env, stderr=subprocess.DEVNULL)
+    while not any(scratch_parent.glob(".fwstart-*/new")) and killed.poll() is None:
+        time.sleep(0.01)
+    killed.send_signal(signal.SIGKILL)
+    assert killed.wait() == -signal.SIGKILL, "the update finished before it could be killed"
+    assert list(scratch_parent.iterdir()), "the killed update left its scratch folder"
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch_parent))
+    assert fwstart("update", "demo", "--add-target", "web").exit_code == 0
+    assert list(scratch_parent.iterdir()) == []

@@ -155,6 +155,21 @@ def merge_text(
     return result.stdout, result.returncode == 0
 
 
+def blocked_paths(project: Path, changes: Sequence[Change]) -> list[str]:
+    """Paths a change must write where the project has a folder, or a file above them."""
+    blocked = []
+    for change in changes:
+        if not change.writes or change.result is None:
+            continue
+        target = project / change.path
+        above = [folder for folder in target.parents if folder.is_relative_to(project)]
+        if (target.is_dir() and not target.is_symlink()) or any(
+            folder.exists() and not folder.is_dir() for folder in above
+        ):
+            blocked.append(change.path)
+    return blocked
+
+
 def write_changes(project: Path, changes: Sequence[Change]) -> None:
     """Each file replaced in one rename; removed files' empty folders go too."""
     for change in changes:

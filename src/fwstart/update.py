@@ -9,6 +9,7 @@ unmerged entries), so ``git restore --source=HEAD --staged --worktree`` undoes i
 
 import contextlib
 import shlex
+import shutil
 import signal
 import tempfile
 import threading
@@ -27,12 +28,14 @@ from fwstart.merge import (
     UPDATED,
     Change,
     Version,
+    blocked_paths,
     merge_trees,
     read_tree,
     write_changes,
 )
 from fwstart.questions import Answers, AnswerValue, check_value, collect_answers
 from fwstart.render import StepCallback
+from fwstart.staging import make_staging
 
 _NO_OBJECT = "0" * 40
 
@@ -114,7 +117,7 @@ def update_project(
         _check_resolved(repo, project)
         if not allow_dirty:
             _check_clean(repo, project)
-    with tempfile.TemporaryDirectory(prefix="fwstart-update-") as scratch:
+    with _scratch() as scratch:
         on_step("Finding the template this project was made from")
         base_folder, base = _base(catalog, project, saved, Path(scratch), on_step)
         on_step("Rendering the template as it is now")
@@ -130,11 +133,22 @@ def update_project(
             answers,
             _with_record(merged, project, new_folder),
         )
+        _check_writable(plan)
         if dry_run or not plan.changes or not confirm(plan):
             return UpdateResult(plan, False)
         on_step("Writing the update")
         _apply(plan, repo, new_folder)
         return UpdateResult(plan, True)
+
+
+@contextlib.contextmanager
+def _scratch() -> Iterator[Path]:
+    """A folder for the renders; one left by a killed update goes with the next run."""
+    folder = make_staging(Path(tempfile.gettempdir()))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def read_project(catalog: Catalog, project: Path) -> tuple[SavedAnswers, str]:
@@ -238,6 +252,15 @@ def _check_resolved(repo: gitops.Repo, project: Path) -> None:
         raise InputError(
             f"{project} has unresolved conflicts ({', '.join(unmerged)}).",
             "Resolve the <<<<<<< / >>>>>>> markers, git add the files and commit, then update.",
+        )
+
+
+def _check_writable(plan: UpdatePlan) -> None:
+    if blocked := blocked_paths(plan.project, plan.changes):
+        raise InputError(
+            f"The template writes {', '.join(blocked)}, but the project has a folder there "
+            "(or a file where the template needs a folder).",
+            "Move it aside and run the update again. Nothing was written.",
         )
 
 
