@@ -12,7 +12,9 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from {{ cookiecutter.package_name }}.model_server import Settings
 from {{ cookiecutter.package_name }}.serve import MODEL_NAME
+from {{ cookiecutter.package_name }}.stopping import DRAIN_SECONDS
 
 from .conftest import ROOT
 
@@ -46,6 +48,15 @@ def test_the_deployment_probes_and_confines_the_service():
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert container["readinessProbe"]["httpGet"]["path"] == "/v2/health/ready"
     assert container["resources"]["requests"] and container["resources"]["limits"]
+
+
+def test_a_stopping_pod_has_time_to_answer_what_it_accepted():
+    pod = manifest("deployment.yaml")["spec"]["template"]["spec"]
+    pre_stop = pod["containers"][0]["lifecycle"]["preStop"]["sleep"]["seconds"]
+    assert pre_stop >= 5  # for endpoints, kube-proxy and ingresses to stop sending it traffic
+    # Then SIGTERM: the drain, and uvicorn's graceful shutdown (twice serve's --timeout).
+    needed = pre_stop + DRAIN_SECONDS + 2 * Settings().timeout
+    assert pod["terminationGracePeriodSeconds"] >= needed
 
 
 def test_a_broken_core_object_is_refused():

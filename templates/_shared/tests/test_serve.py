@@ -353,3 +353,15 @@ def test_a_port_out_of_range_is_a_usage_error(artifacts):
          str(artifacts), "--port", "99999"], capture_output=True, text=True, timeout=60)
     assert finished.returncode == 2 and "is not a port: give 0-65535" in finished.stderr
     assert "Traceback" not in finished.stderr
+
+
+@pytest.mark.parametrize("host", ["no-such-host.invalid", "192.0.2.1"])  # no name; not ours
+def test_a_host_this_machine_cannot_listen_on_is_named(artifacts, host):
+    finished = subprocess.run(
+        [sys.executable, "-m", "{{ cookiecutter.package_name }}.serve", "--artifacts",
+         str(artifacts), "--host", host, "--port", "0"], capture_output=True, text=True,
+        timeout=60)
+    assert finished.returncode == 1
+    assert finished.stderr.startswith(f"error: Cannot listen on {host}:0: ")
+    assert f"Give --host an address of this machine ({host!r}" in finished.stderr
+    assert "--port" not in finished.stderr and "Traceback" not in finished.stderr
