@@ -17,14 +17,12 @@ from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
-import keras
-import tensorflow as tf
-
 from . import checkpoint, distributed{{ ", tracking" if cookiecutter.tracking else "" }}
 from .config import Config, load_config, parse_override
 from .data import load_splits, make_dataset, num_classes
 from .model import build_model
 from .progress import Progress, explain_interrupt
+from .quiet import keras, tf
 
 # The best model so far, in run_dir; export and predict read it.
 CHECKPOINT = "best.keras"
