@@ -59,13 +59,14 @@ class ServedModel:
         pixels = int(np.prod(self.shape))
         self.body_limit = settings.max_body_bytes or MAX_INSTANCES * pixels * BYTES_PER_PIXEL
         self.failure = ""
+        self.stopping = False  # set on SIGTERM: not ready, though it still answers
         self.on_failure: Callable[[], None] = lambda: None  # serve's main stops the server
         self._engine: Batcher | Unbatched | None = None
         self._loading: asyncio.Task | None = None
 
     @property
     def ready(self) -> bool:
-        return self._engine is not None
+        return self._engine is not None and not self.stopping
 
     def start(self) -> None:
         """Load and warm up in a worker thread; the service answers liveness meanwhile."""

@@ -48,7 +48,8 @@ async def _logits(request: Request, model: ServedModel, metrics: Metrics,
 def _ready(model: ServedModel) -> JSONResponse:
     if model.ready:
         return JSONResponse({"ready": True})
-    return JSONResponse({"ready": False, "error": model.failure or "The model is loading."}, 503)
+    stopping = "The service is stopping." if model.stopping else "The model is loading."
+    return JSONResponse({"ready": False, "error": model.failure or stopping}, 503)
 
 
 def _add_health(app: FastAPI, model: ServedModel, metrics: Metrics) -> None:
@@ -82,7 +83,7 @@ def _add_v1(app: FastAPI, model: ServedModel, metrics: Metrics) -> None:
 
     @app.get(f"/v1/models/{model.name}", responses=openapi.answer("Model status", openapi.STATUS))
     async def status() -> JSONResponse:
-        state = "AVAILABLE" if model.ready else "LOADING"
+        state = "AVAILABLE" if model.ready else "UNLOADING" if model.stopping else "LOADING"
         return JSONResponse({"model_version_status": [{
             "version": VERSION, "state": state,
             "status": {"error_code": "OK", "error_message": model.failure}}]})

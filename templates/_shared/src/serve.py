@@ -22,6 +22,7 @@ thread each served the most (bench/ in fwstart); on Kubernetes, scale out with r
 """
 
 import argparse
+import errno
 import os
 import signal
 import socket
@@ -39,6 +40,7 @@ from fastapi import FastAPI
 from . import routes
 from .model_server import ServedModel, Settings
 from .monitoring import Metrics, install
+from .stopping import CloseWhenStopping, StoppingServer
 
 MODEL_NAME = "{{ cookiecutter.distribution_name }}"
 
@@ -58,6 +60,7 @@ def create_app(artifacts: Path, settings: Settings | None = None) -> FastAPI:
                   docs_url=None, redoc_url=None)
     app.state.model = model
     install(app, metrics)
+    app.add_middleware(CloseWhenStopping, stopping=lambda: model.stopping)
     routes.add(app, model, metrics)
     return app
 
@@ -113,10 +116,13 @@ def _listen(host: str, port: int) -> socket.socket:
     listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     try:
         listener.bind((host, port))
-    except OSError as error:
+    except OSError as error:  # socket.gaierror too: a name that does not resolve
         listener.close()
-        raise ValueError(f"Cannot listen on {host}:{port}: {error.strerror}. "
-                         "Choose another --port (or stop what uses it).") from None
+        fix = ("Choose another --port (or stop what uses it)."
+               if error.errno in (errno.EADDRINUSE, errno.EACCES) else
+               f"Give --host an address of this machine ({host!r} is not one): "
+               "127.0.0.1, or 0.0.0.0 for every address.")
+        raise ValueError(f"Cannot listen on {host}:{port}: {error.strerror}. {fix}") from None
     listener.listen(2048)  # connections wait in the kernel's queue from now on
     return listener
 
@@ -124,11 +130,11 @@ def _listen(host: str, port: int) -> socket.socket:
 def _serve(app: FastAPI, listener: socket.socket, timeout: float) -> int:
     """Serve until SIGTERM or Ctrl-C, answering what was accepted; the exit code."""
     config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=timeout * 2)
-    server = uvicorn.Server(config)
+    server = StoppingServer(config, listener, lambda: setattr(app.state.model, "stopping", True))
     app.state.model.on_failure = lambda: setattr(server, "should_exit", True)
     stopped_by: list[int] = []
-    # uvicorn stops gracefully on these, then raises the signal again for the handler
-    # that was there before it: ours notes it, so the process ends with an exit code.
+    # The server stops gracefully on these (stopping.py), then raises the signal again for
+    # the handler that was there before it: ours notes it, so the process ends with a code.
     for stop in (signal.SIGINT, signal.SIGTERM):
         signal.signal(stop, lambda number, frame: stopped_by.append(number))
     server.run(sockets=[listener])
@@ -138,8 +144,8 @@ def _serve(app: FastAPI, listener: socket.socket, timeout: float) -> int:
 
 
 def _supervise(argv: list[str], workers: int, listener: socket.socket) -> int:
-    """Start the workers on our socket, pass SIGTERM or Ctrl-C on to them once, and stop
-    them all when one ends; the first of their exit codes that is not 0, else 0."""
+    """Start the workers on our socket, stop them (SIGTERM) on SIGTERM or Ctrl-C, and stop
+    them all when one ends; the first of their exit codes that is not 0, else ours."""
     command = [sys.executable, "-m", "{{ cookiecutter.package_name }}.serve", *argv,
                "--socket-fd", str(listener.fileno())]
     with tempfile.TemporaryDirectory(prefix="serve-metrics-") as metrics:
@@ -147,21 +153,25 @@ def _supervise(argv: list[str], workers: int, listener: socket.socket) -> int:
         # A session of their own: Ctrl-C reaches them once, through us.
         running = [subprocess.Popen(command, env=environment, pass_fds=[listener.fileno()],
                                     start_new_session=True) for _ in range(workers)]
+        listener.close()  # theirs now: it closes, refusing connections, when the last one stops
         stopped_by: list[int] = []
 
         def stop(number: int) -> None:
             if not stopped_by:
                 stopped_by.append(number)
                 for worker in running:
-                    worker.send_signal(number)
+                    worker.send_signal(signal.SIGTERM)
 
         for signal_number in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signal_number, lambda number, frame: stop(number))
         while all(worker.poll() is None for worker in running):
             time.sleep(0.1)
         stop(signal.SIGTERM)  # one ended by itself (a broken model): stop the others
+        # A worker stopped while still starting ends by the signal itself: it had accepted
+        # no connection, so that is a clean stop too.
         codes = [worker.wait() for worker in running]
-        return next((code for code in codes if code), 0)
+        failed = next((code for code in codes if code not in (0, -signal.SIGTERM)), 0)
+        return failed or (130 if stopped_by == [signal.SIGINT] else 0)
 
 
 def main(argv: list[str] | None = None) -> int:

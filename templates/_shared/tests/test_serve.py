@@ -353,3 +353,33 @@ def test_a_port_out_of_range_is_a_usage_error(artifacts):
          str(artifacts), "--port", "99999"], capture_output=True, text=True, timeout=60)
     assert finished.returncode == 2 and "is not a port: give 0-65535" in finished.stderr
     assert "Traceback" not in finished.stderr
+
+
+@pytest.mark.parametrize("host", ["no-such-host.invalid", "192.0.2.1"])  # no name; not ours
+def test_a_host_this_machine_cannot_listen_on_is_named(artifacts, host):
+    finished = subprocess.run(
+        [sys.executable, "-m", "{{ cookiecutter.package_name }}.serve", "--artifacts",
+         str(artifacts), "--host", host, "--port", "0"], capture_output=True, text=True,
+        timeout=60)
+    assert finished.returncode == 1
+    assert finished.stderr.startswith(f"error: Cannot listen on {host}:0: ")
+    assert f"Give --host an address of this machine ({host!r}" in finished.stderr
+    assert "--port" not in finished.stderr and "Traceback" not in finished.stderr
+
+
+# Training frameworks and model runtimes: each is hundreds of MB once imported.
+HEAVY = {"tensorflow", "keras", "torch", "onnxruntime"}
+
+
+def imported_by(module: str) -> set[str]:
+    """The top-level packages a fresh interpreter holds once it has imported this module."""
+    code = f"import sys, {module}; print(*sys.modules)"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True).stdout.split()
+    return {name.split(".")[0] for name in loaded}
+
+
+def test_the_supervisor_imports_no_framework_or_runtime():
+    # serve --workers N: the supervising process is serve's import and nothing more; only
+    # the workers load the model's runtime (one copy each).
+    assert imported_by("{{ cookiecutter.package_name }}.serve") & HEAVY == set()

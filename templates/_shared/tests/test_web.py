@@ -2,6 +2,8 @@
 
 import json
 import socket
+import subprocess
+import sys
 import threading
 import urllib.error
 import urllib.request
@@ -68,3 +70,10 @@ def test_a_port_out_of_range_is_a_usage_error(port, capsys):
         main(["--port", port])
     assert exited.value.code == 2
     assert "is not a port: give 0-65535" in capsys.readouterr().err
+
+
+def test_the_page_server_imports_no_framework():
+    code = "import sys, {{ cookiecutter.package_name }}.web; print(*sys.modules)"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True).stdout.split()
+    assert {name.split(".")[0] for name in loaded} & {"tensorflow", "keras", "torch"} == set()

@@ -148,7 +148,7 @@ def test_ctrl_c_says_how_to_resume_and_fresh_starts_over(tmp_path):
     fresh = subprocess.run(train_command(run_dir, "--epochs", "1", "--fresh"), env=QUIET,
                            capture_output=True, text=True, timeout=300)
     assert fresh.returncode == 0, fresh.stderr
-    assert "resuming" not in fresh.stdout
+    assert "resuming" not in fresh.stdout and "images, 1 epoch." in fresh.stdout
     assert len(json.loads((run_dir / "metrics.json").read_text())["history"]) == 1
 
 

@@ -201,8 +201,9 @@ def fit(config: Config, process: distributed.Process, fresh: bool) -> dict:
     if config.compile:
         network = torch.compile(network)
     writer = open_writer(run_dir) if process.main else None
+    epochs = f"{config.epochs} epoch{'' if config.epochs == 1 else 's'}"
     process.print(f"Training on {process.device} ({threads} CPU thread(s)), "
-                  f"{len(splits['train'])} images, {config.epochs} epochs.")
+                  f"{len(splits['train'])} images, {epochs}.")
     if process.world_size > 1:
         process.print(f"{process.world_size} processes, {config.batch_size} images per batch each")
     if progress.next_epoch > 1:

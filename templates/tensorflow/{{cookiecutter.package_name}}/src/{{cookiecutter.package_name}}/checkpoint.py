@@ -12,10 +12,9 @@ import shutil
 from dataclasses import asdict
 from pathlib import Path
 
-import keras
-
 from .config import Config
 from .progress import Progress, atomic_path, check_same_settings, settings, write_json
+from .quiet import keras
 
 RESUME = "resume"
 

@@ -1,8 +1,8 @@
 """The data as the model takes it. Reading your own images: see splits.py."""
 
 import numpy as np
-import tensorflow as tf
 
+from .quiet import tf
 from .splits import SPLITS, Split, class_names, load_splits, num_classes, split_image_folder
 
 __all__ = ["SPLITS", "Split", "as_model_input", "class_names", "load_splits", "make_dataset",

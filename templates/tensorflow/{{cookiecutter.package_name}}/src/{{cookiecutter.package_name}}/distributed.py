@@ -12,8 +12,7 @@ import json
 import os
 from dataclasses import dataclass
 
-import keras
-import tensorflow as tf
+from .quiet import keras, tf
 
 PRECISIONS = {"float32": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}
 

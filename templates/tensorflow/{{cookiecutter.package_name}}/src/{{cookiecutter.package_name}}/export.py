@@ -28,17 +28,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import keras
 import numpy as np
-{%- if litert %}
-import tensorflow as tf
-{%- endif %}
 
 from . import runtimes{{ ", tracking" if cookiecutter.tracking else "" }}
 from .config import TARGETS, Config, load_config, with_overrides
 from .data import as_model_input, class_names, load_splits
 {%- if litert %}
-from .quiet import native_noise_dropped
+from .quiet import keras, native_noise_dropped, tf
+{%- else %}
+from .quiet import keras
 {%- endif %}
 from .train import CHECKPOINT, load_checkpoint
 

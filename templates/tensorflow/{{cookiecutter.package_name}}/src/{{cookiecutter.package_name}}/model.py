@@ -1,6 +1,6 @@
 """The model: a small convolutional network for 8x8 grayscale digits."""
 
-import keras
+from .quiet import keras
 
 
 def build_model(num_classes: int = 10, image_size: int = 8, width: int = 32) -> keras.Model:

@@ -2,6 +2,11 @@
 
 Each filter below names the exact message it hides and why; any other warning
 or log line still reaches you.
+
+TensorFlow prints its banners while it is imported, so the modules here import
+TensorFlow and Keras from this one (`from .quiet import keras, tf`): whichever
+comes first starts TensorFlow with them dropped. The package's __init__ imports
+neither, so the HTTP service's supervisor and web.py never load TensorFlow.
 """
 
 import contextlib
@@ -11,6 +16,8 @@ import re
 import sys
 import tempfile
 from collections.abc import Iterator
+
+__all__ = ["keras", "native_noise_dropped", "tame_known_noise", "tf"]
 
 # Lines TensorFlow's and LiteRT's native code prints on start-up and while
 # converting or loading a model: INFO lines (I0000 ..., such as "oneDNN custom
@@ -62,3 +69,8 @@ def native_noise_dropped() -> Iterator[None]:
                 for line in sink.read().decode(errors="replace").splitlines():
                     if not _NATIVE_NOISE.match(line):
                         print(line, file=stream)
+
+
+with native_noise_dropped():
+    import keras
+    import tensorflow as tf

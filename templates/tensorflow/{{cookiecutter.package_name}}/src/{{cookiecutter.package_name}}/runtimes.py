@@ -12,10 +12,6 @@ from contextlib import suppress
 from pathlib import Path
 
 import numpy as np
-{%- if litert %}
-
-from .quiet import native_noise_dropped
-{%- endif %}
 
 Runner = Callable[[np.ndarray], np.ndarray]
 {%- if cookiecutter.server %}
@@ -28,7 +24,7 @@ SERVER_PLATFORM = "tensorflow_savedmodel"
 
 def saved_model(path: Path) -> Runner:
     """The SavedModel's serving signature, as TF Serving calls it (input key ``pixels``)."""
-    import tensorflow as tf
+    from .quiet import tf
 
     serve = tf.saved_model.load(str(path)).signatures["serving_default"]
     return lambda pixels: serve(pixels=tf.constant(pixels))["output_0"].numpy()
@@ -38,6 +34,8 @@ def saved_model(path: Path) -> Runner:
 def litert(path: Path) -> Runner:
     """The LiteRT interpreter (ai-edge-litert), as on Android, iOS or an edge device."""
     from ai_edge_litert.interpreter import Interpreter
+
+    from .quiet import native_noise_dropped
 
     interpreter = Interpreter(model_path=str(path))
     source, target = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
@@ -96,7 +94,7 @@ def checkpoint(path: Path) -> Runner:
 
 def server_runner(path: Path, threads: int) -> Runner:
     """The service's model; its runtime uses ``threads`` threads per call (0: one per core)."""
-    import tensorflow as tf
+    from .quiet import tf
 
     with suppress(RuntimeError):  # only before TensorFlow starts; else it keeps its own
         tf.config.threading.set_intra_op_parallelism_threads(threads)

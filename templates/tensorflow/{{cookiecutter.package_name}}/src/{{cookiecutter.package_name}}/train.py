@@ -17,14 +17,12 @@ from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
-import keras
-import tensorflow as tf
-
 from . import checkpoint, distributed{{ ", tracking" if cookiecutter.tracking else "" }}
 from .config import Config, load_config, parse_override
 from .data import load_splits, make_dataset, num_classes
 from .model import build_model
 from .progress import Progress, explain_interrupt
+from .quiet import keras, tf
 
 # The best model so far, in run_dir; export and predict read it.
 CHECKPOINT = "best.keras"
@@ -147,8 +145,9 @@ def fit(model: keras.Model, config: Config, process: distributed.Process, fresh:
     progress = checkpoint.resume(run_dir, config)
     save_settings((run_dir / CHECKPOINT).with_suffix(".json"), config,
                   num_classes(splits), splits["train"].images.shape[1])
+    epochs = f"{config.epochs} epoch{'' if config.epochs == 1 else 's'}"
     print(f"Training on {process.device} ({threads or os.cpu_count()} CPU thread(s)), "
-          f"{len(splits['train'])} images, {config.epochs} epochs.")
+          f"{len(splits['train'])} images, {epochs}.")
     if process.strategy.num_replicas_in_sync > 1:
         print(f"{process.strategy.num_replicas_in_sync} replicas, "
               f"{config.batch_size} images per batch in all")
