@@ -2,6 +2,7 @@ import json
 import os
 import random
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -15,7 +16,14 @@ from {{ cookiecutter.package_name }} import checkpoint
 from {{ cookiecutter.package_name }}.config import with_overrides
 from {{ cookiecutter.package_name }}.data import load_splits, make_dataset
 from {{ cookiecutter.package_name }}.model import build_model
-from {{ cookiecutter.package_name }}.train import CHECKPOINT, main, train
+from {{ cookiecutter.package_name }}.train import (
+    CHECKPOINT,
+    evaluate,
+    main,
+    make_train_step,
+    train,
+    train_one_epoch,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = "{{ cookiecutter.package_name }}"
@@ -34,11 +42,11 @@ def test_one_epoch_lowers_the_loss(default_config):
     keras.utils.set_random_seed(0)
     data = make_dataset(load_splits(default_config.data)["train"], 64, shuffle=True, seed=0)
     model = build_model()
-    model.compile(optimizer=keras.optimizers.AdamW(3e-3),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    before = model.evaluate(data, verbose=0)
-    model.fit(data, epochs=1, shuffle=False, verbose=0)
-    after = model.evaluate(data, verbose=0)
+    step = make_train_step(model, keras.optimizers.AdamW(3e-3), tf.distribute.get_strategy(),
+                           jit_compile=False)
+    before, _ = evaluate(model, data)
+    train_one_epoch(step, data)
+    after, _ = evaluate(model, data)
     assert after < 0.7 * before
 
 
@@ -103,9 +111,15 @@ EPOCHS = 8  # under a second each: time to stop a run after its first epoch
 
 def saved_epoch(run_dir: Path) -> int | None:
     """The epoch an interrupted run would resume from, once its resume state exists."""
-    # BackupAndRestore writes this file last, after the weights.
-    path = run_dir / checkpoint.RESUME / "training_metadata.json"
-    return json.loads(path.read_text())["epoch"] + 1 if path.is_file() else None
+    latest = tf.train.latest_checkpoint(run_dir / checkpoint.RESUME)
+    if latest is None:
+        return None
+    try:
+        progress = tf.train.load_checkpoint(latest).get_tensor(
+            "progress/.ATTRIBUTES/VARIABLE_VALUE")
+    except (ValueError, tf.errors.NotFoundError):  # none yet, or replaced while reading
+        return None
+    return json.loads(progress)["next_epoch"]
 
 
 def load_best(path: Path) -> keras.Model:
@@ -214,21 +228,40 @@ def test_a_kill_while_writing_never_leaves_a_half_written_checkpoint(tmp_path):
         assert len(weights_in(path)) == len(before)  # loads, whole
 
 
-@pytest.mark.slow
-def test_tf_config_with_several_workers_is_refused_in_one_line(tmp_path):
-    # Keras 3's fit fails with MultiWorkerMirroredStrategy (keras-team/keras#20585): until it
-    # is fixed, two workers are refused with a message, not a traceback.
-    worker = {"cluster": {"worker": ["127.0.0.1:1", "127.0.0.1:2"]},
-              "task": {"type": "worker", "index": 0}}
-    result = subprocess.run(train_command(tmp_path / "runs"), capture_output=True, text=True,
-                            env={**QUIET, "TF_CONFIG": json.dumps(worker)}, timeout=300)
-    assert result.returncode == 2
-    assert "Traceback" not in result.stderr
-    assert "keras-team/keras#20585" in result.stderr.strip().splitlines()[-1]
-    assert not (tmp_path / "runs").exists()
+def worker(index: int, ports: list[int]) -> dict:
+    """TF_CONFIG for worker ``index`` of a cluster on this machine's ``ports``."""
+    cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
+    return {"TF_CONFIG": json.dumps({"cluster": cluster,
+                                    "task": {"type": "worker", "index": index}})}
 
-    alone = {"cluster": {"worker": ["127.0.0.1:1"]}, "task": {"type": "worker", "index": 0}}
-    one_worker = subprocess.run(train_command(tmp_path / "runs", "--dry-run"), text=True,
-                                capture_output=True, env={**QUIET, "TF_CONFIG": json.dumps(alone)},
-                                timeout=300)  # what a one-worker TFJob sets
-    assert one_worker.returncode == 0, one_worker.stderr[-3000:]
+
+def free_ports(count: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    for each in sockets:
+        each.bind(("127.0.0.1", 0))
+    ports = [each.getsockname()[1] for each in sockets]
+    for each in sockets:
+        each.close()
+    return ports
+
+
+@pytest.mark.slow
+def test_two_workers_with_tf_config_train_together_and_only_the_chief_reports(tmp_path):
+    run_dir = tmp_path / "runs"
+    ports = free_ports(2)
+    command = train_command(run_dir, "--epochs", "2")
+    workers = [subprocess.Popen(command, env={**QUIET, **worker(index, ports)}, text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+               for index in range(2)]
+    results = [each.communicate(timeout=300) for each in workers]
+    assert [each.returncode for each in workers] == [0, 0], results[0][1][-3000:]
+    (chief, _), (other, _) = results
+    assert chief.count("test accuracy") == 1 and "2 replicas" in chief
+    assert other == ""
+    assert sorted(path.name for path in run_dir.iterdir()) == [
+        "best.json", CHECKPOINT, "metrics.json",{{ ' "mlflow-run.json",' if cookiecutter.tracking else "" }} "tensorboard"]
+    assert len(list((run_dir / "tensorboard").iterdir())) == 1
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["replicas"] == 2
+    assert [entry["epoch"] for entry in metrics["history"]] == [1, 2]
+    assert metrics["history"][-1]["train_loss"] < 0.5 * metrics["history"][0]["train_loss"]
