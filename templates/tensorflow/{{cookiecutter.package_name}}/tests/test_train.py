@@ -109,17 +109,17 @@ def test_auto_device_trains_on_the_gpu(smoke_config):
 EPOCHS = 8  # under a second each: time to stop a run after its first epoch
 
 
-def saved_epoch(run_dir: Path) -> int | None:
-    """The epoch an interrupted run would resume from, once its resume state exists."""
+def saved_progress(run_dir: Path) -> dict | None:
+    """The progress an interrupted run would resume from, once its resume state exists."""
     latest = tf.train.latest_checkpoint(run_dir / checkpoint.RESUME)
     if latest is None:
         return None
     try:
         progress = tf.train.load_checkpoint(latest).get_tensor(
             "progress/.ATTRIBUTES/VARIABLE_VALUE")
-    except (ValueError, tf.errors.NotFoundError):  # none yet, or replaced while reading
+    except (ValueError, tf.errors.NotFoundError):  # replaced while reading
         return None
-    return json.loads(progress)["next_epoch"]
+    return json.loads(progress)
 
 
 def load_best(path: Path) -> keras.Model:
@@ -133,12 +133,18 @@ def train_command(run_dir: Path, *extra: str) -> list[str]:
             "--set", "threads=1", "--epochs", str(EPOCHS), *extra]
 
 
-def start_and_stop_after_first_epoch(command: list[str], run_dir: Path,
-                                     how: signal.Signals) -> subprocess.CompletedProcess:
+def saved_epoch(run_dir: Path) -> int | None:
+    """The epoch an interrupted run would resume from, once its resume state exists."""
+    progress = saved_progress(run_dir)
+    return progress["next_epoch"] if progress else None
+
+
+def start_and_stop_after_first_save(command: list[str], run_dir: Path,
+                                    how: signal.Signals) -> subprocess.CompletedProcess:
     process = subprocess.Popen(command, env=QUIET, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
-    while saved_epoch(run_dir) is None and process.poll() is None:
+    while saved_progress(run_dir) is None and process.poll() is None:
         assert time.monotonic() < deadline, "no resume state after two minutes"
         time.sleep(0.01)
     process.send_signal(how)
@@ -150,7 +156,7 @@ def start_and_stop_after_first_epoch(command: list[str], run_dir: Path,
 def test_a_killed_run_resumes_with_every_epoch_once(tmp_path):
     run_dir = tmp_path / "runs"
     command = train_command(run_dir)
-    killed = start_and_stop_after_first_epoch(command, run_dir, signal.SIGKILL)
+    killed = start_and_stop_after_first_save(command, run_dir, signal.SIGKILL)
     assert killed.returncode == -signal.SIGKILL
     saved = saved_epoch(run_dir)
 
@@ -168,9 +174,28 @@ def test_a_killed_run_resumes_with_every_epoch_once(tmp_path):
 
 
 @pytest.mark.slow
+def test_a_run_killed_after_a_step_checkpoint_resumes_within_the_epoch(tmp_path):
+    run_dir = tmp_path / "runs"
+    command = train_command(run_dir, "--set", "checkpoint_every_steps=3")
+    killed = start_and_stop_after_first_save(command, run_dir, signal.SIGKILL)
+    assert killed.returncode == -signal.SIGKILL
+    saved = saved_progress(run_dir)
+    assert saved["step"] > 0, saved  # killed within an epoch, after a step checkpoint
+    position = f"epoch {saved['next_epoch']}, step {saved['step'] + 1}"
+
+    resumed = subprocess.run(command, env=QUIET, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    assert resumed.stdout.count(f"resuming from {position}") == 1
+    history = json.loads((run_dir / "metrics.json").read_text())["history"]
+    assert [entry["epoch"] for entry in history] == list(range(1, EPOCHS + 1))
+    assert history[-1]["train_loss"] < history[0]["train_loss"]
+    assert saved_progress(run_dir) is None
+
+
+@pytest.mark.slow
 def test_ctrl_c_says_how_to_resume_and_fresh_starts_over(tmp_path):
     run_dir = tmp_path / "runs"
-    stopped = start_and_stop_after_first_epoch(train_command(run_dir), run_dir, signal.SIGINT)
+    stopped = start_and_stop_after_first_save(train_command(run_dir), run_dir, signal.SIGINT)
     assert stopped.returncode == 130
     assert "Traceback" not in stopped.stderr
     last_line = stopped.stderr.strip().splitlines()[-1]

@@ -62,7 +62,7 @@ class ResumeState:
         return tf.train.CheckpointManager(self.checkpoint, folder / RESUME, max_to_keep=1)
 
     def save(self, manager: tf.train.CheckpointManager, progress: Progress) -> None:
-        self.progress.assign(json.dumps(asdict(progress)))
+        self.progress.assign(json.dumps(progress.to_save()))
         manager.save()
 
 

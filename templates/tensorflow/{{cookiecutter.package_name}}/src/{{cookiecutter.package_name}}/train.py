@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 
 import keras
@@ -131,15 +132,19 @@ def make_train_step(model: keras.Model, optimizer: keras.optimizers.Optimizer,
     return step
 
 
-def train_one_epoch(step: Callable, batches: Iterable, max_batches: int | None = None) -> float:
-    """One pass over the training data; returns the mean loss."""
+def train_one_epoch(step: Callable, batches: Iterable, max_batches: int | None = None,
+                    step_done: Callable[[float, float], None] | None = None) -> float:
+    """One pass over the training data; returns the mean loss. ``step_done`` is called after
+    each step with the batch's summed loss and its number of images."""
     total_loss, seen = 0.0, 0.0
     for number, batch in enumerate(batches):
         if max_batches is not None and number >= max_batches:
             break
-        loss, count = step(batch)
-        total_loss, seen = total_loss + float(loss), seen + float(count)
-    return total_loss / seen
+        loss, count = (float(value) for value in step(batch))
+        total_loss, seen = total_loss + loss, seen + count
+        if step_done is not None:
+            step_done(loss, count)
+    return total_loss / max(seen, 1)
 
 
 @tf.function
@@ -163,12 +168,13 @@ def evaluate(model: keras.Model, batches: Iterable,
     return total_loss / seen, correct / seen
 
 
-def epoch_batches(split: Split, config: Config, epoch: int,
-                  strategy: tf.distribute.Strategy) -> Iterable:
-    """This epoch's batches, in an order that depends only on the seed and the epoch, split
-    among the strategy's replicas (each worker takes its share of every batch)."""
+def epoch_batches(split: Split, config: Config, epoch: int, strategy: tf.distribute.Strategy,
+                  skip: int = 0) -> Iterable:
+    """This epoch's batches, in an order that depends only on the seed and the epoch (so that
+    a resumed run goes on after the ``skip`` batches it took), split among the strategy's
+    replicas (each worker takes its share of every batch)."""
     dataset = make_dataset(split, config.batch_size, shuffle=True,
-                           seed=config.seed * 10_000 + epoch)
+                           seed=config.seed * 10_000 + epoch).skip(skip)
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     return strategy.experimental_distribute_dataset(dataset.with_options(options))
@@ -226,14 +232,19 @@ def fit(model: keras.Model, step: Callable, state: checkpoint.ResumeState, confi
     if process.strategy.num_replicas_in_sync > 1:
         process.print(f"{process.strategy.num_replicas_in_sync} replicas, "
                       f"{config.batch_size} images per batch in all")
-    if progress.next_epoch > 1:
-        process.print(f"resuming from epoch {progress.next_epoch}")
+    if progress.saved:
+        process.print(f"resuming from {progress.saved}")
+    # Every worker saves (saving is collective); the others' copies go to a temporary folder.
+    save_state = partial(state.save, saver, progress)
+    step_done = progress.counter(config.checkpoint_every_steps, save_state)
     with explain_interrupt(progress, speak=process.main):
         for epoch in range(progress.next_epoch, config.epochs + 1):
+            batches = epoch_batches(splits["train"], config, epoch, process.strategy,
+                                    skip=progress.step)
             start = time.perf_counter()
-            loss = train_one_epoch(step, epoch_batches(splits["train"], config, epoch,
-                                                       process.strategy))
+            train_one_epoch(step, batches, step_done=step_done)
             progress.train_seconds += time.perf_counter() - start
+            loss = progress.epoch_loss  # a resumed epoch's steps before the stop too
             val_loss, val_accuracy = evaluate(model, val_data)
             best = progress.add(epoch, {"train_loss": loss, "val_loss": val_loss,
                                         "val_accuracy": val_accuracy})
@@ -242,7 +253,7 @@ def fit(model: keras.Model, step: Callable, state: checkpoint.ResumeState, confi
                     tf.summary.scalar(name, progress.history[-1][name], epoch)
             if best:
                 checkpoint.save(model, folder / CHECKPOINT)
-            state.save(saver, progress)
+            save_state()
 {%- if cookiecutter.tracking or cookiecutter.tuning %}
             if process.main:
                 epoch_finished(progress.history[-1])
