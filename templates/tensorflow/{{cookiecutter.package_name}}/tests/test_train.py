@@ -13,7 +13,7 @@ import pytest
 import tensorflow as tf
 
 from {{ cookiecutter.package_name }} import checkpoint
-from {{ cookiecutter.package_name }}.config import with_overrides
+from {{ cookiecutter.package_name }}.config import load_config, with_overrides
 from {{ cookiecutter.package_name }}.data import load_splits, make_dataset
 from {{ cookiecutter.package_name }}.model import build_model
 from {{ cookiecutter.package_name }}.train import (
@@ -251,6 +251,39 @@ def test_a_kill_while_writing_never_leaves_a_half_written_checkpoint(tmp_path):
         writer.kill()
         writer.communicate()
         assert len(weights_in(path)) == len(before)  # loads, whole
+
+
+# Saves the resume state over and over: python -c SAVE_RESUME_FOREVER RUN_DIR CONFIG
+SAVE_RESUME_FOREVER = f"""
+import pathlib, sys
+import keras
+from {PACKAGE} import checkpoint
+from {PACKAGE}.config import load_config
+from {PACKAGE}.model import build_model
+from {PACKAGE}.progress import Progress
+state = checkpoint.ResumeState(build_model(), keras.optimizers.AdamW())
+saver = state.saver(pathlib.Path(sys.argv[1]), load_config(pathlib.Path(sys.argv[2])))
+progress = Progress()
+print("ready", flush=True)
+while True:
+    progress.step += 1
+    state.save(saver, progress)
+"""
+
+
+@pytest.mark.slow
+def test_a_kill_while_saving_the_resume_state_leaves_the_last_one_whole(tmp_path):
+    config = ROOT / "configs/smoke.yaml"
+    script = [sys.executable, "-c", SAVE_RESUME_FOREVER, str(tmp_path), str(config)]
+    rng = random.Random(0)
+    for _ in range(4):
+        writer = subprocess.Popen(script, env=QUIET, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        assert writer.stdout.readline() == "ready\n"
+        time.sleep(0.5 + rng.random())  # a random moment among the saves
+        writer.kill()
+        writer.communicate()
+        state = checkpoint.ResumeState(build_model(), keras.optimizers.AdamW())
+        assert state.restore(tmp_path, load_config(config)).step > 0  # loads, whole
 
 
 def worker(index: int, ports: list[int]) -> dict:
