@@ -6,7 +6,8 @@ Variants train the same model on the same data with batch 64 for EPOCHS epochs:
   pytorch-generated  the generated starter's loop and settings (threads, loader, AdamW, OneCycle)
   pytorch-minimal    a plain hand-written loop, PyTorch's default settings
   pytorch-lightning  PyTorch Lightning's Trainer (no logger, checkpoints or progress bar)
-  keras-generated    the generated starter's tf.data pipeline, threads and compile settings
+  keras-generated    the generated starter's loop (strategy.run in a tf.function), tf.data
+                     pipeline, threads and compile settings
   keras-plain        model.fit on NumPy arrays with Keras's defaults
 Each variant runs in its own process: TensorFlow fixes its threads once it starts.
 """
@@ -112,20 +113,21 @@ def pytorch_lightning(project: Path, epochs: int) -> float:
 
 def keras_generated(project: Path, epochs: int) -> float:
     import keras
+    import tensorflow as tf
 
     train = package(project, "train")
-    data = package(project, "data")
-    split = data.load_splits(project / "data" / "digits.npz")["train"]
+    config = package(project, "config").load_config(project / "configs" / "default.yaml")
+    config = package(project, "config").with_overrides(config, batch_size=BATCH)
+    split = package(project, "data").load_splits(project / "data" / "digits.npz")["train"]
     train.set_threads(0)
     keras.utils.set_random_seed(0)
-    dataset = data.make_dataset(split, BATCH, shuffle=True, seed=0)
+    strategy = tf.distribute.get_strategy()
     model = package(project, "model").build_model()
-    model.compile(
-        optimizer=keras.optimizers.AdamW(3e-3, weight_decay=1e-4),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-    )
+    optimizer = keras.optimizers.AdamW(3e-3, weight_decay=1e-4)
+    step = train.make_train_step(model, optimizer, strategy, jit_compile=config.compile)
     start = time.perf_counter()
-    model.fit(dataset, epochs=epochs, shuffle=False, verbose=0)
+    for epoch in range(1, epochs + 1):
+        train.train_one_epoch(step, train.epoch_batches(split, config, epoch, strategy))
     return epochs * len(split) / (time.perf_counter() - start)
 
 

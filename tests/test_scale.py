@@ -7,6 +7,7 @@ starter's own tests/test_train.py, which the slow suite runs in tests/test_start
 """
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -56,3 +57,35 @@ def test_slurm_script_passes_shellcheck_and_runs_the_training_module(project):
     assert f"-m {path.name.replace('-', '_')}.train" in text
     if framework == "pytorch":
         assert "srun torchrun" in text and "--rdzv_endpoint" in text
+
+
+# Stand-ins for SLURM's commands and python: srun starts the step's two tasks one after the
+# other, and python prints the TF_CONFIG it was given.
+FAKE_SLURM = {
+    "scontrol": '#!/bin/sh\nprintf "node-a\\nnode-b\\n"\n',
+    "srun": '#!/bin/sh\nfor task in 0 1; do SLURM_PROCID=$task "$@"; done\n',
+    "python": '#!/bin/sh\necho "$TF_CONFIG $*"\n',
+}
+
+
+def test_slurm_script_gives_each_tensorflow_worker_its_tf_config(catalog, tmp_path):
+    path = generate(catalog, tmp_path / "p", "tensorflow", "none", ())
+    for name, text in FAKE_SLURM.items():
+        (tmp_path / "bin" / name).parent.mkdir(exist_ok=True)
+        (tmp_path / "bin" / name).write_text(text)
+        (tmp_path / "bin" / name).chmod(0o755)
+    env = {"PATH": f"{tmp_path / 'bin'}:/usr/bin:/bin", "SLURM_JOB_NODELIST": "node-[a-b]"}
+    result = subprocess.run(["bash", str(path / "deploy" / "slurm" / "train.sbatch"),
+                             "--epochs", "2"], env=env, capture_output=True, text=True,
+                            check=False)
+    assert result.returncode == 0, result.stderr
+    package = path.name.replace("-", "_")
+    configs = []
+    for line in result.stdout.splitlines():
+        config, _, arguments = line.partition(f" -m {package}.train")
+        assert arguments == " --epochs 2"
+        configs.append(json.loads(config))
+    assert [config["task"] for config in configs] == [
+        {"type": "worker", "index": 0}, {"type": "worker", "index": 1}]
+    assert all(config["cluster"] == {"worker": ["node-a:29500", "node-b:29500"]}
+               for config in configs)

@@ -34,6 +34,7 @@ class Config:
     targets: tuple[str, ...]
     precision: str
     compile: bool
+    checkpoint_every_steps: int
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1:
@@ -48,6 +49,9 @@ class Config:
                              f"with an index (name:0), got {self.device!r}.")
         if self.threads < 0:
             raise ValueError("threads must be 0 (automatic) or a positive number.")
+        if self.checkpoint_every_steps < 0:
+            raise ValueError("checkpoint_every_steps must be 0 (at the end of each epoch only) "
+                             "or a positive number.")
         if unknown := [target for target in self.targets if target not in TARGETS]:
             raise ValueError(f"Unknown target(s) {unknown}; choose from {', '.join(TARGETS)}.")
 

@@ -8,7 +8,7 @@ the interrupted run are checked first, so that a run is never continued with oth
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -19,20 +19,53 @@ from .config import Config
 
 @dataclass
 class Progress:
-    """Finished epochs: the next one to run, the history so far, the best validation score."""
+    """Finished epochs: the next one to run, the history so far, the best validation score;
+    and the steps of the next epoch already taken (with their summed loss and images)."""
 
     next_epoch: int = 1
     best_accuracy: float = -1.0
     train_seconds: float = 0.0
     history: list[dict[str, float]] = field(default_factory=list)
+    step: int = 0
+    step_loss: float = 0.0
+    step_images: float = 0.0
+    saved: str = ""  # the position the resume state on disk holds ("" if none)
 
     def add(self, epoch: int, record: dict[str, float]) -> bool:
         """Record a finished epoch (1-based); True if it is the best so far."""
         self.history.append({"epoch": epoch, **record})
         self.next_epoch = epoch + 1
+        self.step, self.step_loss, self.step_images = 0, 0.0, 0.0
         best = record["val_accuracy"] > self.best_accuracy
         self.best_accuracy = max(self.best_accuracy, record["val_accuracy"])
         return best
+
+    @property
+    def epoch_loss(self) -> float:
+        """The mean training loss of the current epoch's steps, those before a resume too."""
+        return self.step_loss / max(self.step_images, 1.0)
+
+    def counter(self, every: int,
+                save: Callable[[], None] | None) -> Callable[[float, float], None]:
+        """What the loop calls after each training step, with the batch's summed loss and its
+        number of images: it counts the step, and calls ``save`` every ``every`` steps."""
+
+        def step_done(loss: float, images: float) -> None:
+            self.step, self.step_loss, self.step_images = (
+                self.step + 1, self.step_loss + loss, self.step_images + images)
+            if save is not None and every > 0 and self.step % every == 0:
+                save()
+
+        return step_done
+
+    def position(self) -> str:
+        """Where a resumed run starts: ``epoch K`` (as Keras counts), or ``epoch K, step S``."""
+        return f"epoch {self.next_epoch}" + (f", step {self.step + 1}" if self.step else "")
+
+    def to_save(self) -> dict[str, Any]:
+        """The progress as a resume state holds it (marked as saved at its position)."""
+        self.saved = self.position()
+        return asdict(self)
 
 
 class Interrupted(KeyboardInterrupt):
@@ -50,12 +83,11 @@ def explain_interrupt(progress: Progress, speak: bool = True) -> Iterator[None]:
     except KeyboardInterrupt:
         if not speak:
             raise SystemExit(130) from None
-        if progress.next_epoch == 1:
-            raise Interrupted("no epoch had finished, so nothing was saved; "
+        if not progress.saved:
+            raise Interrupted("nothing was saved yet; "
                               "run the same command again to start over.") from None
-        raise Interrupted(f"the run is saved after epoch {progress.next_epoch - 1}; run the same "
-                          f"command again to resume from epoch {progress.next_epoch}, "
-                          "or add --fresh to start over.") from None
+        raise Interrupted(f"the run is saved; run the same command again to resume from "
+                          f"{progress.saved}, or add --fresh to start over.") from None
 
 
 @contextmanager

@@ -4,11 +4,9 @@ The tests log to a store of their own (conftest.py sets MLFLOW_TRACKING_URI).
 """
 
 import json
-import os
 import signal
 import subprocess
 import sys
-import time
 from dataclasses import asdict
 from pathlib import Path
 
@@ -22,6 +20,8 @@ from {{ cookiecutter.package_name }}.config import Config, with_overrides
 from {{ cookiecutter.package_name }}.export import main as export_main
 {%- endif %}
 from {{ cookiecutter.package_name }}.train import CHECKPOINT, train
+
+from .test_resume import start_then_signal
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = "{{ cookiecutter.package_name }}"
@@ -72,19 +72,12 @@ def test_a_run_that_raises_is_marked_failed(smoke_config, tmp_path):
 def start_and_stop_after_epoch(command: list[str], run_dir: Path, epoch: int,
                                how: signal.Signals) -> subprocess.CompletedProcess:
     """Start training; send ``how`` once MLflow holds ``epoch``'s figures."""
-    quiet = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
-    process = subprocess.Popen(command, env=quiet, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 180
-    while process.poll() is None:
-        assert time.monotonic() < deadline, f"epoch {epoch} was not logged in three minutes"
-        if (run_dir / tracking.RUN_FILE).is_file() and \
-                max(steps(run_of(run_dir), "val_accuracy"), default=0) >= epoch:
-            break
-        time.sleep(0.05)
-    process.send_signal(how)
-    stdout, stderr = process.communicate(timeout=120)
-    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+
+    def logged() -> bool:
+        return (run_dir / tracking.RUN_FILE).is_file() and \
+            max(steps(run_of(run_dir), "val_accuracy"), default=0) >= epoch
+
+    return start_then_signal(command, logged, how, within=180)
 
 
 @pytest.mark.slow

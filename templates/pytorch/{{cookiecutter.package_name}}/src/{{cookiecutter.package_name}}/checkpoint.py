@@ -2,14 +2,14 @@
 
 run_dir/best.ckpt is the best model so far (export and predict read it). run_dir/resume.ckpt
 holds what an interrupted run needs to go on: model, optimizer, scheduler, the finished
-epochs and their history, and the random number generators. Both are written atomically
+epochs and their history, the steps taken in the next one (with ``checkpoint_every_steps``)
+and the random number generators. Both are written atomically
 (progress.atomic_path), so a crash at any moment leaves the previous file whole. A finished
 run deletes resume.ckpt (as Keras' BackupAndRestore deletes its backup), so the same command
 run again trains afresh.
 """
 
 import io
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -56,11 +56,11 @@ def resume(run_dir: Path, config: Config, parts: dict[str, Any]) -> Progress:
 
 def save_resume_state(run_dir: Path, config: Config, parts: dict[str, Any],
                       progress: Progress) -> None:
-    """Everything needed to continue after ``progress.next_epoch - 1`` finished epochs."""
+    """Everything needed to continue from ``progress.position()``."""
     rng = {"torch": torch.get_rng_state(),
            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
     save({**{name: part.state_dict() for name, part in parts.items()},
-          "config": settings(config), "progress": asdict(progress), "rng": rng},
+          "config": settings(config), "progress": progress.to_save(), "rng": rng},
          run_dir / RESUME)
 
 

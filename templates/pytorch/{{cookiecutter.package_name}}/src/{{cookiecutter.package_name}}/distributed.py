@@ -117,7 +117,8 @@ class ShardedBatches:
 
     The whole split is copied to the device once (the digits, like many first datasets, fit
     easily), and each batch is one indexing operation: no per-sample DataLoader work. The
-    order depends only on the seed and the epoch, so a resumed run sees the same batches.
+    order depends only on the seed and the epoch, so a resumed run sees the same batches, and
+    ``set_epoch(epoch, skip)`` goes on after the ``skip`` batches an interrupted run took.
     """
 
     def __init__(self, split: Split, batch_size: int, shuffle: bool, seed: int,
@@ -130,10 +131,10 @@ class ShardedBatches:
         self.labels = (labels.pin_memory() if pinned else labels).to(process.device,
                                                                       non_blocking=pinned)
         self.batch_size, self.shuffle, self.seed, self.process = batch_size, shuffle, seed, process
-        self.epoch = 0
+        self.epoch, self.skip = 0, 0
 
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
+    def set_epoch(self, epoch: int, skip: int = 0) -> None:
+        self.epoch, self.skip = epoch, skip
 
     def _indices(self) -> torch.Tensor:
         count, world = len(self.labels), self.process.world_size
@@ -145,10 +146,10 @@ class ShardedBatches:
         return order[self.process.rank::world]
 
     def __len__(self) -> int:
-        return math.ceil(len(self._indices()) / self.batch_size)
+        return math.ceil(len(self._indices()) / self.batch_size) - self.skip
 
     def __iter__(self):
         indices = self._indices().to(self.process.device)
-        for first in range(0, len(indices), self.batch_size):
+        for first in range(self.skip * self.batch_size, len(indices), self.batch_size):
             batch = indices[first:first + self.batch_size]
             yield self.pixels[batch], self.labels[batch]

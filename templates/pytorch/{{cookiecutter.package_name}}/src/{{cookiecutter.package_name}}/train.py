@@ -11,8 +11,9 @@ import json
 import os
 import sys
 import time
-from collections.abc import {{ 'Callable, ' if cookiecutter.tracking or cookiecutter.tuning else '' }}Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -80,8 +81,10 @@ def set_threads(threads: int) -> int:
 def train_one_epoch(model: nn.Module, batches: Iterable, optimizer: torch.optim.Optimizer,
                     scheduler: torch.optim.lr_scheduler.LRScheduler, device: torch.device,
                     max_batches: int | None = None, precision: distributed.Precision | None = None,
-                    show_progress: bool = True) -> float:
-    """One pass over the training data; returns the mean loss."""
+                    show_progress: bool = True,
+                    step_done: Callable[[float, float], None] | None = None) -> float:
+    """One pass over the training data; returns the mean loss. ``step_done`` is called after
+    each step with the batch's summed loss and its number of images."""
     autocast, scaler = precision or distributed.mixed_precision("float32", device)
     model.train()
     total_loss, seen = 0.0, 0
@@ -99,7 +102,9 @@ def train_one_epoch(model: nn.Module, batches: Iterable, optimizer: torch.optim.
         scheduler.step()
         total_loss += loss.item() * len(labels)
         seen += len(labels)
-    return total_loss / seen
+        if step_done is not None:
+            step_done(loss.item() * len(labels), len(labels))
+    return total_loss / max(seen, 1)
 
 
 @torch.no_grad()
@@ -206,16 +211,20 @@ def fit(config: Config, process: distributed.Process, fresh: bool) -> dict:
                   f"{len(splits['train'])} images, {epochs}.")
     if process.world_size > 1:
         process.print(f"{process.world_size} processes, {config.batch_size} images per batch each")
-    if progress.next_epoch > 1:
-        process.print(f"resuming from epoch {progress.next_epoch}")
+    if progress.saved:
+        process.print(f"resuming from {progress.saved}")
+    save_state = partial(checkpoint.save_resume_state, run_dir, config, parts, progress)
+    step_done = progress.counter(config.checkpoint_every_steps,
+                                 save_state if process.main else None)
     with explain_interrupt(progress, speak=process.main):
         for epoch in range(progress.next_epoch, config.epochs + 1):
-            train_batches.set_epoch(epoch)
+            train_batches.set_epoch(epoch, skip=progress.step)
             start = time.perf_counter()
-            loss = train_one_epoch(network, train_batches, optimizer, scheduler, process.device,
-                                   precision=precision, show_progress=process.main)
+            train_one_epoch(network, train_batches, optimizer, scheduler, process.device,
+                            precision=precision, show_progress=process.main, step_done=step_done)
             progress.train_seconds += time.perf_counter() - start
-            loss = distributed.average(loss, process)  # each process saw its own share
+            # Each process saw its own share (and a resumed epoch, its steps before the stop).
+            loss = distributed.average(progress.epoch_loss, process)
             val_loss, val_accuracy = evaluate(model, val_batches, process.device, process=process)
             best = progress.add(epoch, {"train_loss": loss, "val_loss": val_loss,
                                         "val_accuracy": val_accuracy})
@@ -225,7 +234,7 @@ def fit(config: Config, process: distributed.Process, fresh: bool) -> dict:
                 if best:
                     save_best(run_dir / CHECKPOINT, model, config, classes, image_size, epoch,
                               val_accuracy)
-                checkpoint.save_resume_state(run_dir, config, parts, progress)
+                save_state()
 {%- if cookiecutter.tracking or cookiecutter.tuning %}
                 epoch_finished(progress.history[-1])
 {%- endif %}

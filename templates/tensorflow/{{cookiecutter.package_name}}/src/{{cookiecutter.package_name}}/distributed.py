@@ -1,16 +1,23 @@
 """Where and how training runs (tf.distribute).
 
 ``python -m {{ cookiecutter.package_name }}.train`` uses TensorFlow's default strategy, or a
-MirroredStrategy (one replica per GPU, gradients all-reduced) when it sees several GPUs. The
-model and its optimizer are built inside the strategy's scope.
-
-Several machines (MultiWorkerMirroredStrategy, a TF_CONFIG with several tasks) are refused
-for now: Keras 3's ``fit`` fails with it (keras-team/keras#20585, open); see the README.
+MirroredStrategy (one replica per GPU, gradients all-reduced) when it sees several GPUs. With
+a TF_CONFIG naming several tasks, each machine runs the same command as one worker of a
+MultiWorkerMirroredStrategy. The model and its optimizer are built inside the strategy's
+scope; train.py's loop runs each step through ``strategy.run`` (Keras 3's ``fit`` fails under
+MultiWorkerMirroredStrategy, keras-team/keras#20585). Only the chief prints and keeps files:
+the other workers write theirs to a temporary folder, deleted at the end, as TensorFlow's
+multi-worker guide does.
 """
 
 import json
 import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from .quiet import keras, tf
 
@@ -23,19 +30,41 @@ class Process:
 
     device: str
     strategy: tf.distribute.Strategy
+    main: bool = True  # the chief: it prints, checkpoints and writes metrics
+
+    def print(self, *values: object) -> None:
+        if self.main:
+            print(*values, flush=True)
 
 
 def start(device_name: str) -> Process:
-    """The strategy the visible GPUs call for (create it before other TensorFlow work)."""
-    cluster = json.loads(os.environ.get("TF_CONFIG", "{}")).get("cluster", {})
+    """The strategy TF_CONFIG and the visible GPUs call for (create it before other work)."""
+    config = json.loads(os.environ.get("TF_CONFIG", "{}"))
+    cluster = config.get("cluster", {})
     if sum(len(tasks) for tasks in cluster.values()) > 1:
-        raise ValueError("TF_CONFIG names several tasks, but Keras 3's fit cannot train across "
-                         "machines yet (MultiWorkerMirroredStrategy, keras-team/keras#20585). "
-                         "Train on one machine (all its GPUs), or use the PyTorch starter.")
+        device = choose_device(device_name)
+        task = config.get("task", {})
+        chief = task.get("type") == "chief" or (
+            "chief" not in cluster and task.get("type") == "worker" and task.get("index") == 0)
+        return Process(device, tf.distribute.MultiWorkerMirroredStrategy(), chief)
     device = choose_device(device_name)
     if len(tf.config.list_logical_devices("GPU")) > 1:
         return Process(device, tf.distribute.MirroredStrategy())
     return Process(device, tf.distribute.get_strategy())
+
+
+@contextmanager
+def own_folder(run_dir: Path, process: Process) -> Iterator[Path]:
+    """Where this process writes: run_dir for the chief, a temporary folder for the others
+    (every worker must save, since saving is a collective operation; only the chief keeps)."""
+    if process.main:
+        yield run_dir
+        return
+    folder = Path(tempfile.mkdtemp(prefix="worker-"))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def choose_device(name: str) -> str:

@@ -1,7 +1,7 @@
 """Train the model: python -m {{ cookiecutter.package_name }}.train [--config FILE] [--epochs N] [--dry-run]
 
-Reads top to bottom: settings, data, model, optimizer, then Keras ``fit`` with
-validation each epoch and the best checkpoint kept, and a final test evaluation.
+Reads top to bottom: settings, data, model, optimizer, then one loop of
+train-an-epoch / validate / keep-the-best, and a final test evaluation.
 The same command continues an interrupted run (checkpoint.py), and runs unchanged
 as one worker of several with TF_CONFIG set (distributed.py).
 """
@@ -11,15 +11,14 @@ import json
 import os
 import sys
 import time
-{%- if cookiecutter.tracking or cookiecutter.tuning %}
-from collections.abc import Callable
-{%- endif %}
+from collections.abc import Callable, Iterable
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 
 from . import checkpoint, distributed{{ ", tracking" if cookiecutter.tracking else "" }}
 from .config import Config, load_config, parse_override
-from .data import load_splits, make_dataset, num_classes
+from .data import Split, load_splits, make_dataset, num_classes
 from .model import build_model
 from .progress import Progress, explain_interrupt
 from .quiet import keras, tf
@@ -94,21 +93,96 @@ def load_checkpoint(path: Path) -> tuple[keras.Model, dict]:
     return keras.models.load_model(path), json.loads(path.with_suffix(".json").read_text())
 
 
-def build(classes: int, image_size: int, config: Config, steps_per_epoch: int) -> keras.Model:
-    """The model, compiled with its optimizer (call inside the strategy's scope)."""
+def build(classes: int, image_size: int, config: Config,
+          steps_per_epoch: int) -> tuple[keras.Model, keras.optimizers.Optimizer]:
+    """The model and its optimizer (call inside the strategy's scope)."""
     model = build_model(classes, image_size)
     schedule = keras.optimizers.schedules.CosineDecay(
         config.learning_rate, decay_steps=config.epochs * steps_per_epoch)
-    model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=["accuracy"], jit_compile=True if config.compile else "auto")
-    return model
+    optimizer = keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay)
+    if keras.mixed_precision.global_policy().name == "mixed_float16":
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+    return model, optimizer
+
+
+def make_train_step(model: keras.Model, optimizer: keras.optimizers.Optimizer,
+                    strategy: tf.distribute.Strategy, jit_compile: bool) -> Callable:
+    """One optimizer step on a batch the strategy has split among its replicas (every GPU of
+    every worker); returns the batch's summed loss and its number of images."""
+
+    def replica_step(pixels: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        with tf.GradientTape() as tape:
+            logits = tf.cast(model(pixels, training=True), tf.float32)
+            losses = keras.losses.sparse_categorical_crossentropy(labels, logits,
+                                                                  from_logits=True)
+            # The mean over the whole batch, across replicas: their gradients are summed.
+            loss = optimizer.scale_loss(tf.nn.compute_average_loss(losses))
+        gradients = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(gradients, model.trainable_variables, strict=True))
+        return tf.reduce_sum(losses), tf.cast(tf.size(losses), tf.float32)
+
+    @tf.function(jit_compile=jit_compile or None)
+    def step(batch: tuple[tf.Tensor, tf.Tensor]) -> tuple[tf.Tensor, tf.Tensor]:
+        total, count = strategy.run(replica_step, args=batch)
+        return (strategy.reduce("SUM", total, axis=None),
+                strategy.reduce("SUM", count, axis=None))
+
+    return step
+
+
+def train_one_epoch(step: Callable, batches: Iterable, max_batches: int | None = None,
+                    step_done: Callable[[float, float], None] | None = None) -> float:
+    """One pass over the training data; returns the mean loss. ``step_done`` is called after
+    each step with the batch's summed loss and its number of images."""
+    total_loss, seen = 0.0, 0.0
+    for number, batch in enumerate(batches):
+        if max_batches is not None and number >= max_batches:
+            break
+        loss, count = (float(value) for value in step(batch))
+        total_loss, seen = total_loss + loss, seen + count
+        if step_done is not None:
+            step_done(loss, count)
+    return total_loss / max(seen, 1)
+
+
+@tf.function
+def logits_of(model: keras.Model, pixels: tf.Tensor) -> tf.Tensor:
+    return tf.cast(model(pixels, training=False), tf.float32)
+
+
+def evaluate(model: keras.Model, batches: Iterable,
+             max_batches: int | None = None) -> tuple[float, float]:
+    """Mean loss and accuracy (every worker evaluates it all: its weights are the same)."""
+    total_loss, correct, seen = 0.0, 0.0, 0
+    for number, (pixels, labels) in enumerate(batches):
+        if max_batches is not None and number >= max_batches:
+            break
+        logits = logits_of(model, pixels)
+        total_loss += float(tf.reduce_sum(keras.losses.sparse_categorical_crossentropy(
+            labels, logits, from_logits=True)))
+        correct += float(tf.reduce_sum(tf.cast(tf.argmax(logits, axis=1) == tf.cast(
+            labels, tf.int64), tf.float32)))
+        seen += len(labels)
+    return total_loss / seen, correct / seen
+
+
+def epoch_batches(split: Split, config: Config, epoch: int, strategy: tf.distribute.Strategy,
+                  skip: int = 0) -> Iterable:
+    """This epoch's batches, in an order that depends only on the seed and the epoch (so that
+    a resumed run goes on after the ``skip`` batches it took), split among the strategy's
+    replicas (each worker takes its share of every batch)."""
+    dataset = make_dataset(split, config.batch_size, shuffle=True,
+                           seed=config.seed * 10_000 + epoch).skip(skip)
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return strategy.experimental_distribute_dataset(dataset.with_options(options))
 
 
 def train(config: Config, dry_run: bool = False, fresh: bool = False) -> dict:
     """Train, keep the best checkpoint by validation accuracy, evaluate it on the test split.
 
-    Several GPUs train together through the strategy (distributed.py).
+    With several GPUs or workers every replica trains together through the strategy
+    (distributed.py); only the chief prints and keeps files.
     """
     keras.utils.set_random_seed(config.seed)
     threads = set_threads(config.threads)
@@ -116,65 +190,86 @@ def train(config: Config, dry_run: bool = False, fresh: bool = False) -> dict:
     distributed.mixed_precision(config.precision)
     splits = load_splits(config.data)
     classes, image_size = num_classes(splits), splits["train"].images.shape[1]
-    train_data = make_dataset(splits["train"], config.batch_size, shuffle=True, seed=config.seed)
-    val_data = make_dataset(splits["val"], 256, shuffle=False, seed=config.seed)
+    steps_per_epoch = len(make_dataset(splits["train"], config.batch_size, False, config.seed))
     with process.strategy.scope():
-        model = build(classes, image_size, config, len(train_data))
+        model, optimizer = build(classes, image_size, config, steps_per_epoch)
+    step = make_train_step(model, optimizer, process.strategy, config.compile)
     if dry_run:
-        history = model.fit(train_data, epochs=1, steps_per_epoch=1, validation_data=val_data,
-                            validation_steps=1, shuffle=False, verbose=0)
-        loss, val_loss = history.history["loss"][0], history.history["val_loss"][0]
-        print(f"dry run on {process.device}: train loss {loss:.4f}, val loss {val_loss:.4f}")
+        loss = train_one_epoch(step, epoch_batches(splits["train"], config, 1, process.strategy),
+                               max_batches=1)
+        val_loss, _ = evaluate(model, make_dataset(splits["val"], 256, False, 0), max_batches=1)
+        process.print(f"dry run on {process.device}: train loss {loss:.4f}, "
+                      f"val loss {val_loss:.4f}")
         return {"train_loss": loss, "val_loss": val_loss, "device": process.device}
+    state = checkpoint.ResumeState(model, optimizer)
+    with distributed.own_folder(Path(config.run_dir), process) as folder:
 {%- if cookiecutter.tracking %}
-    system = {"framework": f"tensorflow {tf.__version__}", "device": process.device}
-    with tracking.run(config, fresh, system):
-        return fit(model, config, process, fresh, splits, (train_data, val_data), threads)
+        system = {"framework": f"tensorflow {tf.__version__}", "device": process.device}
+        with tracking.run(config, fresh, system, main=process.main):
+            return fit(model, step, state, config, process, fresh, splits, folder, threads)
 {%- else %}
-    return fit(model, config, process, fresh, splits, (train_data, val_data), threads)
+        return fit(model, step, state, config, process, fresh, splits, folder, threads)
 {%- endif %}
 
 
-def fit(model: keras.Model, config: Config, process: distributed.Process, fresh: bool,
-        splits: dict, data: tuple[tf.data.Dataset, tf.data.Dataset], threads: int) -> dict:
-    train_data, val_data = data
+def fit(model: keras.Model, step: Callable, state: checkpoint.ResumeState, config: Config,
+        process: distributed.Process, fresh: bool, splits: dict, folder: Path,
+        threads: int) -> dict:
+    """The epochs still to run; ``folder`` is run_dir for the chief, a temporary one else."""
     run_dir = Path(config.run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    if fresh:
+    if fresh and process.main:
         checkpoint.finish(run_dir)  # forget the interrupted run
-    progress = checkpoint.resume(run_dir, config)
-    save_settings((run_dir / CHECKPOINT).with_suffix(".json"), config,
+    progress = Progress() if fresh else state.restore(run_dir, config)
+    saver = state.saver(folder, config)
+    save_settings((folder / CHECKPOINT).with_suffix(".json"), config,
                   num_classes(splits), splits["train"].images.shape[1])
+    val_data = make_dataset(splits["val"], 256, shuffle=False, seed=config.seed)
+    writer = tf.summary.create_file_writer(str(folder / "tensorboard"))
     epochs = f"{config.epochs} epoch{'' if config.epochs == 1 else 's'}"
-    print(f"Training on {process.device} ({threads or os.cpu_count()} CPU thread(s)), "
-          f"{len(splits['train'])} images, {epochs}.")
+    process.print(f"Training on {process.device} ({threads or os.cpu_count()} CPU thread(s)), "
+                  f"{len(splits['train'])} images, {epochs}.")
     if process.strategy.num_replicas_in_sync > 1:
-        print(f"{process.strategy.num_replicas_in_sync} replicas, "
-              f"{config.batch_size} images per batch in all")
-    callbacks = [*checkpoint.callbacks(run_dir, run_dir / CHECKPOINT, config, progress),
-                 keras.callbacks.TensorBoard(run_dir / "tensorboard")
-{%- if cookiecutter.tracking or cookiecutter.tuning %},
-                 keras.callbacks.LambdaCallback(
-                     on_epoch_end=lambda epoch, logs: epoch_finished(progress.history[-1]))
-{%- endif %}]
-    start = time.perf_counter()
-    with explain_interrupt(progress):
-        # The pipeline shuffles itself (seeded); Keras's own shuffle would be ignored.
-        model.fit(train_data, epochs=config.epochs, validation_data=val_data, shuffle=False,
-                  verbose=1 if sys.stdout.isatty() else 2, callbacks=callbacks)
-    progress.train_seconds += time.perf_counter() - start
-    return report(config, process, splits, progress)
+        process.print(f"{process.strategy.num_replicas_in_sync} replicas, "
+                      f"{config.batch_size} images per batch in all")
+    if progress.saved:
+        process.print(f"resuming from {progress.saved}")
+    # Every worker saves (saving is collective); the others' copies go to a temporary folder.
+    save_state = partial(state.save, saver, progress)
+    step_done = progress.counter(config.checkpoint_every_steps, save_state)
+    with explain_interrupt(progress, speak=process.main):
+        for epoch in range(progress.next_epoch, config.epochs + 1):
+            batches = epoch_batches(splits["train"], config, epoch, process.strategy,
+                                    skip=progress.step)
+            start = time.perf_counter()
+            train_one_epoch(step, batches, step_done=step_done)
+            progress.train_seconds += time.perf_counter() - start
+            loss = progress.epoch_loss  # a resumed epoch's steps before the stop too
+            val_loss, val_accuracy = evaluate(model, val_data)
+            best = progress.add(epoch, {"train_loss": loss, "val_loss": val_loss,
+                                        "val_accuracy": val_accuracy})
+            with writer.as_default():
+                for name in ("train_loss", "val_loss", "val_accuracy"):
+                    tf.summary.scalar(name, progress.history[-1][name], epoch)
+            if best:
+                checkpoint.save(model, folder / CHECKPOINT)
+            save_state()
+{%- if cookiecutter.tracking or cookiecutter.tuning %}
+            if process.main:
+                epoch_finished(progress.history[-1])
+{%- endif %}
+            process.print(f"epoch {epoch:>3}/{config.epochs}  train loss {loss:.4f}  "
+                          f"val loss {val_loss:.4f}  val acc {val_accuracy:.4f}"
+                          f"{'  (best, saved)' if best else ''}")
+    writer.close()
+    return report(config, process, splits, folder, progress)
 
 
-def report(config: Config, process: distributed.Process, splits: dict,
+def report(config: Config, process: distributed.Process, splits: dict, folder: Path,
            progress: Progress) -> dict:
-    """Evaluate the best checkpoint on the test split; write metrics.json."""
-    run_dir = Path(config.run_dir)
-    best_model, _ = load_checkpoint(run_dir / CHECKPOINT)
-    best_model.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                       metrics=["accuracy"])
+    """Evaluate the best checkpoint on the test split; the chief writes metrics.json."""
+    best_model, _ = load_checkpoint(folder / CHECKPOINT)
     test_data = make_dataset(splits["test"], 256, shuffle=False, seed=config.seed)
-    test_loss, test_accuracy = best_model.evaluate(test_data, verbose=0)
+    test_loss, test_accuracy = evaluate(best_model, test_data)
     epochs_run = len(progress.history)
     metrics = {"test_accuracy": test_accuracy, "test_loss": test_loss,
                "best_val_accuracy": progress.best_accuracy, "epochs": config.epochs,
@@ -182,10 +277,12 @@ def report(config: Config, process: distributed.Process, splits: dict,
                    epochs_run * len(splits["train"]) / max(progress.train_seconds, 1e-9),
                "device": process.device, "replicas": process.strategy.num_replicas_in_sync,
                "history": progress.history}
-    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    checkpoint.finish(run_dir)
-    print(f"test accuracy {test_accuracy:.4f} (best checkpoint: {run_dir / CHECKPOINT}, "
-          f"metrics: {run_dir / 'metrics.json'})")
+    run_dir = Path(config.run_dir)
+    if process.main:
+        (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+        checkpoint.finish(run_dir)
+    process.print(f"test accuracy {test_accuracy:.4f} (best checkpoint: {run_dir / CHECKPOINT}, "
+                  f"metrics: {run_dir / 'metrics.json'})")
     return metrics
 
 

@@ -1,0 +1,137 @@
+"""Crash-safe training: a killed or stopped run resumes with every epoch once, and a kill
+while a checkpoint is written never leaves half of one.
+
+What differs between the frameworks (how to read a resume state, a model's weights) is in
+saved_state.py; these tests are the same for both.
+"""
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from {{ cookiecutter.package_name }}.train import CHECKPOINT
+
+from .saved_state import EPOCHS, SAVE_FOREVER, load_best, save_weights, saved_progress, weights_in
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = "{{ cookiecutter.package_name }}"
+# One CPU thread per process: the tests share small machines.
+QUIET = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+
+
+def train_command(run_dir: Path, *extra: str) -> list[str]:
+    """python -m <package>.train on the smoke config, writing into run_dir."""
+    return [sys.executable, "-m", f"{PACKAGE}.train", "--config", str(ROOT / "configs/smoke.yaml"),
+            "--set", f"data={ROOT / 'data/digits.npz'}", "--set", f"run_dir={run_dir}",
+            "--set", "threads=1", "--epochs", str(EPOCHS), *extra]
+
+
+def saved_epoch(run_dir: Path) -> int | None:
+    """The epoch an interrupted run would resume from, once its resume state exists."""
+    progress = saved_progress(run_dir)
+    return progress["next_epoch"] if progress else None
+
+
+def start_then_signal(command: list[str], ready: Callable[[], bool], how: signal.Signals,
+                      within: float = 120) -> subprocess.CompletedProcess:
+    """Start ``command``; send it ``how`` as soon as ``ready()`` (or it ends by itself)."""
+    process = subprocess.Popen(command, env=QUIET, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + within
+    while not ready() and process.poll() is None:
+        assert time.monotonic() < deadline, f"not ready after {within} s"
+        time.sleep(0.01)
+    process.send_signal(how)
+    stdout, stderr = process.communicate(timeout=120)
+    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+
+
+def start_and_stop_after_first_save(command: list[str], run_dir: Path,
+                                    how: signal.Signals) -> subprocess.CompletedProcess:
+    return start_then_signal(command, lambda: saved_progress(run_dir) is not None, how)
+
+
+@pytest.mark.slow
+def test_a_killed_run_resumes_with_every_epoch_once(tmp_path):
+    run_dir = tmp_path / "runs"
+    command = train_command(run_dir)
+    killed = start_and_stop_after_first_save(command, run_dir, signal.SIGKILL)
+    assert killed.returncode == -signal.SIGKILL
+    saved = saved_epoch(run_dir)
+
+    other = subprocess.run(train_command(run_dir, "--set", "learning_rate=0.01"), env=QUIET,
+                           capture_output=True, text=True, timeout=120)
+    assert other.returncode == 2
+    assert "same settings" in other.stderr and "--fresh" in other.stderr
+
+    resumed = subprocess.run(command, env=QUIET, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    assert resumed.stdout.count(f"resuming from epoch {saved}") == 1
+    history = json.loads((run_dir / "metrics.json").read_text())["history"]
+    assert [entry["epoch"] for entry in history] == list(range(1, EPOCHS + 1))
+    assert saved_epoch(run_dir) is None  # the next run starts afresh
+
+
+@pytest.mark.slow
+def test_a_run_killed_after_a_step_checkpoint_resumes_within_the_epoch(tmp_path):
+    run_dir = tmp_path / "runs"
+    command = train_command(run_dir, "--set", "checkpoint_every_steps=3")
+    killed = start_and_stop_after_first_save(command, run_dir, signal.SIGKILL)
+    assert killed.returncode == -signal.SIGKILL
+    saved = saved_progress(run_dir)
+    assert saved["step"] > 0, saved  # killed within an epoch, after a step checkpoint
+    position = f"epoch {saved['next_epoch']}, step {saved['step'] + 1}"
+
+    resumed = subprocess.run(command, env=QUIET, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    assert resumed.stdout.count(f"resuming from {position}") == 1
+    history = json.loads((run_dir / "metrics.json").read_text())["history"]
+    assert [entry["epoch"] for entry in history] == list(range(1, EPOCHS + 1))
+    assert history[-1]["train_loss"] < history[0]["train_loss"]
+    assert saved_progress(run_dir) is None
+
+
+@pytest.mark.slow
+def test_ctrl_c_says_how_to_resume_and_fresh_starts_over(tmp_path):
+    run_dir = tmp_path / "runs"
+    stopped = start_and_stop_after_first_save(train_command(run_dir), run_dir, signal.SIGINT)
+    assert stopped.returncode == 130
+    assert "Traceback" not in stopped.stderr
+    last_line = stopped.stderr.strip().splitlines()[-1]
+    assert last_line.startswith("interrupted: ")
+    assert f"resume from epoch {saved_epoch(run_dir)}" in last_line
+    load_best(run_dir / CHECKPOINT)
+
+    fresh = subprocess.run(train_command(run_dir, "--epochs", "1", "--fresh"), env=QUIET,
+                           capture_output=True, text=True, timeout=300)
+    assert fresh.returncode == 0, fresh.stderr
+    assert "resuming" not in fresh.stdout and "images, 1 epoch." in fresh.stdout
+    assert len(json.loads((run_dir / "metrics.json").read_text())["history"]) == 1
+
+
+@pytest.mark.slow
+def test_a_kill_while_writing_never_leaves_a_half_written_checkpoint(tmp_path):
+    path = tmp_path / f"saved{Path(CHECKPOINT).suffix}"
+    before = save_weights(path)
+    script = [sys.executable, "-c", SAVE_FOREVER, str(path)]
+    crashed = subprocess.run([*script, "crash-before-rename"], env=QUIET, capture_output=True,
+                             timeout=120)
+    assert crashed.returncode == -signal.SIGKILL
+    for old, now in zip(before, weights_in(path), strict=True):
+        assert (old == now).all()  # the previous checkpoint, whole
+    rng = random.Random(0)
+    for _ in range(4):
+        writer = subprocess.Popen([*script, "loop"], env=QUIET, stdout=subprocess.PIPE, text=True)
+        assert writer.stdout.readline() == "ready\n"
+        time.sleep(rng.random() / 2)  # a random moment among the writes
+        writer.kill()
+        writer.communicate()
+        assert len(weights_in(path)) == len(before)  # loads, whole
