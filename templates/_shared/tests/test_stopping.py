@@ -14,7 +14,7 @@ import numpy as np
 
 from .test_serve import PREDICT, start
 
-ROUNDS = 3  # before the fix, each round lost a request or more (4 in 640 at best)
+ROUNDS = 2  # before the fix, each round lost a request or more (4 in 640 at best)
 CLIENTS = 16
 
 

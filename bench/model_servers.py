@@ -1,0 +1,276 @@
+"""The starter's HTTP service against KServe's ModelServer and Seldon's MLServer, same model.
+
+python -m bench.model_servers PROJECT_DIR ARTIFACTS_DIR [--venvs DIR] [--seconds 4]
+    [--clients 1 8 32] [--workers 2]
+
+Run with the starter environment's Python (the project installed with its serve extra), as
+bench/serving.py. Each maintained server gets a throwaway venv of its own under --venvs (made on
+first use: the server's pinned release and the runtime at the starter environment's version,
+never the project's environments), and a minimal model class that runs the exported model as
+the starter does (ONNX Runtime for model.onnx, the SavedModel's serving signature, one runtime
+thread). Every server runs --workers processes (KServe: `workers`; MLServer:
+`parallel_workers`, inference processes behind its one HTTP process) and answers single-image
+requests in each protocol it speaks, from bench/serving.py's load generator: requests/s and
+p50/p99 at each number of concurrent clients, one Markdown table.
+"""
+
+import argparse
+import json
+import signal
+import socket
+import subprocess
+import sys
+import time
+import tomllib
+from importlib.metadata import version
+from pathlib import Path
+
+import numpy as np
+
+from bench.serving import get, load, ms, start
+
+# MLServer 1.7.1's inference workers call asyncio.get_event_loop() with no loop running, which
+# uvloop 0.22 turned into "RuntimeError: There is no current event loop in thread
+# 'MainThread'": every worker dies and no model loads. Hence the uvloop pin.
+SERVERS = {"kserve": ["kserve==0.21.0"], "mlserver": ["mlserver==1.7.1", "uvloop<0.22"]}
+RUNTIMES = {"onnx": "onnxruntime", "saved_model": "tensorflow-cpu"}  # server format -> distribution
+
+# The starter's runtimes.server_runner, for the other servers' model classes.
+RUNNER = """
+import numpy as np
+
+
+def load(path):
+    if path.endswith(".onnx"):
+        import onnxruntime
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = options.inter_op_num_threads = 1
+        session = onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+        name = session.get_inputs()[0].name
+        return lambda pixels: session.run(None, {name: pixels})[0]
+    import tensorflow as tf
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    serve = tf.saved_model.load(path).signatures["serving_default"]
+    return lambda pixels: serve(pixels=tf.constant(pixels))["output_0"].numpy()
+"""
+
+KSERVE = """
+import sys
+import uuid
+
+import kserve
+import numpy as np
+
+from runner import load
+
+
+class Digits(kserve.Model):
+    def __init__(self, name, path):
+        super().__init__(name)
+        self.path, self.run = path, None
+        # With workers > 1, KServe pickles the model into each worker it spawns, and a
+        # runtime's session does not pickle: each worker loads it on its first request.
+        self.ready = True
+
+    def predict(self, payload, headers=None):
+        if self.run is None:
+            self.run = load(self.path)
+        if isinstance(payload, kserve.InferRequest):  # the Open Inference Protocol
+            pixels = payload.inputs[0].as_numpy().astype(np.float32)
+            logits = self.run(pixels)
+            output = kserve.InferOutput("logits", list(logits.shape), "FP32")
+            output.set_data_from_numpy(logits, binary_data=False)
+            return kserve.InferResponse(payload.id or str(uuid.uuid4()), self.name, [output])
+        pixels = np.asarray(payload["instances"], dtype=np.float32)
+        return {"predictions": self.run(pixels).tolist()}
+
+
+if __name__ == "__main__":
+    name, path, port, workers = sys.argv[1:]
+    server = kserve.ModelServer(http_port=int(port), workers=int(workers), enable_grpc=False)
+    server.start([Digits(name, path)])
+"""
+
+MLSERVER = """
+import numpy as np
+from mlserver import MLModel
+from mlserver.codecs import NumpyCodec
+from mlserver.types import InferenceRequest, InferenceResponse
+
+from runner import load
+
+
+class Digits(MLModel):
+    async def load(self) -> bool:
+        self.run = load(self.settings.parameters.uri)
+        return True
+
+    async def predict(self, payload: InferenceRequest) -> InferenceResponse:
+        pixels = NumpyCodec.decode_input(payload.inputs[0]).astype(np.float32)
+        logits = NumpyCodec.encode_output("logits", self.run(pixels))
+        return InferenceResponse(model_name=self.name, outputs=[logits])
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def venv(folder: Path, server: str, runtime: str) -> Path:
+    """A throwaway venv with the server and the runtime at the starter environment's version."""
+    folder = folder.absolute()
+    python = folder / "bin" / "python"
+    if not (folder / ".complete").is_file():
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(folder)], check=True)
+        started = time.perf_counter()
+        pins = [*SERVERS[server], f"{runtime}=={version(runtime)}"]
+        subprocess.run([str(python), "-m", "pip", "install", "-q", *pins], check=True)
+        print(f"<!-- {folder.name}: installed in {time.perf_counter() - started:.0f} s -->")
+        (folder / ".complete").touch()
+    return python
+
+
+def wait_ready(service: subprocess.Popen, port: int) -> None:
+    for _ in range(900):
+        if get(port, "/v2/health/ready")[0] == 200:
+            return
+        if service.poll() is not None:
+            raise RuntimeError(f"the server exited with {service.returncode}")
+        time.sleep(0.2)
+    raise RuntimeError("the server did not become ready")
+
+
+def start_kserve(
+    python: Path, model: Path, name: str, workers: int
+) -> tuple[subprocess.Popen, int]:
+    folder = python.parent.parent
+    (folder / "runner.py").write_text(RUNNER)
+    (folder / "digits_kserve.py").write_text(KSERVE)
+    port = free_port()
+    command = [str(python), "digits_kserve.py", name, str(model.resolve()), str(port), str(workers)]
+    with (folder / "server.log").open("w") as log:  # its own output, for when it fails
+        service = subprocess.Popen(command, cwd=folder, stdout=log, stderr=log)
+    wait_ready(service, port)
+    return service, port
+
+
+def start_mlserver(
+    python: Path, model: Path, name: str, workers: int
+) -> tuple[subprocess.Popen, int]:
+    folder = python.parent.parent / "models"
+    folder.mkdir(exist_ok=True)
+    (folder / "runner.py").write_text(RUNNER)
+    (folder / "digits_mlserver.py").write_text(MLSERVER)
+    port = free_port()
+    settings = {
+        "http_port": port,
+        "grpc_port": free_port(),
+        "metrics_port": free_port(),
+        "parallel_workers": workers,
+    }
+    (folder / "settings.json").write_text(json.dumps(settings))
+    (folder / "model-settings.json").write_text(
+        json.dumps(
+            {
+                "name": name,
+                "implementation": "digits_mlserver.Digits",
+                "parameters": {"uri": str(model.resolve())},
+            }
+        )
+    )
+    mlserver = python.parent / "mlserver"
+    with (folder / "server.log").open("w") as log:  # its own output, for when it fails
+        service = subprocess.Popen(
+            [str(mlserver), "start", str(folder)], cwd=folder, stdout=log, stderr=log
+        )
+    wait_ready(service, port)
+    return service, port
+
+
+def bodies(manifest: dict) -> dict[str, bytes]:
+    shape = manifest["input"]["shape"][1:]
+    image = np.full(shape, 128.0)
+    v2 = {
+        "inputs": [
+            {
+                "name": manifest["input"]["name"],
+                "datatype": "FP32",
+                "shape": [1, *shape],
+                "data": image.ravel().tolist(),
+            }
+        ]
+    }
+    return {
+        "v1": json.dumps({"instances": [image.tolist()]}).encode(),
+        "v2": json.dumps(v2).encode(),
+    }
+
+
+def measure(
+    label: str,
+    port: int,
+    paths: dict[str, str],
+    body: dict[str, bytes],
+    clients: list[int],
+    seconds: float,
+) -> None:
+    for protocol, path in paths.items():
+        load(port, path, body[protocol], 8, 1.0)  # warm-up: every worker loaded and called
+        for count in clients:
+            latencies = load(port, path, body[protocol], count, seconds)
+            print(
+                f"| {label} | {protocol} | {count} | {len(latencies) / seconds:.0f} | "
+                f"{ms(latencies, 0.5)} | {ms(latencies, 0.99)} |",
+                flush=True,
+            )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("project", type=Path)
+    parser.add_argument("artifacts", type=Path)
+    parser.add_argument("--venvs", type=Path, default=Path(".cache/model-servers"))
+    parser.add_argument("--seconds", type=float, default=4.0)
+    parser.add_argument("--clients", type=int, nargs="+", default=[1, 8, 32])
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--only", choices=["starter", *SERVERS], nargs="+", default=["starter", *SERVERS]
+    )
+    args = parser.parse_args()
+    manifest = json.loads((args.artifacts / "manifest.json").read_text())
+    entry = next(entry for entry in manifest["artifacts"] if entry["format"] in RUNTIMES)
+    model, runtime = args.artifacts / entry["file"], RUNTIMES[entry["format"]]
+    name = tomllib.loads((args.project / "pyproject.toml").read_text())["project"]["name"]
+    body = bodies(manifest)
+    v1, v2 = f"/v1/models/{name}:predict", f"/v2/models/{name}/infer"
+    print(f"{runtime} {version(runtime)}, {model.name}, {args.workers} worker(s) each\n")
+    print("| server | protocol | clients | requests/s | p50 ms | p99 ms |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    plans = {
+        "starter (FastAPI)": ("starter", {"v1": v1, "v2": v2}),
+        "kserve 0.21.0": ("kserve", {"v1": v1, "v2": v2}),
+        "mlserver 1.7.1": ("mlserver", {"v2": v2}),
+    }
+    by_server = {server: (label, paths) for label, (server, paths) in plans.items()}
+    for server in args.only:  # in the order given: run them in turn, then in reverse
+        label, paths = by_server[server]
+        if server == "starter":
+            service, port = start(args.project, args.artifacts, ["--workers", str(args.workers)])
+        else:
+            python = venv(args.venvs / f"{server}-{runtime}", server, runtime)
+            launch = start_kserve if server == "kserve" else start_mlserver
+            service, port = launch(python, model, name, args.workers)
+        try:
+            measure(label, port, paths, body, args.clients, args.seconds)
+        finally:
+            service.send_signal(signal.SIGTERM)
+            try:
+                service.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                service.kill()
+
+
+if __name__ == "__main__":
+    main()
