@@ -6,6 +6,7 @@ import re
 import shlex
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -126,6 +127,54 @@ def test_with_tuning_adds_optuna_and_both_options_are_recorded_in_order(
 
 
 @pytest.mark.parametrize("framework", ["pytorch", "tensorflow"])
+def test_with_registry_adds_tracking_says_so_and_adds_register_and_serve_model(
+    fwstart, tmp_path, framework
+):
+    flags = ["--goal", "deployment", "-t", "server", "--framework", framework]
+    result = fwstart("new", "demo-app", "--with", "registry", *flags, "--yes")
+    assert result.exit_code == 0, result.output
+    note = "Note: --with registry needs tracking, so tracking is included too."
+    assert note in " ".join(result.stderr.split())
+    project = tmp_path / "demo-app"
+    record = yaml.safe_load((project / ".fwstart-answers.yml").read_text())
+    assert record["with"] == ["tracking", "registry"]
+    assert "--with tracking --with registry" in result.stdout  # the replay command
+    package = project / "src" / "demo_app"
+    assert {"tracking.py", "register.py", "registered.py"} <= {p.name for p in package.iterdir()}
+    assert "--model-cache" in (package / "serve.py").read_text()
+    serve_extra = tomllib.loads((project / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]["serve"]
+    assert any(requirement.startswith("mlflow-skinny") for requirement in serve_extra)
+    readme = (project / "README.md").read_text()
+    assert "python -m demo_app.register --alias champion" in readme
+    assert "python -m demo_app.serve --model models:/demo-app@champion" in readme
+
+
+def test_registry_without_a_server_adds_no_serving_code(fwstart, tmp_path):
+    flags = ["--goal", "deployment", "-t", "edge", "--with", "registry", "--yes"]
+    assert fwstart("new", "demo-app", *flags).exit_code == 0
+    package = tmp_path / "demo-app" / "src" / "demo_app"
+    assert (package / "register.py").is_file() and not (package / "registered.py").exists()
+    assert "models:/" not in (tmp_path / "demo-app" / "README.md").read_text()
+
+
+def test_an_answers_file_with_registry_alone_gets_tracking_too(fwstart, tmp_path):
+    assert fwstart("new", "first", "--yes").exit_code == 0
+    answers = tmp_path / "first" / ".fwstart-answers.yml"
+    answers.write_text(answers.read_text().replace("with: []", "with: [registry]"))
+    result = fwstart("new", "second", "--answers", str(answers), "--yes")
+    assert result.exit_code == 0, result.output
+    assert "so tracking is included too" in result.stderr
+    record = yaml.safe_load((tmp_path / "second" / ".fwstart-answers.yml").read_text())
+    assert record["with"] == ["tracking", "registry"]
+
+
+# Words only the --with options write.
+OPTION_WORDS = ("mlflow", "mlruns", "optuna", "tracking.py", "tune.py", "register.py", "models:/")
+
+
+@pytest.mark.parametrize("framework", ["pytorch", "tensorflow"])
 def test_an_option_not_chosen_leaves_no_trace(fwstart, tmp_path, framework):
     flags = ["--goal", "deployment", "-t", "server", "-t", "web", "--framework", framework]
     assert fwstart("new", "demo-app", *flags, "--yes").exit_code == 0
@@ -133,7 +182,7 @@ def test_an_option_not_chosen_leaves_no_trace(fwstart, tmp_path, framework):
     for path in project.rglob("*"):
         if path.is_file() and ".git" not in path.parts and path.suffix != ".npz":
             text = path.read_text(errors="replace").lower()
-            for word in ("mlflow", "mlruns", "optuna", "tracking.py", "tune.py"):
+            for word in OPTION_WORDS:
                 assert word not in text, f"{path.relative_to(project)} mentions {word}"
 
 

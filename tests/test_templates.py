@@ -62,6 +62,18 @@ def test_generated_project_lints_and_parses(catalog, tmp_path, framework, ci, ta
     assert (project / "web").exists() == ("web" in targets)
 
 
+@pytest.mark.parametrize("option", ["tracking", "tuning", "registry"])
+@pytest.mark.parametrize("targets", [(), ("server",)], ids=["research", "server"])
+def test_each_option_lints_on_a_research_and_a_server_project(
+    catalog, tmp_path, framework, option, targets
+):
+    goal = "deployment" if targets else "research"
+    answers = Answers(goal, targets, "neither", "none", "github", (option,))
+    project = new_project(catalog, tmp_path / "demo-app", answers, framework).path
+    lint = run(tool("ruff"), "check", "--no-cache", "--output-format", "concise", str(project))
+    assert lint.returncode == 0, lint.stdout
+
+
 @pytest.mark.parametrize(
     "targets", [(), ("web",), ("mobile", "web", "edge", "server")], ids=["none", "web", "all"]
 )

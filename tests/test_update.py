@@ -265,6 +265,25 @@ def test_with_adds_an_option_like_a_new_project_with_it(fwstart, tmp_path, frame
     assert "with: []" in (project / ".fwstart-answers.yml").read_text()
 
 
+def test_with_registry_adds_tracking_too_and_tracking_cannot_go_while_registry_stays(
+    fwstart, project
+):
+    result = fwstart("update", "demo", "--with", "registry")
+    assert result.exit_code == 0, result.output
+    assert "--with registry needs tracking, so tracking is included too" in result.stderr
+    assert "with: [tracking, registry]" in (project / ".fwstart-answers.yml").read_text()
+    assert (project / "src" / "demo" / "register.py").is_file()
+    commit_all(project)
+    before = everything(project)
+    refused = fwstart("update", "demo", "--without", "tracking")
+    assert refused.exit_code == 1
+    assert "registry needs tracking, which cannot go while registry stays" in refused.stderr
+    assert everything(project) == before
+    removed = fwstart("update", "demo", "--without", "registry", "--without", "tracking")
+    assert removed.exit_code == 0, removed.output
+    assert "with: []" in (project / ".fwstart-answers.yml").read_text()
+
+
 def test_an_answers_file_from_before_the_options_means_none(fwstart, project):
     answers = project / ".fwstart-answers.yml"
     answers.write_text(answers.read_text().replace("with: []\n", ""))

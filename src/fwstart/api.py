@@ -1,7 +1,7 @@
 """fwstart as a library: load the catalog, recommend, generate. Prints nothing."""
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -10,7 +10,14 @@ from fwstart import __version__
 from fwstart.base import record_new
 from fwstart.errors import InputError
 from fwstart.naming import ProjectNames, project_names, stdlib_names
-from fwstart.questions import Answers, AnswerValue, Question, check_value, load_questions
+from fwstart.questions import (
+    Answers,
+    AnswerValue,
+    Question,
+    check_value,
+    load_questions,
+    with_implied,
+)
 from fwstart.registry import FrameworkSpec, load_frameworks
 from fwstart.render import StepCallback, check_destination, render_project
 from fwstart.resources import data_dir, templates_dir
@@ -41,6 +48,15 @@ class Catalog:
             for key, value in given.items()
             if value is not None and value != []
         }
+
+    def completed(
+        self, answers: Answers, on_note: Callable[[str], None] = lambda note: None
+    ) -> Answers:
+        """The answers with each choice that a chosen one needs (registry needs tracking)."""
+        values = answers.as_dict()
+        return Answers.from_dict(
+            {key: with_implied(self.by_key[key], value, on_note) for key, value in values.items()}
+        )
 
     def recommend(self, answers: Answers) -> Recommendation:
         """Return the verdict for ``answers``."""
@@ -150,6 +166,7 @@ def new_project(
             nothing is written then.
     """
     destination = _tidy(destination)
+    answers = catalog.completed(answers)  # as collect_answers leaves them, for other callers
     verdict = catalog.recommend(answers)
     spec = catalog.framework(framework or verdict.framework)
     names = plan_project(catalog, destination, answers, spec.name, force)

@@ -63,7 +63,9 @@ CiOption = Annotated[
 ]
 WithOption = Annotated[
     list[str] | None,
-    typer.Option("--with", metavar="OPTION", help="tracking or tuning; repeat for several."),
+    typer.Option(
+        "--with", metavar="OPTION", help="tracking, tuning or registry; repeat for several."
+    ),
 ]
 
 F = TypeVar("F", bound=Callable[..., None])
@@ -209,7 +211,7 @@ def new(
     prompter = _prompter(yes, err)
     directory = directory or Path(_default_directory(saved, prompter))
     catalog.check_location(directory.expanduser().absolute(), force)  # before the questions
-    given = collect_answers(catalog.questions, known, prompter)
+    given = collect_answers(catalog.questions, known, prompter, _note_printer(err))
     verdict = catalog.recommend(given)
     out.print(report.verdict_table(catalog, verdict))
     if chosen is None and prompter is not None:
@@ -224,6 +226,11 @@ def new(
         with err.status("Generating the project") as status:
             generated = new_project(catalog, directory, given, chosen, force, status.update, base)
     _print_result(out, catalog, generated, str(directory), given)
+
+
+def _note_printer(err: Console) -> Callable[[str], None]:
+    """Prints a note, such as an option added because another needs it."""
+    return lambda note: err.print(f"Note: {note}", soft_wrap=True)
 
 
 def _read_saved(catalog: Catalog, path: Path | None) -> SavedAnswers:
@@ -329,7 +336,7 @@ def update(
     with_: Annotated[
         list[str] | None,
         typer.Option(
-            "--with", metavar="OPTION", help="Add tracking or tuning; repeat for several."
+            "--with", metavar="OPTION", help="Add tracking, tuning or registry; repeat for several."
         ),
     ] = None,
     without: Annotated[
@@ -377,6 +384,7 @@ def update(
             allow_dirty=allow_dirty,
             confirm=lambda plan: _confirm_update(plan, yes, err, status.stop),
             on_step=status.update,
+            on_note=_note_printer(err),
         )
     if note := update_report.base_note(result.plan):
         err.print(f"Note: {note}", soft_wrap=True)

@@ -4,8 +4,8 @@ Questions are asked through a prompter that the caller passes in, so the CLI can
 use arrow-key menus on a terminal while tests pass answers directly.
 """
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Protocol
 
@@ -29,6 +29,7 @@ class Question:
     require_one_when: Mapping[str, str] | None
     noun: str = "value"  # what one choice of a checkbox is called in messages
     absent_means_default: bool = False  # answers files older than the question lack it
+    implies: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # choice -> needed
 
     @property
     def multiple(self) -> bool:
@@ -119,6 +120,7 @@ def _question(key: str, raw: dict, path: Path) -> Question:
             require_one_when=raw.get("require_one_when"),
             noun=raw.get("noun", key),
             absent_means_default=raw.get("absent_means_default", False),
+            implies={choice: tuple(needs) for choice, needs in (raw.get("implies") or {}).items()},
         )
     except (KeyError, TypeError) as error:
         raise TemplateError(
@@ -159,10 +161,26 @@ def _check_choice(question: Question, value: str, valid: str) -> None:
         raise InputError(f"Unknown {noun} '{value}' ({question.flag}).", f"Choose from: {valid}.")
 
 
+def with_implied(
+    question: Question, chosen: AnswerValue, on_note: Callable[[str], None]
+) -> AnswerValue:
+    """A checkbox answer with the choices its choices need added (registry needs tracking);
+    ``on_note`` is told, in one line, what was added and why."""
+    if not question.multiple:
+        return chosen
+    needed = {need: choice for choice in chosen for need in question.implies.get(choice, ())}
+    if added := [need for need in question.choices if need in needed and need not in chosen]:
+        for need in added:
+            on_note(f"{question.flag} {needed[need]} needs {need}, so {need} is included too.")
+        return check_value(question, [*chosen, *added])
+    return chosen
+
+
 def collect_answers(
     questions: Sequence[Question],
     known: Mapping[str, AnswerValue],
     prompter: Prompter | None,
+    on_note: Callable[[str], None] = lambda note: None,
 ) -> Answers:
     """Complete the answers: take known ones, ask the rest, or use defaults.
 
@@ -170,6 +188,7 @@ def collect_answers(
         questions: the questions, in the order to ask them.
         known: answers already given by flags or an answers file (validated).
         prompter: asks what is not known; ``None`` takes every default.
+        on_note: told each choice added because another needs it.
 
     Raises:
         InputError: when a required answer is missing and nobody can be asked.
@@ -190,6 +209,7 @@ def collect_answers(
             values[question.key] = tuple(prompter.checkbox(question, require_one))
         else:
             values[question.key] = prompter.select(question)
+        values[question.key] = with_implied(question, values[question.key], on_note)
         if require_one and not values[question.key]:
             raise InputError(
                 f"A {_describe(question.require_one_when)} project needs at least one "

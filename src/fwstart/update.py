@@ -33,7 +33,7 @@ from fwstart.merge import (
     read_tree,
     write_changes,
 )
-from fwstart.questions import Answers, AnswerValue, check_value, collect_answers
+from fwstart.questions import Answers, AnswerValue, Question, check_value, collect_answers
 from fwstart.render import StepCallback
 from fwstart.staging import make_staging
 
@@ -93,6 +93,7 @@ def update_project(
     allow_dirty: bool = False,
     confirm: Callable[[UpdatePlan], bool] = lambda plan: True,
     on_step: StepCallback = lambda step: None,
+    on_note: Callable[[str], None] = lambda note: None,
 ) -> UpdateResult:
     """Merge the template's changes since the project was made (or last updated) into it.
 
@@ -104,6 +105,7 @@ def update_project(
         allow_dirty: update a git tree that has uncommitted changes.
         confirm: asked with the plan before anything is written; False writes nothing.
         on_step: called with a short description as each step starts.
+        on_note: told each option added because another needs it.
 
     Raises:
         FwstartError: for a missing or broken answers file, changed framework,
@@ -111,7 +113,7 @@ def update_project(
     """
     project = project.expanduser().absolute()
     saved, old_version = read_project(catalog, project)
-    answers = changed_answers(catalog, saved, changes)
+    answers = changed_answers(catalog, saved, changes, on_note)
     repo = gitops.find_repo(project)
     if repo is not None and not dry_run:
         _check_resolved(repo, project)
@@ -179,8 +181,14 @@ def read_project(catalog: Catalog, project: Path) -> tuple[SavedAnswers, str]:
     return saved, str(record.get("fwstart_version", "unknown"))
 
 
-def changed_answers(catalog: Catalog, saved: SavedAnswers, changes: AnswerChanges) -> Answers:
-    """The saved answers with the asked-for changes, checked like ``fwstart new`` checks them.
+def changed_answers(
+    catalog: Catalog,
+    saved: SavedAnswers,
+    changes: AnswerChanges,
+    on_note: Callable[[str], None] = lambda note: None,
+) -> Answers:
+    """The saved answers with the asked-for changes, checked like ``fwstart new`` checks them,
+    and with each option that a chosen one needs (``on_note`` is told).
 
     Raises:
         InputError: for another framework, an unknown target, or one that cannot be
@@ -206,7 +214,7 @@ def changed_answers(catalog: Catalog, saved: SavedAnswers, changes: AnswerChange
         catalog, saved, "with", (changes.add_with, changes.remove_with), ("--with", "--without")
     )
     collect_answers(catalog.questions, known, None)  # the checks fwstart new makes
-    return _recorded(known)
+    return catalog.completed(_recorded(known), on_note)
 
 
 def _changed(
@@ -238,7 +246,18 @@ def _changed(
             f"Its {question.noun}s: {', '.join(current) or 'none'}.",
         )
     kept = [value for value in (*current, *add) if value not in remove]
+    _check_not_needed(question, kept, remove)
     return tuple(check_value(question, kept)) if kept else ()
+
+
+def _check_not_needed(question: Question, kept: list[str], remove: tuple[str, ...]) -> None:
+    """A value that a kept one needs (registry needs tracking) cannot go alone."""
+    for value in kept:
+        if needed := [need for need in question.implies.get(value, ()) if need in remove]:
+            raise InputError(
+                f"{value} needs {', '.join(needed)}, which cannot go while {value} stays.",
+                f"Remove {value} as well, or keep {', '.join(needed)}.",
+            )
 
 
 def _recorded(answers: Mapping[str, AnswerValue]) -> Answers:

@@ -49,8 +49,8 @@ def server_artifact(artifacts: Path) -> tuple[Path, dict]:
 class ServedModel:
     """One model behind the service: ready once loaded and warmed up."""
 
-    def __init__(self, name: str, artifacts: Path, settings: Settings) -> None:
-        self.name, self.settings = name, settings
+    def __init__(self, name: str, artifacts: Path, settings: Settings, version: str = "1") -> None:
+        self.name, self.settings, self.version = name, settings, version  # 1: a plain folder
         self.file, self.manifest = server_artifact(artifacts)
         if not self.file.exists():
             raise ValueError(f"No model at {self.file}: export with --target server.")

@@ -17,7 +17,6 @@ from .model_server import ServedModel
 from .monitoring import Metrics, observe
 from .runtimes import SERVER_PLATFORM
 
-VERSION = "1"
 INLINE_BODY_BYTES = 16 * 1024  # parsed on the event loop up to this size (~0.1 ms)
 
 
@@ -55,7 +54,11 @@ def _ready(model: ServedModel) -> JSONResponse:
 def _add_health(app: FastAPI, model: ServedModel, metrics: Metrics) -> None:
     @app.get("/healthz", responses=openapi.answer("Alive", openapi.HEALTHZ))
     async def healthz() -> JSONResponse:
+{%- if cookiecutter.registry %}
+        return JSONResponse({"status": "ok", "model": model.name, "version": model.version})
+{%- else %}
         return JSONResponse({"status": "ok"})
+{%- endif %}
 
     @app.get("/v2/health/live", responses=openapi.answer("Alive", openapi.LIVE))
     async def live() -> JSONResponse:
@@ -85,7 +88,7 @@ def _add_v1(app: FastAPI, model: ServedModel, metrics: Metrics) -> None:
     async def status() -> JSONResponse:
         state = "AVAILABLE" if model.ready else "UNLOADING" if model.stopping else "LOADING"
         return JSONResponse({"model_version_status": [{
-            "version": VERSION, "state": state,
+            "version": model.version, "state": state,
             "status": {"error_code": "OK", "error_message": model.failure}}]})
 
 
@@ -98,7 +101,7 @@ def _add_v2(app: FastAPI, model: ServedModel, metrics: Metrics) -> None:
     @app.get(f"/v2/models/{model.name}", responses=openapi.answer("Metadata", openapi.METADATA))
     async def metadata() -> JSONResponse:
         return JSONResponse({
-            "name": model.name, "versions": [VERSION], "platform": SERVER_PLATFORM,
+            "name": model.name, "versions": [model.version], "platform": SERVER_PLATFORM,
             "inputs": [{"name": name, "datatype": "FP32", "shape": [-1, *model.shape]}],
             "outputs": [{"name": "logits", "datatype": "FP32",
                          "shape": [-1, len(model.classes)]}]})
@@ -107,6 +110,6 @@ def _add_v2(app: FastAPI, model: ServedModel, metrics: Metrics) -> None:
     async def infer(request: Request) -> JSONResponse:
         logits = await _logits(request, model, metrics, parse)
         return JSONResponse({
-            "model_name": model.name, "model_version": VERSION,
+            "model_name": model.name, "model_version": model.version,
             "outputs": [{"name": "logits", "datatype": "FP32", "shape": list(logits.shape),
                          "data": logits.ravel().tolist()}]})

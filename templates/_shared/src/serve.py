@@ -1,6 +1,6 @@
 """Serve the exported model over HTTP: TF Serving's REST API and the Open Inference Protocol.
 
-python -m {{ cookiecutter.package_name }}.serve [--host 127.0.0.1] [--port 8000] [--artifacts DIR]
+python -m {{ cookiecutter.package_name }}.serve [--host 127.0.0.1] [--port 8000] [--artifacts DIR{{ " | --model URI" if cookiecutter.registry else "" }}]
     [--max-batch 32] [--max-delay-ms 0] [--no-batching] [--max-body-bytes N] [--timeout 10]
     [--workers 2] [--threads 1]
 
@@ -19,6 +19,11 @@ batch axis, raw 0-255 pixels.
 them); /metrics counts every worker's requests (prometheus_client's multiprocess mode).
 --threads is how many threads the runtime uses per model call. On 2 cores, 2 workers of one
 thread each served the most (bench/ in fwstart); on Kubernetes, scale out with replicas.
+{%- if cookiecutter.registry %}
+
+--model models:/{{ cookiecutter.distribution_name }}@ALIAS (or models:/{{ cookiecutter.distribution_name }}/VERSION) serves a version of MLflow's
+model registry instead of --artifacts (registered.py); the metadata and /healthz name it.
+{%- endif %}
 """
 
 import argparse
@@ -37,7 +42,7 @@ from pathlib import Path
 import uvicorn
 from fastapi import FastAPI
 
-from . import routes
+from . import {{ "registered, " if cookiecutter.registry else "" }}routes
 from .model_server import ServedModel, Settings
 from .monitoring import Metrics, install
 from .stopping import CloseWhenStopping, StoppingServer
@@ -45,9 +50,9 @@ from .stopping import CloseWhenStopping, StoppingServer
 MODEL_NAME = "{{ cookiecutter.distribution_name }}"
 
 
-def create_app(artifacts: Path, settings: Settings | None = None) -> FastAPI:
+def create_app(artifacts: Path, settings: Settings | None = None, version: str = "1") -> FastAPI:
     """The service; its model loads and warms up in the background once it starts."""
-    model = ServedModel(MODEL_NAME, artifacts, settings or Settings())
+    model = ServedModel(MODEL_NAME, artifacts, settings or Settings(), version)
     metrics = Metrics()
 
     @asynccontextmanager
@@ -76,7 +81,16 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Serve the exported model over HTTP.")
     parser.add_argument("--host", default="127.0.0.1", help="0.0.0.0 to listen on every address")
     parser.add_argument("--port", type=tcp_port, default=8000, help="0 picks a free port")
+{%- if cookiecutter.registry %}
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--artifacts", type=Path, default=Path("artifacts"))
+    source.add_argument("--model", metavar="URI",
+                        help=f"a registered version: models:/{MODEL_NAME}@ALIAS or /VERSION")
+    parser.add_argument("--model-cache", type=Path, default=registered.default_cache(),
+                        help="where --model keeps the versions it fetched")
+{%- else %}
     parser.add_argument("--artifacts", type=Path, default=Path("artifacts"))
+{%- endif %}
     parser.add_argument("--max-batch", type=int, default=Settings.max_batch,
                         help="most images the batcher puts in one model call")
     parser.add_argument("--max-delay-ms", type=float, default=Settings.max_delay * 1000,
@@ -176,8 +190,18 @@ def _supervise(argv: list[str], workers: int, listener: socket.socket) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _arguments(argv)
+{%- if cookiecutter.registry %}
+    argv = sys.argv[1:] if argv is None else argv
+    artifacts, version = args.artifacts, "1"
+    try:
+        if args.model:  # fetched once; the workers of --workers N serve this very version
+            artifacts, version = registered.fetch(args.model, MODEL_NAME, args.model_cache)
+            argv = [*argv, "--model", f"models:/{MODEL_NAME}/{version}"]
+        app = create_app(artifacts, _settings(args), version)
+{%- else %}
     try:
         app = create_app(args.artifacts, _settings(args))
+{%- endif %}
         if args.socket_fd is not None:  # a worker of --workers N
             return _serve(app, socket.socket(fileno=args.socket_fd), args.timeout)
         listener = _listen(args.host, args.port)
@@ -190,7 +214,11 @@ def main(argv: list[str] | None = None) -> int:
           f"Stop with Ctrl-C or SIGTERM.", flush=True)
     if args.workers == 1:
         return _serve(app, listener, args.timeout)
+{%- if cookiecutter.registry %}
+    return _supervise(argv, args.workers, listener)
+{%- else %}
     return _supervise(sys.argv[1:] if argv is None else argv, args.workers, listener)
+{%- endif %}
 
 
 if __name__ == "__main__":

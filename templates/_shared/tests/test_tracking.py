@@ -7,7 +7,9 @@ import json
 import signal
 import subprocess
 import sys
+{%- if cookiecutter.mobile or cookiecutter.web or cookiecutter.edge or cookiecutter.server %}
 from dataclasses import asdict
+{%- endif %}
 from pathlib import Path
 
 import pytest
@@ -15,7 +17,7 @@ from mlflow import MlflowClient
 from mlflow.entities import Run
 
 from {{ cookiecutter.package_name }} import tracking
-from {{ cookiecutter.package_name }}.config import Config, with_overrides
+from {{ cookiecutter.package_name }}.config import {{ "Config, " if cookiecutter.mobile or cookiecutter.web or cookiecutter.edge or cookiecutter.server else "" }}with_overrides
 {%- if cookiecutter.mobile or cookiecutter.web or cookiecutter.edge or cookiecutter.server %}
 from {{ cookiecutter.package_name }}.export import main as export_main
 {%- endif %}

@@ -1,0 +1,169 @@
+"""The model registry: register makes the verified export a new version in MLflow's registry,
+with its aliases, and refuses an export that did not verify; the registry is read back with
+MlflowClient (the tests' own store: conftest.py sets MLFLOW_TRACKING_URI).
+{%- if cookiecutter.server %} The service serves a
+registered version like the artifacts folder it came from.
+{%- endif %}
+"""
+
+import json
+{%- set targets = cookiecutter.mobile or cookiecutter.web or cookiecutter.edge or cookiecutter.server %}
+{%- if targets %}
+import shutil
+{%- endif %}
+from dataclasses import asdict
+from pathlib import Path
+
+{% if cookiecutter.server -%}
+import numpy as np
+{% endif -%}
+import pytest
+{%- if cookiecutter.server %}
+from fastapi.testclient import TestClient
+{%- endif %}
+from mlflow import MlflowClient
+
+from {{ cookiecutter.package_name }} import tracking
+from {{ cookiecutter.package_name }}.config import Config, with_overrides
+{%- if targets and not cookiecutter.server %}
+from {{ cookiecutter.package_name }}.export import export
+{%- endif %}
+from {{ cookiecutter.package_name }}.register import MODEL_NAME, main
+{%- if cookiecutter.server %}
+from {{ cookiecutter.package_name }}.registered import fetch
+from {{ cookiecutter.package_name }}.serve import create_app
+from {{ cookiecutter.package_name }}.serve import main as serve_main
+{%- endif %}
+
+
+def client() -> MlflowClient:
+    return MlflowClient(tracking.tracking_uri())
+
+
+def register(config: Config, folder: Path, *aliases: str) -> int:
+    """python -m {{ cookiecutter.package_name }}.register --config FILE [--alias NAME]..."""
+    config_file = folder / "registered.yaml"
+    config_file.write_text(json.dumps(asdict(config)))  # JSON is YAML
+    return main(["--config", str(config_file), *(f"--alias={alias}" for alias in aliases)])
+
+
+def versions() -> int:
+    return len(client().search_model_versions(f"name='{MODEL_NAME}'"))
+{%- if targets %}
+
+
+@pytest.fixture(scope="module")
+{%- if cookiecutter.server %}
+def exported(trained: Config, artifacts: Path) -> Config:
+    """The trained model's server export, the one the service tests use."""
+    return with_overrides(trained, targets=["server"], artifacts_dir=str(artifacts))
+{%- else %}
+def exported(trained: Config, tmp_path_factory: pytest.TempPathFactory) -> Config:
+    """The trained model, exported for its quickest target."""
+    quickest = min(trained.targets, key=["edge", "web", "mobile"].index)
+    folder = tmp_path_factory.mktemp("exported")
+    config = with_overrides(trained, targets=[quickest], artifacts_dir=str(folder))
+    export(config)
+    return config
+{%- endif %}
+
+
+def test_register_makes_a_new_version_of_every_file_and_moves_its_aliases(exported, tmp_path):
+    assert register(exported, tmp_path, "candidate", "champion") == 0
+    first = client().get_model_version_by_alias(MODEL_NAME, "champion")
+    assert client().get_model_version_by_alias(MODEL_NAME, "candidate").version == first.version
+    artifacts = Path(exported.artifacts_dir)
+    manifest = json.loads((artifacts / "manifest.json").read_text())
+    files = {f"model/{entry['file']}" for entry in manifest["artifacts"]}
+    logged = {item.path for item in client().list_artifacts(first.run_id, "model")}
+    assert logged == files | {"model/manifest.json", "model/metrics.json"}
+    copy = client().download_artifacts(first.run_id, "model/manifest.json", str(tmp_path))
+    assert json.loads(Path(copy).read_text()) == manifest  # with its parity figures
+    run = client().get_run(first.run_id)
+    assert run.data.metrics["test_accuracy"] == pytest.approx(
+        json.loads((Path(exported.run_dir) / "metrics.json").read_text())["test_accuracy"])
+
+    assert register(exported, tmp_path, "champion") == 0  # a new version takes the alias
+    second = client().get_model_version_by_alias(MODEL_NAME, "champion")
+    assert int(second.version) == int(first.version) + 1
+    assert client().get_model_version_by_alias(MODEL_NAME, "candidate").version == first.version
+
+
+def test_an_export_that_failed_verification_is_refused(exported, tmp_path, capsys):
+    folder = Path(shutil.copytree(exported.artifacts_dir, tmp_path / "artifacts"))
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["artifacts"][-1]["verified"][0]["ok"] = False
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    before = versions()
+    assert register(with_overrides(exported, artifacts_dir=str(folder)), tmp_path, "bad") == 1
+    error = capsys.readouterr().err
+    assert error.startswith("error: ") and error.count("\n") == 1
+    assert manifest["artifacts"][-1]["file"] in error and "failed its verification" in error
+    assert versions() == before
+{%- endif %}
+
+
+@pytest.mark.parametrize("damage", ["missing", "not JSON", "no artifacts"])
+def test_a_missing_or_damaged_manifest_is_refused(trained, tmp_path, capsys, damage):
+    folder = tmp_path / "artifacts"
+    folder.mkdir()
+    if damage != "missing":
+        (folder / "manifest.json").write_text("{" if damage == "not JSON" else "{}")
+    before = versions()
+    assert register(with_overrides(trained, artifacts_dir=str(folder)), tmp_path) == 1
+    error = capsys.readouterr().err
+    assert error.startswith("error: ") and error.count("\n") == 1
+    assert ("export first" if damage == "missing" else "is damaged") in error
+    assert versions() == before
+
+
+def test_an_alias_mlflow_would_refuse_is_a_usage_error(trained, tmp_path, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        register(trained, tmp_path, "v2")
+    assert stopped.value.code == 2 and "cannot be an alias" in capsys.readouterr().err
+{%- if cookiecutter.server %}
+
+
+def test_the_service_serves_a_registered_version_like_its_artifacts(exported, images,
+                                                                      tmp_path):
+    assert register(exported, tmp_path, "production") == 0
+    number = client().get_model_version_by_alias(MODEL_NAME, "production").version
+    folder, version = fetch(f"models:/{MODEL_NAME}@production", MODEL_NAME, tmp_path / "cache")
+    assert version == number
+    assert fetch(f"models:/{MODEL_NAME}/{number}", MODEL_NAME, tmp_path / "cache")[0] == folder
+    body = {"instances": images.tolist()}
+    with TestClient(create_app(folder, version=version)) as registered, \
+            TestClient(create_app(Path(exported.artifacts_dir))) as local:
+        answer = registered.post(f"/v1/models/{MODEL_NAME}:predict", json=body)
+        assert answer.status_code == 200
+        np.testing.assert_allclose(answer.json()["predictions"],
+                                   local.post("/predict", json=body).json()["predictions"])
+        assert registered.get("/healthz").json() == {"status": "ok", "model": MODEL_NAME,
+                                                    "version": version}
+        status = registered.get(f"/v1/models/{MODEL_NAME}").json()
+        assert status["model_version_status"][0]["version"] == version
+        assert registered.get(f"/v2/models/{MODEL_NAME}").json()["versions"] == [version]
+
+
+@pytest.mark.parametrize(("uri", "said"), [
+    (f"models:/{MODEL_NAME}@nowhere", "is not in the MLflow registry"),
+    (f"models:/{MODEL_NAME}/999", "is not in the MLflow registry"),
+    ("models:/someone-else@production", f"this service serves {MODEL_NAME}"),
+    ("runs:/0123/model", f"give models:/{MODEL_NAME}@ALIAS"),
+])
+def test_serve_refuses_a_model_the_registry_does_not_have_in_one_line(exported, tmp_path,
+                                                                      capsys, uri, said):
+    register(exported, tmp_path)  # the registered model exists, without that version
+    capsys.readouterr()
+    assert serve_main(["--model", uri, "--port", "0", "--model-cache", str(tmp_path)]) == 1
+    error = capsys.readouterr().err
+    assert error.startswith("error: ") and error.count("\n") == 1, error
+    assert said in error
+
+
+def test_serve_takes_either_artifacts_or_a_registered_model(capsys):
+    with pytest.raises(SystemExit) as stopped:
+        serve_main(["--artifacts", "artifacts", "--model", f"models:/{MODEL_NAME}@production"])
+    assert stopped.value.code == 2
+    assert "not allowed with argument" in capsys.readouterr().err
+{%- endif %}
