@@ -24,6 +24,7 @@ from {{ cookiecutter.package_name }}.train import (
     train_one_epoch,
 )
 
+from .saved_state import saved_progress
 from .test_resume import PACKAGE, QUIET, ROOT, train_command
 
 
@@ -152,22 +153,37 @@ def free_ports(count: int) -> list[int]:
     return ports
 
 
+def start_workers(command: list[str], ports: list[int]) -> list[subprocess.Popen]:
+    return [subprocess.Popen(command, env={**QUIET, **worker(index, ports)}, text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            for index in range(len(ports))]
+
+
 @pytest.mark.slow
-def test_two_workers_with_tf_config_train_together_and_only_the_chief_reports(tmp_path):
+def test_two_workers_with_tf_config_train_resume_and_only_the_chief_reports(tmp_path):
     run_dir = tmp_path / "runs"
-    ports = free_ports(2)
-    command = train_command(run_dir, "--epochs", "2")
-    workers = [subprocess.Popen(command, env={**QUIET, **worker(index, ports)}, text=True,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-               for index in range(2)]
+    command = train_command(run_dir, "--epochs", "2", "--set", "checkpoint_every_steps=4")
+    killed = start_workers(command, free_ports(2))
+    deadline = time.monotonic() + 180
+    while saved_progress(run_dir) is None and killed[0].poll() is None:
+        assert time.monotonic() < deadline, "no resume state after three minutes"
+        time.sleep(0.01)
+    for each in killed:
+        each.kill()
+        each.communicate()
+    saved = saved_progress(run_dir)
+
+    workers = start_workers(command, free_ports(2))
     results = [each.communicate(timeout=300) for each in workers]
     assert [each.returncode for each in workers] == [0, 0], results[0][1][-3000:]
     (chief, _), (other, _) = results
     assert chief.count("test accuracy") == 1 and "2 replicas" in chief
+    assert chief.count(f"resuming from epoch {saved['next_epoch']}") == 1
     assert other == ""
     assert sorted(path.name for path in run_dir.iterdir()) == [
         "best.json", CHECKPOINT, "metrics.json",{{ ' "mlflow-run.json",' if cookiecutter.tracking else "" }} "tensorboard"]
-    assert len(list((run_dir / "tensorboard").iterdir())) == 1
+    # One TensorBoard file per run of the chief (killed, resumed); none of the other worker.
+    assert len(list((run_dir / "tensorboard").iterdir())) == 2
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["replicas"] == 2
     assert [entry["epoch"] for entry in metrics["history"]] == [1, 2]

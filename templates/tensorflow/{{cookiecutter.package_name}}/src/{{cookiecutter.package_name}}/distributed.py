@@ -39,15 +39,15 @@ class Process:
 
 def start(device_name: str) -> Process:
     """The strategy TF_CONFIG and the visible GPUs call for (create it before other work)."""
+    device = choose_device(device_name)  # first: it may hide the GPUs
     config = json.loads(os.environ.get("TF_CONFIG", "{}"))
     cluster = config.get("cluster", {})
     if sum(len(tasks) for tasks in cluster.values()) > 1:
-        device = choose_device(device_name)
         task = config.get("task", {})
+        # The chief is the task of that name, or else worker 0 (as TensorFlow decides).
         chief = task.get("type") == "chief" or (
             "chief" not in cluster and task.get("type") == "worker" and task.get("index") == 0)
         return Process(device, tf.distribute.MultiWorkerMirroredStrategy(), chief)
-    device = choose_device(device_name)
     if len(tf.config.list_logical_devices("GPU")) > 1:
         return Process(device, tf.distribute.MirroredStrategy())
     return Process(device, tf.distribute.get_strategy())

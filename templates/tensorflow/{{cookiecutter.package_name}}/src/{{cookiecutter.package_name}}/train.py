@@ -225,14 +225,7 @@ def fit(model: keras.Model, step: Callable, state: checkpoint.ResumeState, confi
                   num_classes(splits), splits["train"].images.shape[1])
     val_data = make_dataset(splits["val"], 256, shuffle=False, seed=config.seed)
     writer = tf.summary.create_file_writer(str(folder / "tensorboard"))
-    epochs = f"{config.epochs} epoch{'' if config.epochs == 1 else 's'}"
-    process.print(f"Training on {process.device} ({threads or os.cpu_count()} CPU thread(s)), "
-                  f"{len(splits['train'])} images, {epochs}.")
-    if process.strategy.num_replicas_in_sync > 1:
-        process.print(f"{process.strategy.num_replicas_in_sync} replicas, "
-                      f"{config.batch_size} images per batch in all")
-    if progress.saved:
-        process.print(f"resuming from {progress.saved}")
+    announce(config, process, len(splits["train"]), threads, progress)
     # Every worker saves (saving is collective); the others' copies go to a temporary folder.
     save_state = partial(state.save, saver, progress)
     step_done = progress.counter(config.checkpoint_every_steps, save_state)
@@ -262,6 +255,18 @@ def fit(model: keras.Model, step: Callable, state: checkpoint.ResumeState, confi
                           f"{'  (best, saved)' if best else ''}")
     writer.close()
     return report(config, process, splits, folder, progress)
+
+
+def announce(config: Config, process: distributed.Process, images: int, threads: int,
+             progress: Progress) -> None:
+    epochs = f"{config.epochs} epoch{'' if config.epochs == 1 else 's'}"
+    process.print(f"Training on {process.device} ({threads or os.cpu_count()} CPU thread(s)), "
+                  f"{images} images, {epochs}.")
+    if process.strategy.num_replicas_in_sync > 1:
+        process.print(f"{process.strategy.num_replicas_in_sync} replicas, "
+                      f"{config.batch_size} images per batch in all")
+    if progress.saved:
+        process.print(f"resuming from {progress.saved}")
 
 
 def report(config: Config, process: distributed.Process, splits: dict, folder: Path,
