@@ -126,6 +126,52 @@ def test_with_tuning_adds_optuna_and_both_options_are_recorded_in_order(
 
 
 @pytest.mark.parametrize("framework", ["pytorch", "tensorflow"])
+def test_with_monitoring_adds_the_monitor_alerts_and_a_dashboard(fwstart, tmp_path, framework):
+    flags = ["--goal", "deployment", "-t", "server", "--with", "monitoring"]
+    result = fwstart("new", "demo-app", *flags, "--framework", framework, "--yes")
+    assert result.exit_code == 0, result.output
+    project = tmp_path / "demo-app"
+    assert yaml.safe_load((project / ".fwstart-answers.yml").read_text())["with"] == ["monitoring"]
+    assert "--with monitoring" in result.stdout
+    for name in ("drift.py", "sample_log.py", "monitor.py"):
+        assert (project / "src" / "demo_app" / name).is_file()
+    monitoring = project / "deploy" / "monitoring"
+    assert sorted(p.name for p in monitoring.iterdir()) == [
+        "alerts.test.yml",
+        "alerts.yml",
+        "dashboard.json",
+        "prometheus.yml",
+    ]
+    assert '"scipy' in (project / "pyproject.toml").read_text()
+    assert "monitoring/" in (project / ".gitignore").read_text().splitlines()
+    readme = (project / "README.md").read_text()
+    assert "python -m demo_app.monitor --artifacts artifacts" in readme
+    assert "promtool check rules deploy/monitoring/alerts.yml" in readme
+    assert "emptyDir" in (project / "deploy" / "kubernetes" / "deployment.yaml").read_text()
+
+
+@pytest.mark.parametrize(
+    "how",
+    [["--with", "monitoring"], ["--goal", "deployment", "-t", "web", "--with", "monitoring"]],
+)
+def test_monitoring_without_the_server_target_is_refused(fwstart, tmp_path, how):
+    result = fwstart("new", "demo-app", *how, "--yes")
+    assert result.exit_code == 1
+    assert "--with monitoring needs --target server." in result.stderr
+    assert "Add --target server, or leave out --with monitoring." in result.stderr
+    assert not (tmp_path / "demo-app").exists()
+
+
+def test_an_answers_file_with_monitoring_but_no_server_is_refused(fwstart, tmp_path):
+    answers = tmp_path / "answers.yml"
+    answers.write_text("goal: deployment\ntargets: [web]\nwith: [monitoring]\n")
+    result = fwstart("new", "demo-app", "--answers", str(answers), "--yes")
+    assert result.exit_code == 1
+    assert "--with monitoring needs --target server." in result.stderr
+    assert not (tmp_path / "demo-app").exists()
+
+
+@pytest.mark.parametrize("framework", ["pytorch", "tensorflow"])
 def test_an_option_not_chosen_leaves_no_trace(fwstart, tmp_path, framework):
     flags = ["--goal", "deployment", "-t", "server", "-t", "web", "--framework", framework]
     assert fwstart("new", "demo-app", *flags, "--yes").exit_code == 0
@@ -133,7 +179,7 @@ def test_an_option_not_chosen_leaves_no_trace(fwstart, tmp_path, framework):
     for path in project.rglob("*"):
         if path.is_file() and ".git" not in path.parts and path.suffix != ".npz":
             text = path.read_text(errors="replace").lower()
-            for word in ("mlflow", "mlruns", "optuna", "tracking.py", "tune.py"):
+            for word in ("mlflow", "mlruns", "optuna", "tracking.py", "tune.py", "drift", "scipy"):
                 assert word not in text, f"{path.relative_to(project)} mentions {word}"
 
 

@@ -38,6 +38,7 @@ CONTEXT = {
     "ci": ["github", "gitlab", "none"],
     "tracking": False,
     "tuning": False,
+    "monitoring": False,
     "verdict": {},
     "fwstart_version": "0",
 }

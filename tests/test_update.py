@@ -263,6 +263,23 @@ def test_with_adds_an_option_like_a_new_project_with_it(fwstart, tmp_path, frame
     assert "with: []" in (project / ".fwstart-answers.yml").read_text()
 
 
+@pytest.mark.parametrize("framework", ["pytorch", "tensorflow"])
+def test_with_monitoring_on_a_server_project_equals_a_new_one_with_it(fwstart, tmp_path, framework):
+    server = ["--goal", "deployment", "-t", "edge", "-t", "server", "--framework", framework]
+    assert fwstart("new", "demo", *server, "--yes").exit_code == 0
+    project = tmp_path / "demo"
+    result = fwstart("update", "demo", "--with", "monitoring")
+    assert result.exit_code == 0, result.output
+    made = fwstart("new", "fresh/demo", *server, "--with", "monitoring", "--yes")
+    assert made.exit_code == 0, made.output
+    assert tree(project) == tree(tmp_path / "fresh" / "demo")
+
+    commit_all(project)
+    refused = fwstart("update", "demo", "--remove-target", "server")
+    assert refused.exit_code == 1
+    assert "--with monitoring needs --target server." in refused.stderr
+
+
 def test_an_answers_file_from_before_the_options_means_none(fwstart, project):
     answers = project / ".fwstart-answers.yml"
     answers.write_text(answers.read_text().replace("with: []\n", ""))
@@ -336,6 +353,7 @@ def test_a_missing_or_broken_answers_file_is_a_clear_error(fwstart, project, dam
         (["--remove-target", "web"], "has no target web to remove"),
         (["--with", "magic"], "Unknown option 'magic' (--with)"),
         (["--without", "tracking"], "has no option tracking to remove"),
+        (["--with", "monitoring"], "--with monitoring needs --target server."),
     ],
 )
 def test_answers_that_cannot_change_are_refused(fwstart, project, args, message):

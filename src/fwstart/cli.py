@@ -63,7 +63,9 @@ CiOption = Annotated[
 ]
 WithOption = Annotated[
     list[str] | None,
-    typer.Option("--with", metavar="OPTION", help="tracking or tuning; repeat for several."),
+    typer.Option(
+        "--with", metavar="OPTION", help="tracking, tuning or monitoring; repeat for several."
+    ),
 ]
 
 F = TypeVar("F", bound=Callable[..., None])
@@ -329,7 +331,9 @@ def update(
     with_: Annotated[
         list[str] | None,
         typer.Option(
-            "--with", metavar="OPTION", help="Add tracking or tuning; repeat for several."
+            "--with",
+            metavar="OPTION",
+            help="Add tracking, tuning or monitoring; repeat for several.",
         ),
     ] = None,
     without: Annotated[

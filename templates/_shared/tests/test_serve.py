@@ -179,6 +179,9 @@ def test_openapi_documents_every_endpoint_and_error(client):
 
 def start(artifacts: Path, *flags: str) -> tuple[subprocess.Popen, str]:
     """``python -m ...serve --port 0``: its address, read from the line it prints first."""
+{%- if cookiecutter.monitoring %}
+    flags = ("--sample-log", str(artifacts.parent / "traffic.jsonl"), *flags)  # not the project's
+{%- endif %}
     service = subprocess.Popen(
         [sys.executable, "-m", "{{ cookiecutter.package_name }}.serve", "--port", "0",
          "--artifacts", str(artifacts), *flags], stdout=subprocess.PIPE, text=True)
