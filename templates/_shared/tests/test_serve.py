@@ -151,6 +151,9 @@ def test_a_broken_model_is_alive_never_ready_and_its_503s_are_counted(artifacts,
                                                                       tmp_path):
     manifest = json.loads((artifacts / "manifest.json").read_text())
     (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+{%- if cookiecutter.monitoring %}
+    (tmp_path / "reference.json").write_bytes((artifacts / "reference.json").read_bytes())
+{%- endif %}
     model_file = tmp_path / server_artifact(artifacts)[0].name
     model_file.mkdir() if server_artifact(artifacts)[0].is_dir() else model_file.write_bytes(b"x")
     with TestClient(create_app(tmp_path, Settings(timeout=2))) as client:
