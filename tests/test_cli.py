@@ -170,8 +170,63 @@ def test_an_answers_file_with_registry_alone_gets_tracking_too(fwstart, tmp_path
     assert record["with"] == ["tracking", "registry"]
 
 
+def test_with_monitoring_adds_the_monitor_alerts_and_a_dashboard(fwstart, tmp_path, framework):
+    flags = ["--goal", "deployment", "-t", "server", "--with", "monitoring"]
+    result = fwstart("new", "demo-app", *flags, "--framework", framework, "--yes")
+    assert result.exit_code == 0, result.output
+    project = tmp_path / "demo-app"
+    assert yaml.safe_load((project / ".fwstart-answers.yml").read_text())["with"] == ["monitoring"]
+    assert "--with monitoring" in result.stdout
+    for name in ("drift.py", "sample_log.py", "monitor.py"):
+        assert (project / "src" / "demo_app" / name).is_file()
+    monitoring = project / "deploy" / "monitoring"
+    assert sorted(p.name for p in monitoring.iterdir()) == [
+        "alerts.test.yml",
+        "alerts.yml",
+        "dashboard.json",
+        "prometheus.yml",
+    ]
+    assert '"scipy' in (project / "pyproject.toml").read_text()
+    assert "monitoring/" in (project / ".gitignore").read_text().splitlines()
+    readme = (project / "README.md").read_text()
+    assert "python -m demo_app.monitor --artifacts artifacts" in readme
+    assert "promtool check rules deploy/monitoring/alerts.yml" in readme
+    assert "emptyDir" in (project / "deploy" / "kubernetes" / "deployment.yaml").read_text()
+
+
+@pytest.mark.parametrize(
+    "how",
+    [["--with", "monitoring"], ["--goal", "deployment", "-t", "web", "--with", "monitoring"]],
+)
+def test_monitoring_without_the_server_target_is_refused(fwstart, tmp_path, how):
+    result = fwstart("new", "demo-app", *how, "--yes")
+    assert result.exit_code == 1
+    assert "--with monitoring needs --target server." in result.stderr
+    assert "Add --target server, or leave out --with monitoring." in result.stderr
+    assert not (tmp_path / "demo-app").exists()
+
+
+def test_an_answers_file_with_monitoring_but_no_server_is_refused(fwstart, tmp_path):
+    answers = tmp_path / "answers.yml"
+    answers.write_text("goal: deployment\ntargets: [web]\nwith: [monitoring]\n")
+    result = fwstart("new", "demo-app", "--answers", str(answers), "--yes")
+    assert result.exit_code == 1
+    assert "--with monitoring needs --target server." in result.stderr
+    assert not (tmp_path / "demo-app").exists()
+
+
 # Words only the --with options write.
-OPTION_WORDS = ("mlflow", "mlruns", "optuna", "tracking.py", "tune.py", "register.py", "models:/")
+OPTION_WORDS = (
+    "mlflow",
+    "mlruns",
+    "optuna",
+    "tracking.py",
+    "tune.py",
+    "register.py",
+    "models:/",
+    "drift",
+    "scipy",
+)
 
 
 @pytest.mark.parametrize("framework", ["pytorch", "tensorflow"])

@@ -49,6 +49,7 @@ NEEDS: dict[str, set[str]] = {
     "prometheus_client": {"prometheus-client"},
     "pytest": {"pytest"},
     "schemathesis": {"schemathesis"},
+    "scipy": {"scipy"},
     "sqlalchemy": {"sqlalchemy"},
     "starlette": {"starlette"},
     "starlette.testclient": {"starlette", "httpx2"},
@@ -222,13 +223,23 @@ def test_every_import_is_declared_and_installed_by_ci(catalog, tmp_path, framewo
     check_declared(catalog, tmp_path, framework, targets, ci, ())
 
 
-def option_sets() -> list[tuple[str, ...]]:
+def option_cases() -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
+    """Each set of --with options on the smallest and the largest project that can have it
+    (monitoring needs the server target, so the smallest with it is the server alone)."""
     options = tuple(load_catalog().by_key["with"].choices)
-    return [c for size in range(1, len(options) + 1) for c in combinations(options, size)]
+    sets = [c for size in range(1, len(options) + 1) for c in combinations(options, size)]
+    return [
+        (targets, chosen)
+        for chosen in sets
+        for targets in ((("server",) if "monitoring" in chosen else ()), EVERY_TARGET)
+    ]
 
 
-@pytest.mark.parametrize("options", option_sets(), ids="-".join)
-@pytest.mark.parametrize("targets", [(), EVERY_TARGET], ids=["research", "every-target"])
+@pytest.mark.parametrize(
+    ("targets", "options"),
+    option_cases(),
+    ids=lambda value: "-".join(value) or "research",
+)
 @pytest.mark.parametrize("framework", ["pytorch", "tensorflow"])
 def test_every_option_declares_what_it_imports(catalog, tmp_path, framework, targets, options):
     """Each set of --with options, on the smallest and the largest project."""

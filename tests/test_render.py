@@ -39,6 +39,7 @@ CONTEXT = {
     "tracking": False,
     "tuning": False,
     "registry": False,
+    "monitoring": False,
     "verdict": {},
     "fwstart_version": "0",
 }

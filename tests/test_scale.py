@@ -75,9 +75,13 @@ def test_slurm_script_gives_each_tensorflow_worker_its_tf_config(catalog, tmp_pa
         (tmp_path / "bin" / name).write_text(text)
         (tmp_path / "bin" / name).chmod(0o755)
     env = {"PATH": f"{tmp_path / 'bin'}:/usr/bin:/bin", "SLURM_JOB_NODELIST": "node-[a-b]"}
-    result = subprocess.run(["bash", str(path / "deploy" / "slurm" / "train.sbatch"),
-                             "--epochs", "2"], env=env, capture_output=True, text=True,
-                            check=False)
+    result = subprocess.run(
+        ["bash", str(path / "deploy" / "slurm" / "train.sbatch"), "--epochs", "2"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     package = path.name.replace("-", "_")
     configs = []
@@ -86,6 +90,9 @@ def test_slurm_script_gives_each_tensorflow_worker_its_tf_config(catalog, tmp_pa
         assert arguments == " --epochs 2"
         configs.append(json.loads(config))
     assert [config["task"] for config in configs] == [
-        {"type": "worker", "index": 0}, {"type": "worker", "index": 1}]
-    assert all(config["cluster"] == {"worker": ["node-a:29500", "node-b:29500"]}
-               for config in configs)
+        {"type": "worker", "index": 0},
+        {"type": "worker", "index": 1},
+    ]
+    assert all(
+        config["cluster"] == {"worker": ["node-a:29500", "node-b:29500"]} for config in configs
+    )

@@ -284,6 +284,23 @@ def test_with_registry_adds_tracking_too_and_tracking_cannot_go_while_registry_s
     assert "with: []" in (project / ".fwstart-answers.yml").read_text()
 
 
+@pytest.mark.parametrize("framework", ["pytorch", "tensorflow"])
+def test_with_monitoring_on_a_server_project_equals_a_new_one_with_it(fwstart, tmp_path, framework):
+    server = ["--goal", "deployment", "-t", "edge", "-t", "server", "--framework", framework]
+    assert fwstart("new", "demo", *server, "--yes").exit_code == 0
+    project = tmp_path / "demo"
+    result = fwstart("update", "demo", "--with", "monitoring")
+    assert result.exit_code == 0, result.output
+    made = fwstart("new", "fresh/demo", *server, "--with", "monitoring", "--yes")
+    assert made.exit_code == 0, made.output
+    assert tree(project) == tree(tmp_path / "fresh" / "demo")
+
+    commit_all(project)
+    refused = fwstart("update", "demo", "--remove-target", "server")
+    assert refused.exit_code == 1
+    assert "--with monitoring needs --target server." in refused.stderr
+
+
 def test_an_answers_file_from_before_the_options_means_none(fwstart, project):
     answers = project / ".fwstart-answers.yml"
     answers.write_text(answers.read_text().replace("with: []\n", ""))
@@ -359,6 +376,7 @@ def test_a_missing_or_broken_answers_file_is_a_clear_error(fwstart, project, dam
         (["--with", "magic"], "Unknown option 'magic' (--with)"),
         (["--without", "magic"], "Unknown option 'magic' (--without)"),
         (["--without", "tracking"], "has no option tracking to remove"),
+        (["--with", "monitoring"], "--with monitoring needs --target server."),
     ],
 )
 def test_answers_that_cannot_change_are_refused(fwstart, project, args, message):
@@ -531,9 +549,7 @@ def test_update_help_matches_the_snapshot(fwstart, monkeypatch):
 
 
 @pytest.mark.parametrize("mine", ["src/demo/tracking.py/mine.py", "tests/test_tracking.py"])
-def test_a_folder_where_the_template_adds_a_file_is_refused_before_writing(
-    fwstart, project, mine
-):
+def test_a_folder_where_the_template_adds_a_file_is_refused_before_writing(fwstart, project, mine):
     path = project / mine
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("# mine\n")

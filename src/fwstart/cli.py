@@ -64,7 +64,9 @@ CiOption = Annotated[
 WithOption = Annotated[
     list[str] | None,
     typer.Option(
-        "--with", metavar="OPTION", help="tracking, tuning or registry; repeat for several."
+        "--with",
+        metavar="OPTION",
+        help="tracking, tuning, registry or monitoring; repeat for several.",
     ),
 ]
 
@@ -336,7 +338,9 @@ def update(
     with_: Annotated[
         list[str] | None,
         typer.Option(
-            "--with", metavar="OPTION", help="Add tracking, tuning or registry; repeat for several."
+            "--with",
+            metavar="OPTION",
+            help="Add tracking, tuning, registry or monitoring; repeat for several.",
         ),
     ] = None,
     without: Annotated[

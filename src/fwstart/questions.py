@@ -5,7 +5,7 @@ use arrow-key menus on a terminal while tests pass answers directly.
 """
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -30,6 +30,7 @@ class Question:
     noun: str = "value"  # what one choice of a checkbox is called in messages
     absent_means_default: bool = False  # answers files older than the question lack it
     implies: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # choice -> needed
+    needs: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # choice -> condition
 
     @property
     def multiple(self) -> bool:
@@ -121,6 +122,7 @@ def _question(key: str, raw: dict, path: Path) -> Question:
             noun=raw.get("noun", key),
             absent_means_default=raw.get("absent_means_default", False),
             implies={choice: tuple(needs) for choice, needs in (raw.get("implies") or {}).items()},
+            needs={choice: dict(when) for choice, when in (raw.get("needs") or {}).items()},
         )
     except (KeyError, TypeError) as error:
         raise TemplateError(
@@ -206,10 +208,11 @@ def collect_answers(
         elif prompter is None:
             values[question.key] = question.default
         elif question.multiple:
-            values[question.key] = tuple(prompter.checkbox(question, require_one))
+            values[question.key] = tuple(prompter.checkbox(_offered(question, values), require_one))
         else:
             values[question.key] = prompter.select(question)
         values[question.key] = with_implied(question, values[question.key], on_note)
+        _check_needs(question, values, {q.key: q.flag for q in questions})
         if require_one and not values[question.key]:
             raise InputError(
                 f"A {_describe(question.require_one_when)} project needs at least one "
@@ -217,6 +220,32 @@ def collect_answers(
                 f"Add {question.flag} with one of: {', '.join(question.choices)}.",
             )
     return Answers.from_dict(values)
+
+
+def _offered(question: Question, values: Mapping[str, AnswerValue]) -> Question:
+    """The question with only the choices that the earlier answers allow."""
+    allowed = {
+        choice: text
+        for choice, text in question.choices.items()
+        if matches(question.needs.get(choice, {}), values)
+    }
+    return replace(question, choices=allowed)
+
+
+def _check_needs(
+    question: Question, values: Mapping[str, AnswerValue], flags: Mapping[str, str]
+) -> None:
+    """A choice that needs another answer (monitoring needs the server target) is refused
+    without it, rather than quietly adding that answer."""
+    chosen = values[question.key]
+    for choice in chosen if isinstance(chosen, tuple) else (chosen,):
+        needed = question.needs.get(choice, {})
+        if not matches(needed, values):
+            wanted = " ".join(f"{flags[key]} {value}" for key, value in needed.items())
+            raise InputError(
+                f"{question.flag} {choice} needs {wanted}.",
+                f"Add {wanted}, or leave out {question.flag} {choice}.",
+            )
 
 
 def _check_not_given(

@@ -3,27 +3,50 @@
 Every response is counted by endpoint and status, 5xx included, and every error is a JSON
 object with one "error" message: never a traceback or an HTML page. Under serve --workers N,
 each worker writes its counts to PROMETHEUS_MULTIPROC_DIR and /metrics sums them all.
+{%- if cookiecutter.monitoring %}
+
+The inputs are watched too: each image's mean pixel and contrast (histograms), and the drift
+score of the last images each worker saw against the training data (drift.py; /metrics shows
+the largest of the workers', 0 until one has seen drift.MIN_SAMPLES images). A share of them
+is logged with its prediction for python -m {{ cookiecutter.package_name }}.monitor.
+{%- endif %}
 """
 
 import logging
 import os
 import time
 
+{% if cookiecutter.monitoring -%}
+import numpy as np
+{% endif -%}
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from prometheus_client import CollectorRegistry, Counter, Histogram, multiprocess
+from prometheus_client import CollectorRegistry, Counter, {{ "Gauge, " if cookiecutter.monitoring else "" }}Histogram, multiprocess
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+{% if cookiecutter.monitoring -%}
+from .drift import Window, features
+{% endif -%}
 from .inputs import Refused
+{%- if cookiecutter.monitoring %}
+from .sample_log import SampleLog
+{%- endif %}
 
 log = logging.getLogger(__name__)
+{%- if cookiecutter.monitoring %}
+PIXEL_BUCKETS = tuple(range(16, 256, 16))  # 0-255 in sixteenths
+{%- endif %}
 
 
 class Metrics:
     """The service's Prometheus metrics, in a registry of its own."""
 
+{%- if cookiecutter.monitoring %}
+    def __init__(self, window: Window, samples: SampleLog | None = None) -> None:
+{%- else %}
     def __init__(self) -> None:
+{%- endif %}
         self.registry = CollectorRegistry()
         self.requests = Counter("requests", "HTTP responses by endpoint and status",
                                 ["endpoint", "status"], registry=self.registry)
@@ -31,6 +54,15 @@ class Metrics:
                                  registry=self.registry)
         self.predicted = Counter("predictions", "Predicted classes", ["label"],
                                  registry=self.registry)
+{%- if cookiecutter.monitoring %}
+        self.brightness = Histogram("input_mean_pixel", "Mean pixel (0-255) of each input image",
+                                    buckets=PIXEL_BUCKETS, registry=self.registry)
+        self.contrast = Histogram("input_pixel_std", "Pixel standard deviation of each input",
+                                  buckets=PIXEL_BUCKETS, registry=self.registry)
+        self.drift = Gauge("input_drift_score", "PSI of recent inputs against the training data",
+                           multiprocess_mode="max", registry=self.registry)
+        self.window, self.samples = window, samples
+{%- endif %}
         self.exposed = self.registry  # what /metrics shows
         if "PROMETHEUS_MULTIPROC_DIR" in os.environ:  # a worker of serve --workers N
             self.exposed = CollectorRegistry()
@@ -91,8 +123,23 @@ def install(app: FastAPI, metrics: Metrics) -> None:
     app.add_exception_handler(Exception, _internal_error)
 
 
+{%- if cookiecutter.monitoring %}
+def observe(metrics: Metrics, started: float, labels: list[str], pixels: np.ndarray) -> None:
+    """Record one answered prediction request: its time, classes and images."""
+{%- else %}
 def observe(metrics: Metrics, started: float, labels: list[str]) -> None:
     """Record one answered prediction request."""
+{%- endif %}
     metrics.latency.observe(time.perf_counter() - started)
     for label in labels:
         metrics.predicted.labels(label).inc()
+{%- if cookiecutter.monitoring %}
+    values = features(pixels)
+    for brightness, contrast in values:
+        metrics.brightness.observe(brightness)
+        metrics.contrast.observe(contrast)
+    if (score := metrics.window.add(values)) is not None:
+        metrics.drift.set(score)
+    if metrics.samples is not None:
+        metrics.samples.write(pixels, labels)
+{%- endif %}

@@ -40,7 +40,8 @@ async def _logits(request: Request, model: ServedModel, metrics: Metrics,
     else:
         pixels = await asyncio.to_thread(lambda: parse(parse_json(body)))
     logits = await model.predict(pixels)
-    observe(metrics, started, [model.classes[label] for label in logits.argmax(axis=1)])
+    observe(metrics, started, [model.classes[label] for label in logits.argmax(axis=1)]
+            {{- ", pixels" if cookiecutter.monitoring else "" }})
     return logits.round(6)
 
 

@@ -3,6 +3,9 @@
 python -m {{ cookiecutter.package_name }}.serve [--host 127.0.0.1] [--port 8000] [--artifacts DIR{{ " | --model URI" if cookiecutter.registry else "" }}]
     [--max-batch 32] [--max-delay-ms 0] [--no-batching] [--max-body-bytes N] [--timeout 10]
     [--workers 2] [--threads 1]
+{%- if cookiecutter.monitoring %}
+    [--sample-log monitoring/samples.jsonl] [--sample-rate 1] [--sample-log-mb 10]
+{%- endif %}
 
 POST /v1/models/NAME:predict  {"instances": [image, ...]} -> {"predictions": [logits, ...]}
 POST /predict                 the same (kept as an alias)
@@ -12,6 +15,9 @@ GET  /v2/models/NAME          its metadata: input and output names, datatypes, s
 GET  /healthz, /v2/health/live                   liveness: the process answers
 GET  /v2/health/ready, /v2/models/NAME/ready     readiness: the model is loaded and warmed up
 GET  /metrics                 Prometheus text: responses by endpoint and status, latency, classes
+{%- if cookiecutter.monitoring %}
+                              and the inputs: mean pixel, contrast, drift score (monitoring.py)
+{%- endif %}
 NAME is the project's distribution name; an image is in the model's input shape without the
 batch axis, raw 0-255 pixels.
 
@@ -42,18 +48,33 @@ from pathlib import Path
 import uvicorn
 from fastapi import FastAPI
 
-from . import {{ "registered, " if cookiecutter.registry else "" }}routes
+from . import {{ "registered, " if cookiecutter.registry else "" }}routes{{ ", sample_log" if cookiecutter.monitoring else "" }}
+{%- if cookiecutter.monitoring %}
+from .drift import Window, load_reference
+{%- endif %}
 from .model_server import ServedModel, Settings
 from .monitoring import Metrics, install
+{%- if cookiecutter.monitoring %}
+from .sample_log import SampleLog
+{%- endif %}
 from .stopping import CloseWhenStopping, StoppingServer
 
 MODEL_NAME = "{{ cookiecutter.distribution_name }}"
 
 
+{%- if cookiecutter.monitoring %}
+def create_app(artifacts: Path, settings: Settings | None = None, version: str = "1",
+               samples: SampleLog | None = None) -> FastAPI:
+    """The service; its model loads and warms up in the background once it starts.
+    Inputs are watched for drift, and logged to samples if given."""
+    model = ServedModel(MODEL_NAME, artifacts, settings or Settings(), version)
+    metrics = Metrics(Window(load_reference(artifacts, model.manifest)), samples)
+{%- else %}
 def create_app(artifacts: Path, settings: Settings | None = None, version: str = "1") -> FastAPI:
     """The service; its model loads and warms up in the background once it starts."""
     model = ServedModel(MODEL_NAME, artifacts, settings or Settings(), version)
     metrics = Metrics()
+{%- endif %}
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -107,6 +128,9 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
                         help="the runtime's threads per model call (0: one per core)")
     # How --workers hands each worker the socket it bound; not for people.
     parser.add_argument("--socket-fd", type=int, default=None, help=argparse.SUPPRESS)
+{%- if cookiecutter.monitoring %}
+    sample_log.add_arguments(parser)
+{%- endif %}
     return parser.parse_args(argv)
 
 
@@ -197,10 +221,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.model:  # fetched once; the workers of --workers N serve this very version
             artifacts, version = registered.fetch(args.model, MODEL_NAME, args.model_cache)
             argv = [*argv, "--model", f"models:/{MODEL_NAME}/{version}"]
-        app = create_app(artifacts, _settings(args), version)
+        app = create_app(artifacts, _settings(args), version{{ ", samples=sample_log.from_arguments(args)" if cookiecutter.monitoring else "" }})
 {%- else %}
     try:
-        app = create_app(args.artifacts, _settings(args))
+        app = create_app(args.artifacts, _settings(args){{ ", samples=sample_log.from_arguments(args)" if cookiecutter.monitoring else "" }})
 {%- endif %}
         if args.socket_fd is not None:  # a worker of --workers N
             return _serve(app, socket.socket(fileno=args.socket_fd), args.timeout)

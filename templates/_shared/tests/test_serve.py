@@ -151,6 +151,9 @@ def test_a_broken_model_is_alive_never_ready_and_its_503s_are_counted(artifacts,
                                                                       tmp_path):
     manifest = json.loads((artifacts / "manifest.json").read_text())
     (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+{%- if cookiecutter.monitoring %}
+    (tmp_path / "reference.json").write_bytes((artifacts / "reference.json").read_bytes())
+{%- endif %}
     model_file = tmp_path / server_artifact(artifacts)[0].name
     model_file.mkdir() if server_artifact(artifacts)[0].is_dir() else model_file.write_bytes(b"x")
     with TestClient(create_app(tmp_path, Settings(timeout=2))) as client:
@@ -179,6 +182,9 @@ def test_openapi_documents_every_endpoint_and_error(client):
 
 def start(artifacts: Path, *flags: str) -> tuple[subprocess.Popen, str]:
     """``python -m ...serve --port 0``: its address, read from the line it prints first."""
+{%- if cookiecutter.monitoring %}
+    flags = ("--sample-log", str(artifacts.parent / "traffic.jsonl"), *flags)  # not the project's
+{%- endif %}
     service = subprocess.Popen(
         [sys.executable, "-m", "{{ cookiecutter.package_name }}.serve", "--port", "0",
          "--artifacts", str(artifacts), *flags], stdout=subprocess.PIPE, text=True)

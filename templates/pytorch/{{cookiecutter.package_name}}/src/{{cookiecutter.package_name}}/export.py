@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import runtimes{{ ", tracking" if cookiecutter.tracking else "" }}
+from . import {{ "drift, " if cookiecutter.monitoring else "" }}runtimes{{ ", tracking" if cookiecutter.tracking else "" }}
 from .config import TARGETS, Config, load_config, with_overrides
 from .data import as_model_input, class_names, load_splits
 from .quiet import tame_known_noise
@@ -163,6 +163,11 @@ def export(config: Config) -> dict:
                 "checkpoint": {"epoch": checkpoint["epoch"],
                                "val_accuracy": checkpoint["val_accuracy"]},
                 "artifacts": []}
+{%- if cookiecutter.monitoring %}
+    # What the service's drift score compares its traffic with: the training images.
+    training = as_model_input(load_splits(config.data)["train"].images)
+    manifest["monitoring"] = drift.write_reference(training, out_dir)
+{%- endif %}
     failures = []
     for name, (targets, checks) in plan(config.targets).items():
         path = out_dir / FORMATS[name].file

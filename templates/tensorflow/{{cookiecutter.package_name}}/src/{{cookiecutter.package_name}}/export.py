@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import runtimes{{ ", tracking" if cookiecutter.tracking else "" }}
+from . import {{ "drift, " if cookiecutter.monitoring else "" }}runtimes{{ ", tracking" if cookiecutter.tracking else "" }}
 from .config import TARGETS, Config, load_config, with_overrides
 from .data import as_model_input, class_names, load_splits
 {%- if litert %}
@@ -203,6 +203,10 @@ def export(config: Config) -> dict:
                           "dtype": "float32", "layout": "NHWC", "range": [0, 255]},
                 "classes": class_names(config.data) or [str(n) for n in range(reference.shape[1])],
                 "artifacts": []}
+{%- if cookiecutter.monitoring %}
+    # What the service's drift score compares its traffic with: the training images.
+    manifest["monitoring"] = drift.write_reference(as_model_input(splits["train"].images), out_dir)
+{%- endif %}
     failures = []
     for name, targets in plan(config.targets).items():
         form, path = FORMATS[name], out_dir / FORMATS[name].file
