@@ -170,6 +170,7 @@ def test_an_answers_file_with_registry_alone_gets_tracking_too(fwstart, tmp_path
     assert record["with"] == ["tracking", "registry"]
 
 
+@pytest.mark.parametrize("framework", ["pytorch", "tensorflow"])
 def test_with_monitoring_adds_the_monitor_alerts_and_a_dashboard(fwstart, tmp_path, framework):
     flags = ["--goal", "deployment", "-t", "server", "--with", "monitoring"]
     result = fwstart("new", "demo-app", *flags, "--framework", framework, "--yes")
@@ -187,7 +188,10 @@ def test_with_monitoring_adds_the_monitor_alerts_and_a_dashboard(fwstart, tmp_pa
         "prometheus.yml",
     ]
     assert '"scipy' in (project / "pyproject.toml").read_text()
-    assert "monitoring/" in (project / ".gitignore").read_text().splitlines()
+    assert "/monitoring/" in (project / ".gitignore").read_text().splitlines()
+    git = ["git", "-C", str(project), "check-ignore", "-q"]
+    assert subprocess.run([*git, "monitoring/samples.jsonl"]).returncode == 0
+    assert subprocess.run([*git, "deploy/monitoring/alerts.yml"]).returncode == 1
     readme = (project / "README.md").read_text()
     assert "python -m demo_app.monitor --artifacts artifacts" in readme
     assert "promtool check rules deploy/monitoring/alerts.yml" in readme
