@@ -53,9 +53,9 @@ from .sample_log import SampleLog
 {%- endif %}
 
 MODEL_NAME = "{{ cookiecutter.distribution_name }}"
-
-
 {%- if cookiecutter.monitoring %}
+
+
 def create_app(artifacts: Path, settings: Settings | None = None,
                samples: SampleLog | None = None) -> FastAPI:
     """The service; its model loads and warms up in the background once it starts.
@@ -63,6 +63,8 @@ def create_app(artifacts: Path, settings: Settings | None = None,
     model = ServedModel(MODEL_NAME, artifacts, settings or Settings())
     metrics = Metrics(Window(load_reference(artifacts, model.manifest)), samples)
 {%- else %}
+
+
 def create_app(artifacts: Path, settings: Settings | None = None) -> FastAPI:
     """The service; its model loads and warms up in the background once it starts."""
     model = ServedModel(MODEL_NAME, artifacts, settings or Settings())
