@@ -41,10 +41,11 @@ PIXEL_BUCKETS = tuple(range(16, 256, 16))  # 0-255 in sixteenths
 
 class Metrics:
     """The service's Prometheus metrics, in a registry of its own."""
-
 {%- if cookiecutter.monitoring %}
+
     def __init__(self, window: Window, samples: SampleLog | None = None) -> None:
 {%- else %}
+
     def __init__(self) -> None:
 {%- endif %}
         self.registry = CollectorRegistry()
@@ -122,11 +123,14 @@ def install(app: FastAPI, metrics: Metrics) -> None:
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(Exception, _internal_error)
 
-
 {%- if cookiecutter.monitoring %}
+
+
 def observe(metrics: Metrics, started: float, labels: list[str], pixels: np.ndarray) -> None:
     """Record one answered prediction request: its time, classes and images."""
 {%- else %}
+
+
 def observe(metrics: Metrics, started: float, labels: list[str]) -> None:
     """Record one answered prediction request."""
 {%- endif %}

@@ -60,9 +60,9 @@ from .sample_log import SampleLog
 from .stopping import CloseWhenStopping, StoppingServer
 
 MODEL_NAME = "{{ cookiecutter.distribution_name }}"
-
-
 {%- if cookiecutter.monitoring %}
+
+
 def create_app(artifacts: Path, settings: Settings | None = None, version: str = "1",
                samples: SampleLog | None = None) -> FastAPI:
     """The service; its model loads and warms up in the background once it starts.
@@ -70,6 +70,8 @@ def create_app(artifacts: Path, settings: Settings | None = None, version: str =
     model = ServedModel(MODEL_NAME, artifacts, settings or Settings(), version)
     metrics = Metrics(Window(load_reference(artifacts, model.manifest)), samples)
 {%- else %}
+
+
 def create_app(artifacts: Path, settings: Settings | None = None, version: str = "1") -> FastAPI:
     """The service; its model loads and warms up in the background once it starts."""
     model = ServedModel(MODEL_NAME, artifacts, settings or Settings(), version)
