@@ -41,7 +41,7 @@ from pathlib import Path
 import uvicorn
 from fastapi import FastAPI
 
-from . import {{ "registered, " if cookiecutter.registry else "" }}routes
+from . import routes
 from .model_server import ServedModel, Settings
 from .monitoring import Metrics, install
 
@@ -83,8 +83,11 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     source.add_argument("--artifacts", type=Path, default=Path("artifacts"))
     source.add_argument("--model", metavar="URI",
                         help=f"a registered version: models:/{MODEL_NAME}@ALIAS or /VERSION")
-    parser.add_argument("--model-cache", type=Path, default=registered.default_cache(),
-                        help="where --model keeps the versions it fetched")
+    parser.add_argument("--model-cache", type=Path, metavar="DIR",
+                        help="where --model keeps the versions it fetched "
+                             "[default: ~/.cache/{{ cookiecutter.distribution_name }}/models]")
+    # How the workers of --workers N get the version fetched for them; not for people.
+    parser.add_argument("--fetched", nargs=2, metavar=("DIR", "VERSION"), help=argparse.SUPPRESS)
 {%- else %}
     parser.add_argument("--artifacts", type=Path, default=Path("artifacts"))
 {%- endif %}
@@ -178,15 +181,28 @@ def _supervise(argv: list[str], workers: int, listener: socket.socket) -> int:
         return next((code for code in codes if code), 0)
 
 
+{% if cookiecutter.registry -%}
+def _model_files(args: argparse.Namespace) -> tuple[Path, str]:
+    """The folder to serve and its version: --artifacts' (version 1), or --model's, fetched
+    from the registry (by the supervisor of --workers N, for its workers)."""
+    if args.fetched:
+        return Path(args.fetched[0]), args.fetched[1]
+    if args.model is None:
+        return args.artifacts, "1"
+    from .registered import fetch  # MLflow's client loads only for --model
+
+    return fetch(args.model, MODEL_NAME, args.model_cache)
+
+
+{% endif -%}
 def main(argv: list[str] | None = None) -> int:
     args = _arguments(argv)
 {%- if cookiecutter.registry %}
     argv = sys.argv[1:] if argv is None else argv
-    artifacts, version = args.artifacts, "1"
     try:
-        if args.model:  # fetched once; the workers of --workers N serve this very version
-            artifacts, version = registered.fetch(args.model, MODEL_NAME, args.model_cache)
-            argv = [*argv, "--model", f"models:/{MODEL_NAME}/{version}"]
+        artifacts, version = _model_files(args)
+        if args.model and not args.fetched:  # the workers serve this very version
+            argv = [*argv, "--fetched", str(artifacts), version]
         app = create_app(artifacts, _settings(args), version)
 {%- else %}
     try:

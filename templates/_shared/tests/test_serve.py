@@ -136,7 +136,12 @@ def test_unknown_paths_and_methods_answer_json(client):
 
 
 def test_liveness_readiness_status_and_metadata(client, images):
+{%- if cookiecutter.registry %}
+    # An artifacts folder is version 1; test_registry.py serves registered versions.
+    assert client.get("/healthz").json() == {"status": "ok", "model": MODEL_NAME, "version": "1"}
+{%- else %}
     assert client.get("/healthz").json() == {"status": "ok"}
+{%- endif %}
     assert client.get("/v2/health/live").json() == {"live": True}
     assert client.get("/v2/health/ready").status_code == 200
     assert client.get(f"/v2/models/{MODEL_NAME}/ready").json() == {"ready": True}
