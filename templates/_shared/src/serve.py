@@ -156,7 +156,8 @@ def _serve(app: FastAPI, listener: socket.socket, timeout: float) -> int:
 
 def _supervise(argv: list[str], workers: int, listener: socket.socket) -> int:
     """Start the workers on our socket, pass SIGTERM or Ctrl-C on to them once, and stop
-    them all when one ends; the first of their exit codes that is not 0, else 0."""
+    them all when one ends; the first of their exit codes that is not 0 (nor the signal's
+    own, for a worker stopped as it started), else 0."""
     command = [sys.executable, "-m", "{{ cookiecutter.package_name }}.serve", *argv,
                "--socket-fd", str(listener.fileno())]
     with tempfile.TemporaryDirectory(prefix="serve-metrics-") as metrics:
@@ -178,7 +179,8 @@ def _supervise(argv: list[str], workers: int, listener: socket.socket) -> int:
             time.sleep(0.1)
         stop(signal.SIGTERM)  # one ended by itself (a broken model): stop the others
         codes = [worker.wait() for worker in running]
-        return next((code for code in codes if code), 0)
+        # A worker still starting when the signal came ends by it, as asked: no failure.
+        return next((code for code in codes if code not in (0, -stopped_by[0])), 0)
 
 
 {% if cookiecutter.registry -%}

@@ -246,6 +246,16 @@ def test_sigterm_answers_every_accepted_request_then_exits_0(artifacts, images):
     assert process.wait(timeout=30) == 0
 
 
+def test_sigterm_while_the_workers_start_exits_0(artifacts):
+    service = subprocess.Popen(
+        [sys.executable, "-m", "{{ cookiecutter.package_name }}.serve", "--port", "0",
+         "--artifacts", str(artifacts), "--workers", "2"], stdout=subprocess.PIPE, text=True)
+    assert service.stdout is not None and "SIGTERM" in service.stdout.readline()
+    time.sleep(0.3)  # the workers are still importing: a rollout can stop a pod this early
+    service.send_signal(signal.SIGTERM)
+    assert service.wait(timeout=30) == 0
+
+
 def resident_megabytes(pid: int) -> float:
     status = Path(f"/proc/{pid}/status").read_text()
     return int(re.search(r"VmRSS:\s+(\d+) kB", status)[1]) / 1024
