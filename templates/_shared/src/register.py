@@ -54,7 +54,11 @@ def _manifest(artifacts_dir: Path) -> dict:
     try:
         manifest = json.loads(manifest_file.read_text())
         entries = manifest["artifacts"]
-        files = [(entry["file"], entry["verified"]) for entry in entries]
+        files = [(entry["file"], list(entry["verified"])) for entry in entries]
+        if not all(isinstance(file, str) and all(isinstance(check, dict) for check in checks)
+                   for file, checks in files):
+            raise TypeError("a file name that is not text, or a verification that is not "
+                            "an object")
     except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as error:
         raise ValueError(f"{manifest_file} is damaged ({type(error).__name__}: {error}): "
                          "export again.") from None

@@ -103,12 +103,16 @@ def test_an_export_that_failed_verification_is_refused(exported, tmp_path, capsy
 {%- endif %}
 
 
-@pytest.mark.parametrize("damage", ["missing", "not JSON", "no artifacts"])
+DAMAGED = {"not JSON": "{", "no artifacts": "{}",
+           "odd entries": '{"artifacts": [{"file": 1, "verified": [true]}]}'}
+
+
+@pytest.mark.parametrize("damage", ["missing", *DAMAGED])
 def test_a_missing_or_damaged_manifest_is_refused(trained, tmp_path, capsys, damage):
     folder = tmp_path / "artifacts"
     folder.mkdir()
     if damage != "missing":
-        (folder / "manifest.json").write_text("{" if damage == "not JSON" else "{}")
+        (folder / "manifest.json").write_text(DAMAGED[damage])
     before = versions()
     assert register(with_overrides(trained, artifacts_dir=str(folder)), tmp_path) == 1
     error = capsys.readouterr().err
