@@ -2,11 +2,14 @@
 
 The PyTorch starter's service runs on ONNX Runtime: installed as its Dockerfile does it (the
 `serve` extra, then the project with --no-deps), in a fresh environment without torch, it
-starts, answers like the trained model, and stops on SIGTERM with exit code 0.
+starts, answers like the trained model, and stops on SIGTERM with exit code 0. The project has
+the model registry too (so its `serve` extra holds MLflow's client): a version registered from
+the training environment is served through `--model models:/...` from the serving one.
 """
 
 import hashlib
 import json
+import os
 import re
 import signal
 import subprocess
@@ -16,6 +19,7 @@ import tomllib
 import urllib.error
 import urllib.request
 from pathlib import Path
+from subprocess import Popen
 
 import pytest
 
@@ -42,9 +46,7 @@ def exported(catalog, tmp_path_factory) -> tuple[Path, dict, StarterEnv]:
     """A PyTorch server project, trained and exported in the PyTorch starters' environment."""
     starter = starter_environment("pytorch")
     env = starter.variables
-    answers = Answers(
-        goal="deployment", targets=("server",), experience="neither", stack="none", ci="none"
-    )
+    answers = Answers("deployment", ("server",), "neither", "none", "none", ("registry",))
     project = new_project(
         catalog, tmp_path_factory.mktemp("p") / "serve-demo", answers, "pytorch"
     ).path
@@ -105,31 +107,72 @@ def wait_ready(url: str, service: subprocess.Popen) -> None:
     raise AssertionError(f"not ready within 120 s (exit code {service.poll()})")
 
 
+def start_service(python: Path, project: Path, *args: str, **env: str) -> tuple[Popen, str]:
+    """The service, started in the project; its URL, read from its first line."""
+    service = subprocess.Popen(
+        [str(python), "-m", "serve_demo.serve", "--port", "0", *args],
+        cwd=project,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **env},
+    )
+    assert service.stdout is not None
+    first_line = service.stdout.readline()
+    url = re.search(r"http://127\.0\.0\.1:\d+", first_line)
+    assert url and "SIGTERM" in first_line, first_line
+    wait_ready(url[0], service)
+    return service, url[0]
+
+
+def stop(service: Popen) -> None:
+    service.send_signal(signal.SIGTERM)
+    code = service.wait(timeout=30)
+    assert code == 0, (code, service.stderr.read() if service.stderr else "")
+
+
+def labels(url: str, pixels: list) -> list[int]:
+    status, answer = post(f"{url}/v1/models/serve-demo:predict", {"instances": pixels})
+    assert status == 200, answer
+    return [row.index(max(row)) for row in answer["predictions"]]
+
+
 def test_pytorch_service_runs_without_torch(exported):
     project, reference, starter = exported
     python = serving_only_python(project, starter.constraints)
     missing = subprocess.run([str(python), "-c", "import torch"], capture_output=True, check=False)
     assert missing.returncode != 0, "torch is installed in the serving environment"
-    service = subprocess.Popen(
-        [str(python), "-m", "serve_demo.serve", "--port", "0", "--artifacts", "artifacts/smoke"],
-        cwd=project,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    service, url = start_service(python, project, "--artifacts", "artifacts/smoke")
     try:
-        assert service.stdout is not None
-        first_line = service.stdout.readline()
-        url = re.search(r"http://127\.0\.0\.1:\d+", first_line)
-        assert url and "SIGTERM" in first_line, first_line
-        wait_ready(url[0], service)
-        status, answer = post(
-            f"{url[0]}/v1/models/serve-demo:predict", {"instances": reference["pixels"]}
-        )
-        assert status == 200
-        labels = [row.index(max(row)) for row in answer["predictions"]]
-        assert labels == reference["labels"]
+        assert labels(url, reference["pixels"]) == reference["labels"]
     finally:
-        service.send_signal(signal.SIGTERM)
-        code = service.wait(timeout=30)
-    assert code == 0, service.stderr.read() if service.stderr else ""
+        stop(service)
+
+
+def test_a_registered_version_is_served_through_models_uri_without_torch(exported, tmp_path):
+    project, reference, starter = exported
+    registered = run(
+        "python",
+        "-m",
+        "serve_demo.register",
+        "--config",
+        "configs/smoke.yaml",
+        "--alias",
+        "production",
+        cwd=project,
+        env=starter.variables,
+    )
+    version = re.search(r"version (\d+)", registered)
+    assert version, registered
+    python = serving_only_python(project, starter.constraints)
+    cache = str(tmp_path / "cache")
+    uri = "models:/serve-demo@production"
+    service, url = start_service(python, project, "--model", uri, XDG_CACHE_HOME=cache)
+    try:
+        assert labels(url, reference["pixels"]) == reference["labels"]
+        with urllib.request.urlopen(f"{url}/healthz", timeout=10) as response:
+            health = json.loads(response.read())
+        assert health == {"status": "ok", "model": "serve-demo", "version": version[1]}
+    finally:
+        stop(service)
+    assert list(Path(cache).rglob("manifest.json")), "the version was not kept in the cache"

@@ -54,7 +54,11 @@ def _manifest(artifacts_dir: Path) -> dict:
     try:
         manifest = json.loads(manifest_file.read_text())
         entries = manifest["artifacts"]
-        files = [(entry["file"], entry["verified"]) for entry in entries]
+        files = [(entry["file"], list(entry["verified"])) for entry in entries]
+        if not all(isinstance(file, str) and all(isinstance(check, dict) for check in checks)
+                   for file, checks in files):
+            raise TypeError("a file name that is not text, or a verification that is not "
+                            "an object")
     except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as error:
         raise ValueError(f"{manifest_file} is damaged ({type(error).__name__}: {error}): "
                          "export again.") from None
@@ -65,7 +69,8 @@ def _manifest(artifacts_dir: Path) -> dict:
 
 
 def verified_files(artifacts_dir: Path, run_dir: Path) -> list[Path]:
-    """The files to register: each exported file, the manifest and the training's metrics.
+    """What to register: each exported file (or folder), the manifest and the training's
+    metrics.
 
     Raises:
         ValueError: for a missing or damaged manifest, a file that failed its verification
@@ -84,7 +89,7 @@ def verified_files(artifacts_dir: Path, run_dir: Path) -> list[Path]:
                     "every file verifies.")
     files = [artifacts_dir / entry["file"] for entry in manifest["artifacts"]]
     files += [artifacts_dir / "manifest.json", run_dir / "metrics.json"]
-    if missing := [str(path) for path in files if not path.is_file()]:
+    if missing := [str(path) for path in files if not path.exists()]:
         raise ValueError(f"Missing {', '.join(missing)}: train and export again.")
     return files
 
@@ -120,8 +125,11 @@ def register(config: Config, aliases: list[str]) -> tuple[ModelVersion, list[Pat
     tags = _training_run(run_dir)
     with mlflow.start_run(experiment_id=experiment, run_name=f"register {MODEL_NAME}",
                           tags=tags) as run:
-        for path in files:
-            mlflow.log_artifact(str(path), "model")
+        for path in files:  # a file, or a folder such as a SavedModel
+            if path.is_dir():
+                mlflow.log_artifacts(str(path), f"model/{path.name}")
+            else:
+                mlflow.log_artifact(str(path), "model")
         mlflow.log_metrics(_figures(artifacts_dir, run_dir))
     client = MlflowClient()
     try:

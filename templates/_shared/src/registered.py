@@ -15,7 +15,6 @@ from pathlib import Path
 
 import mlflow
 from mlflow import MlflowClient
-from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
 MODEL_URI = re.compile(r"models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/@]+)|/(?P<version>\d+))")
@@ -40,8 +39,9 @@ def store_uri() -> str:
     return f"sqlite:///{DEFAULT_STORE.absolute()}"
 
 
-def fetch(uri: str, name: str, cache: Path) -> tuple[Path, str]:
-    """The folder holding the registered version's files, and its version number.
+def fetch(uri: str, name: str, cache: Path | None = None) -> tuple[Path, str]:
+    """The folder holding the registered version's files, and its version number; they are
+    kept in ``cache`` (default_cache() if None).
 
     Raises:
         ValueError: for a URI that is not this model's, a version or alias the registry
@@ -55,22 +55,29 @@ def fetch(uri: str, name: str, cache: Path) -> tuple[Path, str]:
     mlflow.set_tracking_uri(store)
     try:
         version = _version(MlflowClient(), name, found["alias"], found["version"])
-        folder = cache / hashlib.sha256(store.encode()).hexdigest()[:12] / version.version
-        return _download(f"models:/{name}/{version.version}", folder), version.version
-    except MlflowException as error:
-        if error.error_code == "RESOURCE_DOES_NOT_EXIST":
+        if version is None:
             raise ValueError(f"{uri} is not in the MLflow registry at {store}: register it "
-                             "(python -m {{ cookiecutter.package_name }}.register --alias ALIAS), or "
-                             "set MLFLOW_TRACKING_URI to the registry that has it.") from None
+                             "(python -m {{ cookiecutter.package_name }}.register --alias ALIAS), "
+                             "or set MLFLOW_TRACKING_URI to the registry that has it.")
+        folder = (cache or default_cache()) / hashlib.sha256(store.encode()).hexdigest()[:12]
+        folder = folder / version
+        return _download(f"models:/{name}/{version}", folder), version
+    except MlflowException as error:
         raise ValueError(f"The MLflow registry at {store} failed: "
                          f"{str(error).splitlines()[0]}") from None
 
 
-def _version(client: MlflowClient, name: str, alias: str | None,
-             number: str | None) -> ModelVersion:
-    if alias is not None:
-        return client.get_model_version_by_alias(name, alias)
-    return client.get_model_version(name, str(number))
+def _version(client: MlflowClient, name: str, alias: str | None, number: str | None) -> str | None:
+    """The version the alias points at, or the version number; None if there is none."""
+    try:
+        if alias is not None:
+            pointed = client.get_registered_model(name).aliases.get(alias)
+            return None if pointed is None else str(pointed)
+        return str(client.get_model_version(name, str(number)).version)
+    except MlflowException as error:
+        if error.error_code == "RESOURCE_DOES_NOT_EXIST":
+            return None
+        raise
 
 
 def _download(uri: str, folder: Path) -> Path:

@@ -109,8 +109,11 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     source.add_argument("--artifacts", type=Path, default=Path("artifacts"))
     source.add_argument("--model", metavar="URI",
                         help=f"a registered version: models:/{MODEL_NAME}@ALIAS or /VERSION")
-    parser.add_argument("--model-cache", type=Path, default=registered.default_cache(),
-                        help="where --model keeps the versions it fetched")
+    parser.add_argument("--model-cache", type=Path, metavar="DIR",
+                        help="where --model keeps the versions it fetched "
+                             "[default: ~/.cache/{{ cookiecutter.distribution_name }}/models]")
+    # How the workers of --workers N get the version fetched for them; not for people.
+    parser.add_argument("--fetched", nargs=2, metavar=("DIR", "VERSION"), help=argparse.SUPPRESS)
 {%- else %}
     parser.add_argument("--artifacts", type=Path, default=Path("artifacts"))
 {%- endif %}
@@ -184,8 +187,9 @@ def _serve(app: FastAPI, listener: socket.socket, timeout: float) -> int:
 
 
 def _supervise(argv: list[str], workers: int, listener: socket.socket) -> int:
-    """Start the workers on our socket, stop them (SIGTERM) on SIGTERM or Ctrl-C, and stop
-    them all when one ends; the first of their exit codes that is not 0, else ours."""
+    """Start the workers on our socket, pass SIGTERM or Ctrl-C on to them once, and stop
+    them all when one ends; the first of their exit codes that is not 0 (nor the signal's
+    own, for a worker stopped as it started), else 0."""
     command = [sys.executable, "-m", "{{ cookiecutter.package_name }}.serve", *argv,
                "--socket-fd", str(listener.fileno())]
     with tempfile.TemporaryDirectory(prefix="serve-metrics-") as metrics:
@@ -210,19 +214,33 @@ def _supervise(argv: list[str], workers: int, listener: socket.socket) -> int:
         # A worker stopped while still starting ends by the signal itself: it had accepted
         # no connection, so that is a clean stop too.
         codes = [worker.wait() for worker in running]
+        # A worker still starting when the signal came ends by it, as asked: no failure.
         failed = next((code for code in codes if code not in (0, -signal.SIGTERM)), 0)
         return failed or (130 if stopped_by == [signal.SIGINT] else 0)
 
 
+{% if cookiecutter.registry -%}
+def _model_files(args: argparse.Namespace) -> tuple[Path, str]:
+    """The folder to serve and its version: --artifacts' (version 1), or --model's, fetched
+    from the registry (by the supervisor of --workers N, for its workers)."""
+    if args.fetched:
+        return Path(args.fetched[0]), args.fetched[1]
+    if args.model is None:
+        return args.artifacts, "1"
+    from .registered import fetch  # MLflow's client loads only for --model
+
+    return fetch(args.model, MODEL_NAME, args.model_cache)
+
+
+{% endif -%}
 def main(argv: list[str] | None = None) -> int:
     args = _arguments(argv)
 {%- if cookiecutter.registry %}
     argv = sys.argv[1:] if argv is None else argv
-    artifacts, version = args.artifacts, "1"
     try:
-        if args.model:  # fetched once; the workers of --workers N serve this very version
-            artifacts, version = registered.fetch(args.model, MODEL_NAME, args.model_cache)
-            argv = [*argv, "--model", f"models:/{MODEL_NAME}/{version}"]
+        artifacts, version = _model_files(args)
+        if args.model and not args.fetched:  # the workers serve this very version
+            argv = [*argv, "--fetched", str(artifacts), version]
         app = create_app(artifacts, _settings(args), version{{ ", samples=sample_log.from_arguments(args)" if cookiecutter.monitoring else "" }})
 {%- else %}
     try:

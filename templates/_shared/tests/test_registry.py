@@ -42,7 +42,7 @@ def client() -> MlflowClient:
 
 def register(config: Config, folder: Path, *aliases: str) -> int:
     """python -m {{ cookiecutter.package_name }}.register --config FILE [--alias NAME]..."""
-    config_file = folder / "registered.yaml"
+    config_file = folder / "default.yaml"  # a whole config: nothing to take from another
     config_file.write_text(json.dumps(asdict(config)))  # JSON is YAML
     return main(["--config", str(config_file), *(f"--alias={alias}" for alias in aliases)])
 
@@ -103,12 +103,16 @@ def test_an_export_that_failed_verification_is_refused(exported, tmp_path, capsy
 {%- endif %}
 
 
-@pytest.mark.parametrize("damage", ["missing", "not JSON", "no artifacts"])
+DAMAGED = {"not JSON": "{", "no artifacts": "{}",
+           "odd entries": '{"artifacts": [{"file": 1, "verified": [true]}]}'}
+
+
+@pytest.mark.parametrize("damage", ["missing", *DAMAGED])
 def test_a_missing_or_damaged_manifest_is_refused(trained, tmp_path, capsys, damage):
     folder = tmp_path / "artifacts"
     folder.mkdir()
     if damage != "missing":
-        (folder / "manifest.json").write_text("{" if damage == "not JSON" else "{}")
+        (folder / "manifest.json").write_text(DAMAGED[damage])
     before = versions()
     assert register(with_overrides(trained, artifacts_dir=str(folder)), tmp_path) == 1
     error = capsys.readouterr().err
@@ -127,7 +131,7 @@ def test_an_alias_mlflow_would_refuse_is_a_usage_error(trained, tmp_path, capsys
 def test_the_service_serves_a_registered_version_like_its_artifacts(exported, images,
                                                                       tmp_path):
     assert register(exported, tmp_path, "production") == 0
-    number = client().get_model_version_by_alias(MODEL_NAME, "production").version
+    number = str(client().get_model_version_by_alias(MODEL_NAME, "production").version)
     folder, version = fetch(f"models:/{MODEL_NAME}@production", MODEL_NAME, tmp_path / "cache")
     assert version == number
     assert fetch(f"models:/{MODEL_NAME}/{number}", MODEL_NAME, tmp_path / "cache")[0] == folder

@@ -136,7 +136,12 @@ def test_unknown_paths_and_methods_answer_json(client):
 
 
 def test_liveness_readiness_status_and_metadata(client, images):
+{%- if cookiecutter.registry %}
+    # An artifacts folder is version 1; test_registry.py serves registered versions.
+    assert client.get("/healthz").json() == {"status": "ok", "model": MODEL_NAME, "version": "1"}
+{%- else %}
     assert client.get("/healthz").json() == {"status": "ok"}
+{%- endif %}
     assert client.get("/v2/health/live").json() == {"live": True}
     assert client.get("/v2/health/ready").status_code == 200
     assert client.get(f"/v2/models/{MODEL_NAME}/ready").json() == {"ready": True}
@@ -245,6 +250,16 @@ def test_sigterm_answers_every_accepted_request_then_exits_0(artifacts, images):
         statuses = [answer.result()[0] for answer in answers]
     assert statuses == [200] * len(images)
     assert process.wait(timeout=30) == 0
+
+
+def test_sigterm_while_the_workers_start_exits_0(artifacts):
+    service = subprocess.Popen(
+        [sys.executable, "-m", "{{ cookiecutter.package_name }}.serve", "--port", "0",
+         "--artifacts", str(artifacts), "--workers", "2"], stdout=subprocess.PIPE, text=True)
+    assert service.stdout is not None and "SIGTERM" in service.stdout.readline()
+    time.sleep(0.3)  # the workers are still importing: a rollout can stop a pod this early
+    service.send_signal(signal.SIGTERM)
+    assert service.wait(timeout=30) == 0
 
 
 def resident_megabytes(pid: int) -> float:
