@@ -48,7 +48,7 @@ from pathlib import Path
 import uvicorn
 from fastapi import FastAPI
 
-from . import {{ "registered, " if cookiecutter.registry else "" }}routes{{ ", sample_log" if cookiecutter.monitoring else "" }}
+from . import routes{{ ", sample_log" if cookiecutter.monitoring else "" }}
 {%- if cookiecutter.monitoring %}
 from .drift import Window, load_reference
 {%- endif %}
