@@ -95,8 +95,8 @@ def process_tree(pid: int) -> list[int]:
 @pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="reads /proc (Linux)")
 def test_the_service_under_load_stays_within_the_deployment_s_memory_limit(artifacts, images):
     # The request is sized for the image (the serve extra alone); this environment may hold
-    # more that the runtime imports when present (Keras imports scikit-learn when another
-    # option installed it), so it is held to the limit, the figure that gets a pod killed.
+    # more that the runtime imports when present (Keras imports scikit-learn if installed),
+    # so it is held to the limit, the figure that gets a pod killed.
     process, url = start(artifacts)  # as the image runs it: serve's default workers
     try:
         with ThreadPoolExecutor(32) as pool:
