@@ -54,7 +54,9 @@ def load_image(source: str | Path | BinaryIO, size: int, channels: int) -> np.nd
     except UNREADABLE as error:
         if isinstance(error, FileNotFoundError | IsADirectoryError | PermissionError):
             raise ValueError(f"{where} cannot be read ({error.strerror}).") from None
-        reason = str(error) or type(error).__name__
+        # Pillow's own words for an unknown format repeat the path: say it once, plainly.
+        unknown = isinstance(error, UnidentifiedImageError)
+        reason = "unknown format, or damaged" if unknown else str(error) or type(error).__name__
         raise ValueError(f"{where} is not a readable image ({reason}).") from None
 
 
