@@ -134,11 +134,8 @@ def _typed(name: str, value: object) -> object:
             value = [value]
         if isinstance(value, list | tuple) and all(isinstance(item, str) for item in value):
             return tuple(value)
-    elif expected is bool and isinstance(value, bool):
-        return value
-    elif expected in AUTO_OR and (value == "auto" or (isinstance(value, AUTO_OR[expected])
-                                                     and type(value) is not bool) or
-                                  AUTO_OR[expected] is bool and isinstance(value, bool)):
+    elif (expected is bool and isinstance(value, bool)) or (
+            expected in AUTO_OR and (value == "auto" or type(value) is AUTO_OR[expected])):
         return value
     elif expected is float and isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)

@@ -52,8 +52,9 @@ def scan(root: Path) -> Folder:
     """
     classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if len(classes) < 2:
-        raise ValueError(f"{root} has {len(classes)} class folder(s) ({', '.join(classes) or 'none'}); "
-                         "a classifier needs at least two: one sub-folder of images per class.")
+        found = ", ".join(classes) or "none"
+        raise ValueError(f"{root} has {len(classes)} class folder(s) ({found}); a classifier "
+                         "needs at least two: one sub-folder of images per class.")
     files: list[Path] = []
     labels: list[int] = []
     for label, name in enumerate(classes):

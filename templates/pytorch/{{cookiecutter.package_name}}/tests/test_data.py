@@ -24,7 +24,7 @@ def test_augmentation_changes_each_image_within_the_pixel_range():
     changed = augment(pixels, torch.Generator().manual_seed(1))
     again = augment(pixels, torch.Generator().manual_seed(1))
     assert changed.shape == pixels.shape and torch.equal(changed, again)
-    assert 0 <= changed.min() and changed.max() <= 255
+    assert changed.min() >= 0 and changed.max() <= 255
     assert all(not torch.allclose(a, b) for a, b in zip(changed, pixels, strict=True))
 
 

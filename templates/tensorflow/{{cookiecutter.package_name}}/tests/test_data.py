@@ -24,7 +24,7 @@ def test_augmentation_changes_each_image_within_the_pixel_range():
     pixels = np.random.default_rng(0).uniform(0, 255, (16, 24, 24, 3)).astype(np.float32)
     changed = augment(tf.constant(pixels)).numpy()
     assert changed.shape == pixels.shape
-    assert 0 <= changed.min() and changed.max() <= 255
+    assert changed.min() >= 0 and changed.max() <= 255
     assert all(not np.allclose(a, b) for a, b in zip(changed, pixels, strict=True))
 
 

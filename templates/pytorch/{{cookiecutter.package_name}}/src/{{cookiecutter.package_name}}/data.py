@@ -6,8 +6,16 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from .splits import (SPLITS, Split, augments, class_names, load_data, load_splits, num_classes,
-                     split_image_folder)
+from .splits import (
+    SPLITS,
+    Split,
+    augments,
+    class_names,
+    load_data,
+    load_splits,
+    num_classes,
+    split_image_folder,
+)
 
 __all__ = ["SPLITS", "ImageDataset", "Split", "as_model_input", "augment", "augments",
            "class_names", "load_data", "load_splits", "make_loader", "num_classes",

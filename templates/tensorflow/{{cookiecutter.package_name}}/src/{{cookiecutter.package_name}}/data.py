@@ -5,8 +5,16 @@ import math
 import numpy as np
 import tensorflow as tf
 
-from .splits import (SPLITS, Split, augments, class_names, load_data, load_splits, num_classes,
-                     split_image_folder)
+from .splits import (
+    SPLITS,
+    Split,
+    augments,
+    class_names,
+    load_data,
+    load_splits,
+    num_classes,
+    split_image_folder,
+)
 
 __all__ = ["SPLITS", "Split", "as_model_input", "augment", "augments", "class_names", "load_data",
            "load_splits", "make_dataset", "num_classes", "split_image_folder"]
