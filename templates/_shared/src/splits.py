@@ -20,13 +20,14 @@ from pathlib import Path
 import numpy as np
 
 from . import image_folder
-from .config import Config
+from .config import Config, with_overrides
 
 SPLITS = ("train", "val", "test")
 # The model halves the image twice (two 2x2 poolings), so it needs at least 4x4 pixels.
 MIN_SIDE = 4
-# The side photos are resized to when image_size is auto.
-PHOTO_SIZE = 96
+# The side photos are resized to when image_size is auto: small, for the small CNN that
+# learns from scratch on two CPU cores (bench/RESULTS.md, "Photos").
+PHOTO_SIZE = 48
 NPZ_HINT = "write it with numpy.savez(path, x_train=..., y_train=..., x_val=..., y_val=..., " \
            "x_test=..., y_test=...)"
 
@@ -233,3 +234,10 @@ def augments(config: Config) -> bool:
     """Whether training images are augmented: ``auto`` is yes for a photo folder and no for
     an .npz (the digits: a flipped digit is another digit)."""
     return Path(config.data).is_dir() if config.augment == "auto" else bool(config.augment)
+
+
+def trained_on(config: Config, saved: dict) -> Config:
+    """``config`` with the data settings a checkpoint was trained with (``saved``: its config),
+    which ``train --set data=...`` may have changed from the config file's."""
+    keys = ("data", "image_size", "channels")
+    return with_overrides(config, **{key: saved[key] for key in keys if key in saved})

@@ -43,7 +43,7 @@ def test_a_damaged_manifest_is_named(trained, tmp_path, capsys):
 def test_an_image_is_resized_to_the_models_input_and_classes_are_named(folder_run, tmp_path,
                                                                         capsys):
     config = folder_run
-    image_path = tmp_path / "digit.png"  # 8x8, for a model trained on 96x96 images
+    image_path = tmp_path / "digit.png"  # 8x8, for a model trained on 48x48 images
     digit = load_splits(ROOT / "data" / "digits.npz")["test"].images[0, :, :, 0]
     Image.fromarray(digit).save(image_path)
     assert main([str(image_path), "--model", str(Path(config.run_dir) / CHECKPOINT)]) == 0
@@ -56,7 +56,7 @@ def test_arrays_of_another_size_than_the_model_are_refused(folder_run, capsys):
     data = ROOT / "data" / "digits.npz"
     assert main([str(data), "--model", str(Path(config.run_dir) / CHECKPOINT)]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("error: ") and "the model takes (96, 96, 1)" in err
+    assert err.startswith("error: ") and "the model takes (48, 48, 1)" in err
 
 
 def test_a_folder_is_not_an_image_and_the_message_says_what_to_pass(trained, tmp_path, capsys):

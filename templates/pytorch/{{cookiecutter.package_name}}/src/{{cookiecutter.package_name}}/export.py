@@ -22,7 +22,7 @@ from torch import nn
 
 from . import runtimes{{ ", tracking" if cookiecutter.tracking else "" }}
 from .config import TARGETS, Config, load_config, with_overrides
-from .data import as_model_input, class_names, load_data
+from .data import as_model_input, class_names, load_data, trained_on
 from .images import RESIZE
 from .quiet import tame_known_noise
 from .train import CHECKPOINT, load_checkpoint
@@ -150,6 +150,7 @@ def export(config: Config) -> dict:
     """Write and verify every artifact the config's targets need; return the manifest."""
     tame_known_noise()
     model, checkpoint = load_checkpoint(Path(config.run_dir) / CHECKPOINT)
+    config = trained_on(config, checkpoint["config"])
     test = load_data(config)["test"]
     pixels = as_model_input(test.images)
     with torch.no_grad():

@@ -14,10 +14,11 @@ from .splits import (
     load_splits,
     num_classes,
     split_image_folder,
+    trained_on,
 )
 
 __all__ = ["SPLITS", "Split", "as_model_input", "augment", "augments", "class_names", "load_data",
-           "load_splits", "make_dataset", "num_classes", "split_image_folder"]
+           "load_splits", "make_dataset", "num_classes", "split_image_folder", "trained_on"]
 
 # Random resized crop: the share of the image's area kept, and the crop's width/height ratio.
 CROP_AREA = (0.6, 1.0)

@@ -36,7 +36,7 @@ import tensorflow as tf
 
 from . import runtimes{{ ", tracking" if cookiecutter.tracking else "" }}
 from .config import TARGETS, Config, load_config, with_overrides
-from .data import as_model_input, class_names, load_data
+from .data import as_model_input, class_names, load_data, trained_on
 from .images import RESIZE
 {%- if litert %}
 from .quiet import native_noise_dropped
@@ -195,7 +195,8 @@ def size_of(path: Path) -> int:
 
 def export(config: Config) -> dict:
     """Write and verify every artifact the config's targets need; return the manifest."""
-    model, _ = load_checkpoint(Path(config.run_dir) / CHECKPOINT)
+    model, saved = load_checkpoint(Path(config.run_dir) / CHECKPOINT)
+    config = trained_on(config, saved["config"])
     splits = load_data(config)
     pixels = as_model_input(splits["test"].images)
     reference = model(pixels, training=False).numpy()
