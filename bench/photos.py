@@ -10,13 +10,18 @@ files that are not images which folders of photos collect (notes.txt, .DS_Store,
 Used by tests/test_photos.py and bench/photo_epochs.py.
 """
 
+from __future__ import annotations
+
 import argparse
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from PIL import Image
+
+if TYPE_CHECKING:  # Pillow is imported where photos are drawn: fwstart's tests lack it
+    from PIL import Image
 
 CLASSES = ("checks", "hstripes", "rings", "vstripes")
 CORRUPT = Path("checks") / "truncated.jpg"
@@ -46,6 +51,8 @@ def colours(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
 
 
 def draw(kind: str, rng: np.random.Generator) -> Image.Image:
+    from PIL import Image
+
     width, height = (int(side) for side in rng.integers(30, 401, 2))
     if max(width, height) > 1.6 * min(width, height):  # keep the pattern inside the centre crop
         height = width = min(width, height)
@@ -55,6 +62,8 @@ def draw(kind: str, rng: np.random.Generator) -> Image.Image:
 
 
 def _rgba(image: Image.Image) -> Image.Image:
+    from PIL import Image
+
     rgba = image.convert("RGBA")
     alpha = np.full(image.size[::-1], 255, np.uint8)
     alpha[:4, :4] = 0  # transparent corners, composited on white
@@ -63,11 +72,15 @@ def _rgba(image: Image.Image) -> Image.Image:
 
 
 def _sixteen_bit(image: Image.Image) -> Image.Image:
+    from PIL import Image
+
     return Image.fromarray(np.asarray(image.convert("L"), np.uint16) * 257)
 
 
 def _exif_rotated(image: Image.Image, path: Path) -> None:
     """Stored turned a quarter left, with the EXIF tag that stands it up again."""
+    from PIL import Image
+
     exif = Image.Exif()
     exif[0x0112] = 6
     image.transpose(Image.Transpose.ROTATE_90).save(path.with_suffix(".jpg"), exif=exif)
