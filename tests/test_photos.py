@@ -116,7 +116,13 @@ def test_a_photo_folder_trains_exports_and_gets_one_answer_everywhere(
 
     device = tmp_path / "device"  # the edge runner's folder, its model and the manifest
     shutil.copytree(project / "deploy" / "edge", device)
-    edge_model = next(e["file"] for e in manifest["artifacts"] if "edge" in e["targets"])
+    edge_model = next(  # run.py's float model: ONNX, or LiteRT float32
+        e["file"]
+        for e in manifest["artifacts"]
+        if "edge" in e["targets"]
+        and e["file"].endswith((".onnx", ".tflite"))
+        and e.get("precision", "float32") == "float32"
+    )
     for name_ in (edge_model, "manifest.json"):
         shutil.copy(project / "artifacts" / name_, device / name_)
     edge = run("python", "run.py", edge_model, str(photo), cwd=device, env=env)
