@@ -11,12 +11,13 @@ import math
 import os
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from .data import Split, as_model_input
+from .data import Split, as_model_input, augment
 
 PRECISIONS = ("float32", "bfloat16", "float16")
 # An autocast context for the forward pass, and a gradient scaler (active for float16).
@@ -113,25 +114,33 @@ def mixed_precision(precision: str, device: torch.device) -> Precision:
 
 
 class ShardedBatches:
-    """This process's share of a split, taken batch by batch from tensors kept on the device.
+    """This process's share of a split, read batch by batch (augmented, if asked).
 
-    The whole split is copied to the device once (the digits, like many first datasets, fit
-    easily), and each batch is one indexing operation: no per-sample DataLoader work. The
-    order depends only on the seed and the epoch, so a resumed run sees the same batches, and
-    ``set_epoch(epoch, skip)`` goes on after the ``skip`` batches an interrupted run took.
+    Each batch is one indexing operation, with no per-sample DataLoader work. A split held in
+    memory (the digits, like many first datasets) is copied to the device once; a photo
+    folder's cache stays on disk, and its rows are read only when their batch comes, so a
+    folder larger than memory trains too. The order (and the augmentation) depends only on the
+    seed and the epoch, so a resumed run sees the same batches, and ``set_epoch(epoch, skip)``
+    goes on after the ``skip`` batches an interrupted run took.
     """
 
     def __init__(self, split: Split, batch_size: int, shuffle: bool, seed: int,
-                 process: Process) -> None:
-        pinned = process.device.type == "cuda"
-        pixels = torch.from_numpy(as_model_input(split.images))
-        labels = torch.from_numpy(split.labels)
-        self.pixels = (pixels.pin_memory() if pinned else pixels).to(process.device,
-                                                                      non_blocking=pinned)
-        self.labels = (labels.pin_memory() if pinned else labels).to(process.device,
-                                                                      non_blocking=pinned)
+                 process: Process, augment: bool = False) -> None:
+        self.split, self.augment = split, augment
+        self.labels = torch.from_numpy(split.labels)
         self.batch_size, self.shuffle, self.seed, self.process = batch_size, shuffle, seed, process
         self.epoch, self.skip = 0, 0
+        on_disk = isinstance(split.images, np.memmap)
+        self.on_device = None if on_disk else self._to_device(
+            torch.from_numpy(as_model_input(split.images)), self.labels)
+
+    def _to_device(self, pixels: torch.Tensor,
+                   labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        device = self.process.device
+        pinned = device.type == "cuda"
+        if pinned:
+            pixels, labels = pixels.pin_memory(), labels.pin_memory()
+        return pixels.to(device, non_blocking=pinned), labels.to(device, non_blocking=pinned)
 
     def set_epoch(self, epoch: int, skip: int = 0) -> None:
         self.epoch, self.skip = epoch, skip
@@ -149,7 +158,17 @@ class ShardedBatches:
         return math.ceil(len(self._indices()) / self.batch_size) - self.skip
 
     def __iter__(self):
-        indices = self._indices().to(self.process.device)
+        indices = self._indices()
+        generator = torch.Generator().manual_seed(self.seed * 10_000 + self.epoch + 1)
         for first in range(self.skip * self.batch_size, len(indices), self.batch_size):
-            batch = indices[first:first + self.batch_size]
-            yield self.pixels[batch], self.labels[batch]
+            pixels, labels = self._batch(indices[first:first + self.batch_size])
+            yield (augment(pixels, generator) if self.augment else pixels), labels
+
+    def _batch(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.on_device is not None:
+            pixels, labels = self.on_device
+            batch = batch.to(pixels.device)
+            return pixels[batch], labels[batch]
+        rows = np.sort(batch.numpy())  # in file order: the cache is read front to back
+        return self._to_device(torch.from_numpy(as_model_input(self.split.images[rows])),
+                               self.labels[rows])

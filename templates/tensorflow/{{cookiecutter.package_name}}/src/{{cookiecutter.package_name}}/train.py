@@ -18,7 +18,7 @@ from pathlib import Path
 
 from . import checkpoint, distributed{{ ", tracking" if cookiecutter.tracking else "" }}
 from .config import Config, load_config, parse_override
-from .data import Split, load_splits, make_dataset, num_classes
+from .data import Split, augments, load_data, make_dataset, num_classes
 from .model import build_model
 from .progress import Progress, explain_interrupt
 from .quiet import keras, tf
@@ -80,10 +80,10 @@ def set_threads(threads: int) -> int:
     return count
 
 
-def save_settings(path: Path, config: Config, classes: int, image_size: int) -> None:
+def save_settings(path: Path, config: Config, classes: int, shape: tuple[int, ...]) -> None:
     """Beside the checkpoint, the settings that made it, so that it describes itself."""
     path.write_text(json.dumps({"config": asdict(config), "num_classes": classes,
-                                "image_size": image_size}, indent=2) + "\n")
+                                "image_size": shape[1], "channels": shape[3]}, indent=2) + "\n")
 
 
 def load_checkpoint(path: Path) -> tuple[keras.Model, dict]:
@@ -93,10 +93,10 @@ def load_checkpoint(path: Path) -> tuple[keras.Model, dict]:
     return keras.models.load_model(path), json.loads(path.with_suffix(".json").read_text())
 
 
-def build(classes: int, image_size: int, config: Config,
+def build(classes: int, shape: tuple[int, ...], config: Config,
           steps_per_epoch: int) -> tuple[keras.Model, keras.optimizers.Optimizer]:
     """The model and its optimizer (call inside the strategy's scope)."""
-    model = build_model(classes, image_size)
+    model = build_model(classes, shape[1], channels=shape[3])
     schedule = keras.optimizers.schedules.CosineDecay(
         config.learning_rate, decay_steps=config.epochs * steps_per_epoch)
     optimizer = keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay)
@@ -172,7 +172,7 @@ def epoch_batches(split: Split, config: Config, epoch: int, strategy: tf.distrib
     a resumed run goes on after the ``skip`` batches it took), split among the strategy's
     replicas (each worker takes its share of every batch)."""
     dataset = make_dataset(split, config.batch_size, shuffle=True,
-                           seed=config.seed * 10_000 + epoch).skip(skip)
+                           seed=config.seed * 10_000 + epoch, augmented=augments(config)).skip(skip)
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     return strategy.experimental_distribute_dataset(dataset.with_options(options))
@@ -188,11 +188,11 @@ def train(config: Config, dry_run: bool = False, fresh: bool = False) -> dict:
     threads = set_threads(config.threads)
     process = distributed.start(config.device)
     distributed.mixed_precision(config.precision)
-    splits = load_splits(config.data)
-    classes, image_size = num_classes(splits), splits["train"].images.shape[1]
+    splits = load_data(config, cache=not dry_run)
+    classes, shape = num_classes(splits), splits["train"].images.shape
     steps_per_epoch = len(make_dataset(splits["train"], config.batch_size, False, config.seed))
     with process.strategy.scope():
-        model, optimizer = build(classes, image_size, config, steps_per_epoch)
+        model, optimizer = build(classes, shape, config, steps_per_epoch)
     step = make_train_step(model, optimizer, process.strategy, config.compile)
     if dry_run:
         loss = train_one_epoch(step, epoch_batches(splits["train"], config, 1, process.strategy),
@@ -222,7 +222,7 @@ def fit(model: keras.Model, step: Callable, state: checkpoint.ResumeState, confi
     progress = Progress() if fresh else state.restore(run_dir, config)
     saver = state.saver(folder, config)
     save_settings((folder / CHECKPOINT).with_suffix(".json"), config,
-                  num_classes(splits), splits["train"].images.shape[1])
+                  num_classes(splits), splits["train"].images.shape)
     val_data = make_dataset(splits["val"], 256, shuffle=False, seed=config.seed)
     writer = tf.summary.create_file_writer(str(folder / "tensorboard"))
     announce(config, process, len(splits["train"]), threads, progress)
