@@ -1,14 +1,19 @@
-"""The page's server hands out what the page needs, to this machine only, and nothing else."""
+"""The page's server hands out what the page needs, to this machine only, and nothing else;
+the page's JavaScript prepares an image exactly as Pillow does."""
 
 import json
+import shutil
 import socket
+import subprocess
 import threading
 import urllib.error
 import urllib.request
 
+import numpy as np
 import pytest
+from PIL import Image
 
-from {{ cookiecutter.package_name }}.web import main, make_server
+from {{ cookiecutter.package_name }}.web import main, make_server{% if cookiecutter._framework == "TensorFlow" %}, page_file{% endif %}
 
 from .conftest import ROOT
 
@@ -36,7 +41,7 @@ def status(url: str) -> int:
         return error.code
 
 
-@pytest.mark.parametrize("path", ["/", "/digits.js", "/model.js", "/style.css",
+@pytest.mark.parametrize("path", ["/", "/digits.js", "/preprocess.js", "/model.js", "/style.css",
                                   "/artifacts/manifest.json", "/artifacts/page-model.bin"])
 def test_the_page_and_its_model_are_served(page_url, path):
     assert status(page_url + path) == 200
@@ -68,3 +73,58 @@ def test_a_port_out_of_range_is_a_usage_error(port, capsys):
         main(["--port", port])
     assert exited.value.code == 2
     assert "is not a port: give 0-65535" in capsys.readouterr().err
+
+{%- if cookiecutter._framework == "TensorFlow" %}
+
+
+def test_only_the_webassembly_builds_the_page_loads_are_served(tmp_path):
+    wasm = tmp_path / "node_modules" / "@litertjs" / "core" / "wasm"
+    wasm.mkdir(parents=True)
+    builds = ["internal", "compat_internal", "threaded_internal", "jspi_internal"]
+    for build in builds:
+        for kind in ("js", "wasm"):
+            (wasm / f"litert_wasm_{build}.{kind}").write_bytes(b"runtime")
+    served = {build for build in builds
+              if page_file(f"/node_modules/@litertjs/core/wasm/litert_wasm_{build}.wasm",
+                           tmp_path, tmp_path)}
+    assert served == {"internal", "compat_internal"}
+{%- endif %}
+
+# web/preprocess.js in Node.js: RGBA pixels in, the model's input out (JSON on stdin and stdout).
+PREPARE = """
+import { toModelInput } from "./web/preprocess.js";
+let text = "";
+for await (const chunk of process.stdin) text += chunk;
+const prepared = JSON.parse(text).map(({ rgba, width, height, spec }) =>
+  Array.from(toModelInput({ data: Uint8ClampedArray.from(rgba), width, height }, spec)));
+console.log(JSON.stringify(prepared));
+"""
+
+
+def pillow_input(rgb: np.ndarray, size: int, channels: int, layout: str) -> np.ndarray:
+    """Grey or RGB, centre square, Pillow's BILINEAR resize, in the model's layout."""
+    image = Image.fromarray(rgb).convert("L" if channels == 1 else "RGB")
+    side = min(image.size)
+    left, top = (image.width - side) // 2, (image.height - side) // 2
+    square = image.crop((left, top, left + side, top + side))
+    pixels = np.asarray(square.resize((size, size), Image.BILINEAR)).reshape(size, size, -1)
+    return pixels.transpose(2, 0, 1) if layout == "NCHW" else pixels
+
+
+def test_the_page_prepares_images_as_pillow_does():
+    node = shutil.which("node")
+    assert node, "the web page's tests need Node.js 20+ (see README)"
+    rng = np.random.default_rng(0)
+    shapes = [(23, 37, 8, 1, "NHWC"), (300, 400, 96, 3, "NHWC"), (90, 50, 96, 3, "NCHW"),
+              (8, 8, 8, 1, "NCHW"), (61, 61, 224, 3, "NHWC"), (5, 700, 3, 1, "NHWC")]
+    cases, expected = [], []
+    for height, width, size, channels, layout in shapes:
+        rgb = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+        rgba = np.dstack([rgb, np.full((height, width), 255, np.uint8)])
+        cases.append({"rgba": rgba.ravel().tolist(), "width": width, "height": height,
+                      "spec": {"size": size, "channels": channels, "layout": layout}})
+        expected.append(pillow_input(rgb, size, channels, layout).ravel())
+    result = subprocess.run([node, "--input-type=module", "-e", PREPARE], cwd=ROOT,
+                            input=json.dumps(cases), capture_output=True, text=True, check=True)
+    for case, page, pillow in zip(cases, json.loads(result.stdout), expected, strict=True):
+        np.testing.assert_array_equal(np.asarray(page), pillow, err_msg=str(case["spec"]))

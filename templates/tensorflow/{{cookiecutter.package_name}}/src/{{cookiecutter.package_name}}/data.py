@@ -13,7 +13,7 @@ def as_model_input(images: np.ndarray) -> np.ndarray:
     """Raw uint8 (N, H, W) pixels as the model takes them: float32 (N, H, W, 1), 0-255.
 
     Scaling to 0-1 happens inside the model (a Rescaling layer), so every runtime
-    (LiteRT, TF.js, TF Serving) takes raw pixels.
+    (LiteRT, LiteRT.js, TF Serving) takes raw pixels.
     """
     return np.ascontiguousarray(images[:, :, :, None], dtype=np.float32)
 
