@@ -351,8 +351,9 @@ IMAGES = """
 import json
 from pathlib import Path
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 from {package} import runtimes
+from {package}.images import load_image
 from {package}.data import as_model_input, load_splits
 from {package}.train import CHECKPOINT
 folder = Path("{folder}")
@@ -373,20 +374,10 @@ rgba.putalpha(alpha.resize((90, 130)))
 rgba.save(folder / "photo-alpha.png")
 Image.fromarray(digits[2]).resize((57, 41)).convert("P").save(folder / "photo-palette.gif")
 
-def load_image(path, size):
-    # PREPROCESS.md, step by step: what the page's preprocess.js must reproduce.
-    image = ImageOps.exif_transpose(Image.open(path))
-    if image.mode in ("RGBA", "LA") or "transparency" in image.info:
-        rgba = image.convert("RGBA")
-        image = Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba)
-    image = image.convert("L")
-    side = min(image.size)
-    left, top = (image.width - side) // 2, (image.height - side) // 2
-    square = image.crop((left, top, left + side, top + side))
-    return np.asarray(square.resize((size, size), Image.BILINEAR))
-
 paths = sorted(folder.glob("digit-*.png")) + sorted(folder.glob("photo-*"))
-images = np.stack([load_image(path, digits.shape[1]) for path in paths])
+manifest = json.loads(Path("artifacts/smoke/manifest.json").read_text())
+size, channels = manifest["image_size"], manifest["channels"]
+images = np.stack([load_image(path, size, channels) for path in paths])
 logits = runtimes.load_runner(Path("runs/smoke") / CHECKPOINT)(as_model_input(images))
 print(json.dumps({{"paths": [str(p) for p in paths], "inputs": images.tolist(),
                   "logits": logits.tolist()}}))

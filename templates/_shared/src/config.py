@@ -15,6 +15,8 @@ import yaml
 TARGETS = ("mobile", "web", "edge", "server")
 # A device name, optionally with an index: auto, cpu, cuda, cuda:1, gpu, mps.
 DEVICE = re.compile(r"[a-z]+(:\d+)?")
+# Settings that are "auto" or a value of a type: the type of their other values.
+AUTO_OR: dict[object, type] = {int | str: int, bool | str: bool}
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,9 @@ class Config:
     targets: tuple[str, ...]
     precision: str
     compile: bool
+    image_size: int | str = "auto"
+    channels: int | str = "auto"
+    augment: bool | str = "auto"
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1:
@@ -48,6 +53,14 @@ class Config:
                              f"with an index (name:0), got {self.device!r}.")
         if self.threads < 0:
             raise ValueError("threads must be 0 (automatic) or a positive number.")
+        if self.image_size != "auto" and not (isinstance(self.image_size, int)
+                                              and self.image_size >= 4):
+            raise ValueError(f"image_size must be auto or a whole number of at least 4, got "
+                             f"{self.image_size!r}.")
+        if self.channels not in ("auto", 1, 3):
+            raise ValueError(f"channels must be auto, 1 or 3, got {self.channels!r}.")
+        if self.augment not in ("auto", True, False):
+            raise ValueError(f"augment must be auto, true or false, got {self.augment!r}.")
         if unknown := [target for target in self.targets if target not in TARGETS]:
             raise ValueError(f"Unknown target(s) {unknown}; choose from {', '.join(TARGETS)}.")
 
@@ -121,7 +134,8 @@ def _typed(name: str, value: object) -> object:
             value = [value]
         if isinstance(value, list | tuple) and all(isinstance(item, str) for item in value):
             return tuple(value)
-    elif expected is bool and isinstance(value, bool):
+    elif (expected is bool and isinstance(value, bool)) or (
+            expected in AUTO_OR and (value == "auto" or type(value) is AUTO_OR[expected])):
         return value
     elif expected is float and isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
@@ -131,7 +145,8 @@ def _typed(name: str, value: object) -> object:
 
 
 def _describe(expected: object) -> str:
-    return {int: "a whole number", float: "a number", str: "text", bool: "true or false"}.get(
+    return {int: "a whole number", float: "a number", str: "text", bool: "true or false",
+            int | str: "auto or a whole number", bool | str: "auto, true or false"}.get(
         expected,  # type: ignore[call-overload]
         "a list of text values",
     )

@@ -4,13 +4,21 @@ The body is counted while it arrives, so one above the limit gets a 413 before i
 read. It is parsed in a worker thread, never on the event loop. Every pixel must be a JSON
 number from 0 to 255: strings, booleans, null, 1e400, integers too long to be a pixel and
 JSON nested deeper than Python's parser allows are refused with a 400, like malformed JSON.
+An instance may instead be an encoded image, TF Serving's ``{"b64": "..."}``, decoded the
+one way training decoded its images (images.load_image, at the manifest's size).
 """
 
+import base64
+import binascii
+import io
 import json
 import math
+from collections.abc import Callable
 
 import numpy as np
 from starlette.requests import Request
+
+from .images import load_image
 
 MAX_INSTANCES = 1024  # the exported models' batch range
 MAX_DIGITS = 20  # an integer longer than this is no pixel (and Python refuses > 4300)
@@ -78,6 +86,7 @@ def as_pixels(values: object, shape: list[int]) -> np.ndarray:
 
 
 V1_FIELDS = {"instances"}
+B64_FORM = '{"b64": "<base64 of an image file>"}'
 V2_FIELDS = {"id", "inputs", "outputs", "parameters"}
 TENSOR_FIELDS = {"name", "shape", "datatype", "data", "parameters"}
 
@@ -89,15 +98,42 @@ def _known_fields(given: dict, known: set[str], where: str) -> None:
                       f"it takes {', '.join(sorted(known))}.")
 
 
-def instances(body: object, shape: list[int]) -> np.ndarray:
-    """Pixels (N, *shape) from a TF Serving request: {"instances": [image, ...]}."""
+def instances(body: object, shape: list[int],
+              decode: Callable[[bytes], np.ndarray] | None = None) -> np.ndarray:
+    """Pixels (N, *shape) from a TF Serving request: {"instances": [image, ...]}, each image
+    nested lists of pixels or, with ``decode``, an encoded file as {"b64": "..."}."""
     if not isinstance(body, dict) or "instances" not in body:
         raise Refused('The body must be a JSON object with an "instances" list.')
     _known_fields(body, V1_FIELDS, "the body")
     images = body["instances"]
     if not isinstance(images, list) or not 1 <= len(images) <= MAX_INSTANCES:
         raise Refused(f'"instances" must be a list of 1 to {MAX_INSTANCES} images.')
+    if decode and any(isinstance(image, dict) for image in images):
+        return np.stack([_encoded(image, index, decode) for index, image in enumerate(images)])
     return as_pixels(images, shape)
+
+
+def image_decoder(size: int, channels: int, layout: str) -> Callable[[bytes], np.ndarray]:
+    """A function from an encoded image to float32 pixels in the model's layout."""
+    def decode(data: bytes) -> np.ndarray:
+        pixels = load_image(io.BytesIO(data), size, channels)
+        return (pixels.transpose(2, 0, 1) if layout == "NCHW" else pixels).astype(np.float32)
+    return decode
+
+
+def _encoded(image: object, index: int, decode: Callable[[bytes], np.ndarray]) -> np.ndarray:
+    """One {"b64": "..."} instance as pixels, or Refused naming it."""
+    if not isinstance(image, dict) or set(image) != {"b64"} or not isinstance(image["b64"], str):
+        raise Refused(f"Instance {index} must be " + B64_FORM + " like the others.")
+    try:
+        data = base64.b64decode(image["b64"], validate=True)
+    except (binascii.Error, ValueError):
+        raise Refused(f'Instance {index}\'s "b64" is not valid base64.') from None
+    try:
+        return decode(data)
+    except ValueError as error:
+        raise Refused(f"Instance {index} is not an image this service reads "
+                      f"({str(error).removeprefix('the image ')}).") from None
 
 
 def tensor(body: object, name: str, shape: list[int]) -> np.ndarray:

@@ -1,10 +1,11 @@
 """Classify images with an exported model (or the checkpoint).
 
-python -m {{ cookiecutter.package_name }}.predict INPUT [--model FILE] [--limit N]
+python -m {{ cookiecutter.package_name }}.predict INPUT [INPUT...] [--model FILE] [--limit N]
 
-INPUT is an image file (PNG, JPEG: a light digit on a dark background), resized to
-the model's input size, an .npy of images (N, H, W), or an .npz like data/digits.npz
-(its test split), whose images must already have the model's size.
+INPUT is one or more image files of any size (JPEG, PNG, WebP...), made square and resized
+the one way training did (images.py, as the manifest records), an .npy of images (N, H, W),
+or an .npz like data/digits.npz (its test split), whose images must already have the
+model's size.
 """
 
 import argparse
@@ -17,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .data import as_model_input
+from .images import load_image
 from .quiet import tame_known_noise
 from .runtimes import load_runner
 from .splits import checked_pixels, class_names
@@ -30,6 +32,7 @@ class ModelCard:
     """What predict needs to know about a model besides its weights."""
 
     image_size: int
+    channels: int
     classes: list[str]
 
 
@@ -42,35 +45,44 @@ def describe(model: Path) -> ModelCard:
     if manifest_file.is_file():
         manifest = read_manifest(manifest_file)
         if any(entry["file"] == model.name for entry in manifest["artifacts"]):
-            shape, layout = manifest["input"]["shape"], manifest["input"]["layout"]
-            return ModelCard(shape[2] if layout == "NCHW" else shape[1], manifest["classes"])
+            return ModelCard(manifest["image_size"], manifest["channels"], manifest["classes"])
     if model.suffix != Path(CHECKPOINT).suffix:
         raise ValueError(f"{model} is not listed in a manifest.json beside it, so its input "
                          f"size and classes are unknown: keep it in the folder export wrote.")
     _, checkpoint = load_checkpoint(model)
     names = class_names(checkpoint["config"]["data"])
-    return ModelCard(checkpoint["image_size"],
+    return ModelCard(checkpoint["image_size"], checkpoint["channels"],
                      names or [str(n) for n in range(checkpoint["num_classes"])])
 
 
-def read_images(path: Path, size: int) -> tuple[np.ndarray, np.ndarray | None]:
-    """Uint8 images (N, size, size) and their labels if the file has them."""
-    if not path.is_file():
-        raise ValueError(f"Input {path} does not exist.")
-    if path.suffix in (".npz", ".npy"):
-        images, labels = _read_arrays(path)
-        if images.shape[1:] != (size, size):
-            raise ValueError(f"The images in {path} are {images.shape[1:]}, but the model takes "
-                             f"{size}x{size}: resize them, or pass image files (resized for you).")
-        return images, labels
-    from PIL import Image
+def read_images(paths: list[Path], card: ModelCard) -> tuple[np.ndarray, np.ndarray | None]:
+    """Uint8 images (N, size, size, channels) and their labels if the file has them."""
+    for path in paths:
+        if path.is_dir():
+            raise ValueError(f"{path} is a folder; pass image files (such as {path}/*.jpg), "
+                             "an .npy or an .npz.")
+        if not path.is_file():
+            raise ValueError(f"Input {path} does not exist.")
+    arrays = [path for path in paths if path.suffix in (".npz", ".npy")]
+    if arrays and len(paths) > 1:
+        raise ValueError(f"Pass one .npy or .npz on its own, or image files ({arrays[0]}).")
+    if not arrays:
+        return np.stack([_read_image(path, card) for path in paths]), None
+    images, labels = _read_arrays(paths[0])
+    shape = (card.image_size, card.image_size, card.channels)
+    images = images[..., None] if images.ndim == 3 else images
+    if images.shape[1:] != shape:
+        raise ValueError(f"The images in {paths[0]} are {images.shape[1:]} (H, W, C), but the "
+                         f"model takes {shape}: resize them, or pass image files (resized for "
+                         "you).")
+    return images, labels
 
+
+def _read_image(path: Path, card: ModelCard) -> np.ndarray:
     try:
-        with Image.open(path) as image:
-            gray = image.convert("L").resize((size, size), Image.Resampling.BOX)
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        return load_image(path, card.image_size, card.channels)
+    except ValueError:
         raise ValueError(f"{path} is not a readable image, .npy or .npz file.") from None
-    return np.asarray(gray, dtype=np.uint8)[None], None
 
 
 def _read_arrays(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
@@ -92,8 +104,9 @@ def _read_arrays(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
         raise ValueError(f"{path} is not a readable {path.suffix} file (empty, truncated or "
                          "another kind of file).") from None
     images = images[None] if images.ndim == 2 else images
-    if images.ndim != 3:
-        raise ValueError(f"{path} holds an array of shape {images.shape}; images are (N, H, W).")
+    if images.ndim not in (3, 4):
+        raise ValueError(f"{path} holds an array of shape {images.shape}; images are (N, H, W) "
+                         "or (N, H, W, C).")
     return checked_pixels(path, "the images", images), labels
 
 
@@ -120,7 +133,7 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 
 
 def predict(model: Path, images: np.ndarray) -> np.ndarray:
-    """Class probabilities (N, classes) for uint8 images (N, H, W)."""
+    """Class probabilities (N, classes) for uint8 images (N, H, W, C)."""
     run = load_runner(model)
     return softmax(run(as_model_input(images)))
 
@@ -140,7 +153,8 @@ def report(probabilities: np.ndarray, classes: list[str], labels: np.ndarray | N
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Classify images with an exported model.")
-    parser.add_argument("input", type=Path, help="an image, an .npy or an .npz file")
+    parser.add_argument("input", type=Path, nargs="+",
+                        help="image files, or one .npy or .npz file")
     parser.add_argument("--model", type=Path, help="model file (default: the first artifact)")
     parser.add_argument("--limit", type=int, default=10, help="images to list (default 10)")
     args = parser.parse_args(argv)
@@ -148,10 +162,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         model = args.model or default_model()
         card = describe(model)
-        images, labels = read_images(args.input, card.image_size)
+        images, labels = read_images(args.input, card)
         probabilities = predict(model, images)
         if labels is not None and not np.isin(labels, np.arange(len(card.classes))).all():
-            raise ValueError(f"{args.input}'s labels are not classes 0..{len(card.classes) - 1} "
+            raise ValueError(f"{args.input[0]}'s labels are not classes 0..{len(card.classes) - 1} "
                              "of this model.")
     except (ValueError, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)

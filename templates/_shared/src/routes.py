@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from . import openapi
-from .inputs import Refused, instances, parse_json, read_body, tensor
+from .inputs import Refused, image_decoder, instances, parse_json, read_body, tensor
 from .model_server import ServedModel
 from .monitoring import Metrics, observe
 from .runtimes import SERVER_PLATFORM
@@ -71,8 +71,12 @@ def _add_health(app: FastAPI, model: ServedModel, metrics: Metrics) -> None:
 
 
 def _add_v1(app: FastAPI, model: ServedModel, metrics: Metrics) -> None:
+    manifest = model.manifest
+    decode = image_decoder(manifest["image_size"], manifest["channels"],
+                           manifest["input"]["layout"])
+
     def parse(body: object) -> np.ndarray:
-        return instances(body, model.shape)
+        return instances(body, model.shape, decode)
 
     @app.post(f"/v1/models/{model.name}:predict", **openapi.predict_v1(model.shape))
     @app.post("/predict", **openapi.predict_v1(model.shape))

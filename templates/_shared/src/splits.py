@@ -1,10 +1,12 @@
 """Images and labels, split into train, validation and test: the same for every framework.
 
 To train on your own images, point ``data`` in configs/default.yaml at either
-- a folder with one sub-folder per class (``cats/``, ``dogs/``...) of image files,
-  all of one square size; they are read as grayscale and split 70/15/15, always the
-  same way; files that are not images (notes.txt, .DS_Store) are passed over, and an
-  image that cannot be read is skipped with a warning;
+- a folder with one sub-folder per class (``cats/``, ``dogs/``...) of photos of any size
+  and kind Pillow reads (JPEG, PNG, WebP, BMP, GIF; colour, grayscale, 16-bit...). Each is
+  made square and resized one way (images.py) to ``image_size``, with ``channels`` 3 when
+  any image is in colour; the split is 70/15/15 in every class, always the same way; files
+  that are not images (notes.txt, .DS_Store) are passed over, and an image that cannot be
+  read is skipped with a warning naming it;
 - or an .npz with the six arrays x_train, y_train, x_val, y_val, x_test, y_test
   (images as uint8 (N, H, W), labels as integers 0..classes-1), like data/digits.npz.
 """
@@ -17,18 +19,25 @@ from pathlib import Path
 
 import numpy as np
 
+from . import image_folder
+from .config import Config, with_overrides
+
 SPLITS = ("train", "val", "test")
 # The model halves the image twice (two 2x2 poolings), so it needs at least 4x4 pixels.
 MIN_SIDE = 4
-# An image folder smaller than this cannot be split 70/15/15.
-MIN_IMAGES = 10
+# The side photos are resized to when image_size is auto: small, for the small CNN that
+# learns from scratch on two CPU cores (bench/RESULTS.md, "Photos").
+PHOTO_SIZE = 48
 NPZ_HINT = "write it with numpy.savez(path, x_train=..., y_train=..., x_val=..., y_val=..., " \
            "x_test=..., y_test=...)"
 
 
 @dataclass(frozen=True)
 class Split:
-    """One split: ``images`` as uint8 (N, H, W) raw pixels, ``labels`` as int64 (N,)."""
+    """One split: ``images`` as uint8 (N, H, W, C) raw pixels, ``labels`` as int64 (N,).
+
+    For a photo folder ``images`` is a memory map of the cache: rows are read when used.
+    """
 
     images: np.ndarray
     labels: np.ndarray
@@ -37,8 +46,12 @@ class Split:
         return len(self.labels)
 
 
-def load_splits(path: str | Path) -> dict[str, Split]:
+def load_splits(path: str | Path, image_size: int | str = "auto", channels: int | str = "auto",
+                cache_dir: Path | None = None) -> dict[str, Split]:
     """Read the train, validation and test splits from an .npz file or an image folder.
+
+    ``image_size`` and ``channels`` (``auto`` or a number) apply to a folder; an .npz's
+    images keep their own size and have one channel.
 
     Raises:
         ValueError: when the data is missing, unreadable, or not images and labels a
@@ -46,7 +59,7 @@ def load_splits(path: str | Path) -> dict[str, Split]:
     """
     path = Path(path)
     if path.is_dir():
-        return split_image_folder(path)
+        return split_image_folder(path, image_size, channels, cache_dir)
     if not path.is_file():
         raise ValueError(f"Data file {path} does not exist (set 'data' in the config).")
     arrays = _read_npz(path)
@@ -68,7 +81,19 @@ def load_splits(path: str | Path) -> dict[str, Split]:
     if len(np.unique(splits["train"].labels)) < 2:
         raise ValueError(f"{path}: y_train holds a single class; a classifier needs "
                          "examples of at least two classes.")
-    return splits
+    _check_npz_settings(path, splits["train"].images.shape[1], image_size, channels)
+    return {name: Split(split.images[..., None], split.labels) for name, split in splits.items()}
+
+
+def _check_npz_settings(path: Path, side: int, image_size: int | str,
+                        channels: int | str) -> None:
+    """An .npz is used as it is: a size or channel count it does not have is an error."""
+    if image_size not in ("auto", side):
+        raise ValueError(f"{path} holds {side}x{side} images, but image_size is {image_size}: "
+                         "set image_size: auto (an .npz is used at its own size).")
+    if channels not in ("auto", 1):
+        raise ValueError(f"{path} holds grayscale images (N, H, W), but channels is {channels}: "
+                         "set channels: auto.")
 
 
 def _read_npz(path: Path) -> dict[str, np.ndarray]:
@@ -131,61 +156,58 @@ def _size(images: np.ndarray) -> str:
 
 
 def _check_image_size(where: str, images: np.ndarray) -> None:
-    height, width = images.shape[1:]
+    height, width = images.shape[1:3]
     if height != width:
         raise ValueError(f"The images in {where} are {height}x{width} (HxW); the model takes "
                          "square images: crop or pad them to H = W.")
-    if height < MIN_SIDE:
-        raise ValueError(f"The images in {where} are {height}x{width}; the model needs at "
-                         f"least {MIN_SIDE}x{MIN_SIDE} pixels: enlarge them.")
+    _check_side(where, height)
 
 
-def split_image_folder(root: Path, seed: int = 0) -> dict[str, Split]:
-    """Read root/<class>/<image> as grayscale; labels follow the sorted class folder names."""
-    classes = class_names(root)
-    if len(classes) < 2:
-        raise ValueError(f"{root} has {len(classes)} class folder(s); a classifier needs at "
-                         "least two, one sub-folder of images per class.")
-    images: list[np.ndarray] = []
-    labels: list[int] = []
-    for label, name in enumerate(classes):
-        found = _read_class(root / name)
-        if not found:
-            raise ValueError(f"The class folder {root / name} holds no readable images: add "
-                             "some, or remove the folder.")
-        for file, image in found:
-            if image.shape != (images or [image])[0].shape:
-                raise ValueError(f"{file} is {_size(image[None])}, but the images before it "
-                                 f"are {_size(images[0][None])}: resize them to one size.")
-            images.append(image)
-        labels += [label] * len(found)
-    _check_image_size(str(root), np.stack(images))
-    if len(images) < MIN_IMAGES:
-        raise ValueError(f"{root} holds {len(images)} images in class folders; "
-                         f"at least {MIN_IMAGES} are needed to split.")
-    order = np.random.default_rng(seed).permutation(len(images))
-    stacked, labels_array = np.stack(images)[order], np.asarray(labels, dtype=np.int64)[order]
-    cut_val, cut_test = int(0.7 * len(order)), int(0.85 * len(order))
-    parts = {"train": slice(0, cut_val), "val": slice(cut_val, cut_test),
-             "test": slice(cut_test, None)}
-    return {name: Split(stacked[part], labels_array[part]) for name, part in parts.items()}
+def _check_side(where: str, side: int) -> None:
+    if side < MIN_SIDE:
+        raise ValueError(f"The images in {where} are {side}x{side}; the model needs at "
+                         f"least {MIN_SIDE}x{MIN_SIDE} pixels: enlarge them (image_size).")
 
 
-def _read_class(folder: Path) -> list[tuple[Path, np.ndarray]]:
-    """A class folder's images as grayscale; unreadable images are skipped with a warning."""
-    from PIL import Image
+def split_image_folder(root: Path, image_size: int | str = "auto",
+                       channels: int | str = "auto",
+                       cache_dir: Path | None = None) -> dict[str, Split]:
+    """root/<class>/<image>, decoded by images.load_image; labels follow the sorted class names.
 
-    image_suffixes = set(Image.registered_extensions())
-    images = []
-    for file in sorted(folder.iterdir()):
-        if file.name.startswith(".") or file.suffix.lower() not in image_suffixes:
-            continue  # notes.txt, .DS_Store and the like: not images, nothing to say
-        try:
-            with Image.open(file) as image:
-                images.append((file, np.asarray(image.convert("L"), dtype=np.uint8)))
-        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
-            print(f"warning: skipped {file}: not a readable image ({error}).", file=sys.stderr)
-    return images
+    The split is stratified (70/15/15 in every class) and stable: a file's split depends on
+    its name alone. With ``cache_dir``, the pixels are kept there and reused (image_folder.py).
+    """
+    folder = image_folder.scan(root)
+    size = PHOTO_SIZE if image_size == "auto" else int(image_size)
+    depth = image_folder.auto_channels(folder) if channels == "auto" else int(channels)
+    _check_side(str(root), size)
+    assignment = image_folder.assign_splits(folder)
+    images, labels, skipped = image_folder.cached_arrays(folder, size, depth, cache_dir,
+                                                         assignment)
+    splits = {name: Split(images[part], labels[part]) for part, name in enumerate(SPLITS)}
+    counts = np.bincount(np.concatenate(labels), minlength=len(folder.classes))
+    if small := [name for name, count in zip(folder.classes, counts, strict=True)
+                 if count < image_folder.MIN_PER_CLASS]:
+        raise ValueError(f"The class folder(s) {', '.join(str(root / n) for n in small)} hold "
+                         f"fewer than {image_folder.MIN_PER_CLASS} readable images; each class "
+                         "needs one each for training, validation and test: add images.")
+    _summarise(root, folder.classes, counts, (size, depth), skipped)
+    return splits
+
+
+def _summarise(root: Path, classes: list[str], counts: np.ndarray, shape: tuple[int, int],
+               skipped: list[str]) -> None:
+    """One line on what was read, another on skipped files or unequal classes."""
+    listed = ", ".join(f"{name} {count}" for name, count in zip(classes, counts, strict=True))
+    print(f"data: {root}: {counts.sum()} images in {len(classes)} classes ({listed}), "
+          f"as {shape[0]}x{shape[0]}x{shape[1]}", file=sys.stderr)
+    if skipped:
+        print(f"warning: skipped {len(skipped)} unreadable image(s) of {root} (named above).",
+              file=sys.stderr)
+    if counts.max() >= image_folder.IMBALANCE * counts.min():
+        print(f"warning: the classes are imbalanced (largest {counts.max()}, smallest "
+              f"{counts.min()}: {listed}); accuracy alone can mislead, so look at each class, "
+              "or add images to the small ones.", file=sys.stderr)
 
 
 def class_names(path: str | Path) -> list[str]:
@@ -199,3 +221,23 @@ def class_names(path: str | Path) -> list[str]:
 def num_classes(splits: dict[str, Split]) -> int:
     """The number of classes: one more than the largest label seen."""
     return int(max(split.labels.max() for split in splits.values())) + 1
+
+
+def load_data(config: Config, cache: bool = True) -> dict[str, Split]:
+    """The config's data at its image_size and channels; a photo folder's pixels are cached
+    in run_dir/cache (``cache``) and reused while the folder is unchanged."""
+    cache_dir = Path(config.run_dir) / "cache" if cache else None
+    return load_splits(config.data, config.image_size, config.channels, cache_dir)
+
+
+def augments(config: Config) -> bool:
+    """Whether training images are augmented: ``auto`` is yes for a photo folder and no for
+    an .npz (the digits: a flipped digit is another digit)."""
+    return Path(config.data).is_dir() if config.augment == "auto" else bool(config.augment)
+
+
+def trained_on(config: Config, saved: dict) -> Config:
+    """``config`` with the data settings a checkpoint was trained with (``saved``: its config),
+    which ``train --set data=...`` may have changed from the config file's."""
+    keys = ("data", "image_size", "channels")
+    return with_overrides(config, **{key: saved[key] for key in keys if key in saved})

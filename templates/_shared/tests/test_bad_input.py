@@ -44,6 +44,7 @@ def npy_bytes() -> bytes:
 
 def folder(tmp_path: Path, counts: dict[str, int]) -> Path:
     rng = np.random.default_rng(0)
+    (tmp_path / "images").mkdir()
     for name, count in counts.items():
         (tmp_path / "images" / name).mkdir(parents=True)
         for index in range(count):
@@ -74,7 +75,10 @@ BAD_DATA = {
                     "x_val is empty"),
     "one class folder": (lambda tmp: folder(tmp, {"a": 12}), "at least two"),
     "an empty class folder": (lambda tmp: folder(tmp, {"a": 8, "b": 8, "c": 0}),
-                              "c holds no readable images"),
+                              "c holds 0 image file(s)"),
+    "an empty folder": (lambda tmp: folder(tmp, {}), "has 0 class folder(s) (none)"),
+    "a class too small to split": (lambda tmp: folder(tmp, {"a": 8, "b": 2}),
+                                   "b holds 2 image file(s); each class needs at least 3"),
 }
 
 
@@ -132,4 +136,12 @@ def test_unreadable_images_are_skipped_with_a_warning_and_other_files_quietly(tm
     (images / "b" / ".DS_Store").write_bytes(b"\0\1\2")
     assert main(["--set", f"data={images}", "--dry-run"]) == 0
     warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warn")]
-    assert len(warnings) == 1 and str(images / "a" / "0.png") in warnings[0]
+    assert len(warnings) == 2 and str(images / "a" / "0.png") in warnings[0]
+    assert f"skipped 1 unreadable image(s) of {images}" in warnings[1]
+
+
+def test_unequal_classes_are_reported_with_their_counts(tmp_path, capsys):
+    images = folder(tmp_path, {"few": 4, "many": 16})
+    assert main(["--set", f"data={images}", "--dry-run"]) == 0
+    err = capsys.readouterr().err
+    assert "classes are imbalanced (largest 16, smallest 4: few 4, many 16)" in err

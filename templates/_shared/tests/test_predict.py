@@ -13,7 +13,7 @@ from .conftest import ROOT
 def test_predict_reads_the_checkpoint_and_an_image(trained, tmp_path, capsys):
     test = load_splits(trained.data)["test"]
     image_path = tmp_path / "digit.png"
-    Image.fromarray(test.images[0]).save(image_path)
+    Image.fromarray(test.images[0, :, :, 0]).save(image_path)
     checkpoint = Path(trained.run_dir) / CHECKPOINT
     assert main([str(image_path), "--model", str(checkpoint)]) == 0
     assert "image 0:" in capsys.readouterr().out
@@ -43,8 +43,9 @@ def test_a_damaged_manifest_is_named(trained, tmp_path, capsys):
 def test_an_image_is_resized_to_the_models_input_and_classes_are_named(folder_run, tmp_path,
                                                                         capsys):
     config = folder_run
-    image_path = tmp_path / "digit.png"  # 8x8, for a model trained on 16x16 images
-    Image.fromarray(load_splits(ROOT / "data" / "digits.npz")["test"].images[0]).save(image_path)
+    image_path = tmp_path / "digit.png"  # 8x8, for a model trained on 48x48 images
+    digit = load_splits(ROOT / "data" / "digits.npz")["test"].images[0, :, :, 0]
+    Image.fromarray(digit).save(image_path)
     assert main([str(image_path), "--model", str(Path(config.run_dir) / CHECKPOINT)]) == 0
     first = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("image"))
     assert first.split()[2] in ("zero", "one", "two"), first
@@ -55,4 +56,9 @@ def test_arrays_of_another_size_than_the_model_are_refused(folder_run, capsys):
     data = ROOT / "data" / "digits.npz"
     assert main([str(data), "--model", str(Path(config.run_dir) / CHECKPOINT)]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("error: ") and "the model takes 16x16" in err
+    assert err.startswith("error: ") and "the model takes (48, 48, 1)" in err
+
+
+def test_a_folder_is_not_an_image_and_the_message_says_what_to_pass(trained, tmp_path, capsys):
+    assert main([str(tmp_path), "--model", str(Path(trained.run_dir) / CHECKPOINT)]) == 1
+    assert f"{tmp_path} is a folder; pass image files" in capsys.readouterr().err

@@ -2,6 +2,7 @@
 (and like tritonclient expects), batching changes no answer, every bad request is a counted
 4xx with a JSON message, never a 500, and SIGTERM loses no accepted request."""
 
+import base64
 import json
 import re
 import signal
@@ -18,7 +19,10 @@ import numpy as np
 import pytest
 import tritonclient.http as tritonclient
 from fastapi.testclient import TestClient
+from PIL import Image
 
+from {{ cookiecutter.package_name }}.data import as_model_input
+from {{ cookiecutter.package_name }}.images import load_image
 from {{ cookiecutter.package_name }}.model_server import Settings, server_artifact
 from {{ cookiecutter.package_name }}.runtimes import load_runner
 from {{ cookiecutter.package_name }}.serve import MODEL_NAME, create_app
@@ -60,6 +64,29 @@ def test_both_protocols_answer_like_the_runtime(client, artifacts, images):
     output = v2.json()["outputs"][0]
     assert output["shape"] == list(logits.shape)
     assert np.asarray(output["data"]).reshape(output["shape"]).tolist() == logits.tolist()
+
+
+def test_encoded_images_are_read_the_way_training_read_them(client, artifacts, tmp_path):
+    pixels = np.random.default_rng(0).integers(0, 256, (40, 30), dtype=np.uint8)
+    Image.fromarray(pixels).save(tmp_path / "photo.png")
+    manifest = json.loads((artifacts / "manifest.json").read_text())
+    decoded = load_image(tmp_path / "photo.png", manifest["image_size"], manifest["channels"])
+    instance = {"b64": base64.b64encode((tmp_path / "photo.png").read_bytes()).decode()}
+    answer = client.post(PREDICT, json={"instances": [instance, instance]})
+    assert answer.status_code == 200, answer.text
+    expected = expected_logits(artifacts, as_model_input(decoded[None]))
+    np.testing.assert_allclose(answer.json()["predictions"], np.r_[expected, expected],
+                               atol=1e-4)
+
+
+@pytest.mark.parametrize(("instance", "message"), [
+    ({"b64": "not base64!"}, 'Instance 0\'s "b64" is not valid base64.'),
+    ({"b64": base64.b64encode(b"notes").decode()}, "Instance 0 is not an image this service"),
+    ({"b64": 3}, 'Instance 0 must be {"b64": "<base64 of an image file>"}'),
+])
+def test_bad_encoded_images_are_refused_with_a_message(client, instance, message):
+    answer = client.post(PREDICT, json={"instances": [instance]})
+    assert answer.status_code == 400 and message in answer.json()["error"], answer.text
 
 
 @pytest.mark.parametrize("batching", [True, False])

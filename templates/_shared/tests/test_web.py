@@ -1,5 +1,5 @@
 """The page's server hands out what the page needs, to this machine only, and nothing else;
-the page's JavaScript prepares an image exactly as Pillow does."""
+the page's JavaScript prepares an image exactly as images.py does."""
 
 import json
 import shutil
@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from {{ cookiecutter.package_name }}.images import prepare
 from {{ cookiecutter.package_name }}.web import main, make_server{% if cookiecutter._framework == "TensorFlow" %}, page_file{% endif %}
 
 from .conftest import ROOT
@@ -101,17 +102,13 @@ console.log(JSON.stringify(prepared));
 """
 
 
-def pillow_input(rgb: np.ndarray, size: int, channels: int, layout: str) -> np.ndarray:
-    """Grey or RGB, centre square, Pillow's BILINEAR resize, in the model's layout."""
-    image = Image.fromarray(rgb).convert("L" if channels == 1 else "RGB")
-    side = min(image.size)
-    left, top = (image.width - side) // 2, (image.height - side) // 2
-    square = image.crop((left, top, left + side, top + side))
-    pixels = np.asarray(square.resize((size, size), Image.BILINEAR)).reshape(size, size, -1)
+def python_input(rgb: np.ndarray, size: int, channels: int, layout: str) -> np.ndarray:
+    """What images.py makes of the same pixels, in the model's layout."""
+    pixels = prepare(Image.fromarray(rgb), size, channels)
     return pixels.transpose(2, 0, 1) if layout == "NCHW" else pixels
 
 
-def test_the_page_prepares_images_as_pillow_does():
+def test_the_page_prepares_images_as_python_does():
     node = shutil.which("node")
     assert node, "the web page's tests need Node.js 20+ (see README)"
     rng = np.random.default_rng(0)
@@ -123,7 +120,7 @@ def test_the_page_prepares_images_as_pillow_does():
         rgba = np.dstack([rgb, np.full((height, width), 255, np.uint8)])
         cases.append({"rgba": rgba.ravel().tolist(), "width": width, "height": height,
                       "spec": {"size": size, "channels": channels, "layout": layout}})
-        expected.append(pillow_input(rgb, size, channels, layout).ravel())
+        expected.append(python_input(rgb, size, channels, layout).ravel())
     result = subprocess.run([node, "--input-type=module", "-e", PREPARE], cwd=ROOT,
                             input=json.dumps(cases), capture_output=True, text=True, check=True)
     for case, page, pillow in zip(cases, json.loads(result.stdout), expected, strict=True):

@@ -104,9 +104,8 @@ export function toModelInput({ data, width, height }, { size, channels, layout }
   return pixels;
 }
 
-/** The input's size, channels and layout, from the manifest's input shape (batch axis first). */
+/** What the manifest says the model takes: side, channels, layout and batch-1 shape. */
 export function inputSpec(manifest) {
-  const { shape, layout } = manifest.input;
-  const [size, channels] = layout === "NCHW" ? [shape[2], shape[1]] : [shape[1], shape[3]];
-  return { size, channels, layout, dims: [1, ...shape.slice(1)] };
+  const { image_size: size, channels, input } = manifest;
+  return { size, channels, layout: input.layout, dims: [1, ...input.shape.slice(1)] };
 }

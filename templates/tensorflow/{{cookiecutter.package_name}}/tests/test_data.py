@@ -1,6 +1,7 @@
 import numpy as np
+import tensorflow as tf
 
-from {{ cookiecutter.package_name }}.data import as_model_input, load_splits, make_dataset
+from {{ cookiecutter.package_name }}.data import as_model_input, augment, load_splits, make_dataset
 
 
 def test_shuffled_order_depends_only_on_the_seed(default_config):
@@ -17,3 +18,19 @@ def test_model_input_is_raw_pixels_with_a_channel_axis(default_config):
     pixels = as_model_input(load_splits(default_config.data)["test"].images)
     assert pixels.shape[1:] == (8, 8, 1) and pixels.dtype == np.float32
     assert pixels.min() >= 0 and 1 < pixels.max() <= 255
+
+
+def test_augmentation_changes_each_image_within_the_pixel_range():
+    pixels = np.random.default_rng(0).uniform(0, 255, (16, 24, 24, 3)).astype(np.float32)
+    changed = augment(tf.constant(pixels)).numpy()
+    assert changed.shape == pixels.shape
+    assert changed.min() >= 0 and changed.max() <= 255
+    assert all(not np.allclose(a, b) for a, b in zip(changed, pixels, strict=True))
+
+
+def test_only_the_training_pipeline_is_augmented(default_config):
+    split = load_splits(default_config.data)["test"]
+    plain = next(iter(make_dataset(split, 8, False, 0)))[0].numpy()
+    np.testing.assert_array_equal(plain, as_model_input(split.images[:8]))
+    augmented = next(iter(make_dataset(split, 8, False, 0, augmented=True)))[0].numpy()
+    assert not np.allclose(plain, augmented)

@@ -63,8 +63,7 @@ sys.exit(main(sys.argv[1:]))
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs resource limits (Linux, macOS)")
-def test_real_threads_are_reported_and_a_disk_that_refuses_writes_is_one_line(folder_run,
-                                                                              tmp_path):
+def test_real_threads_are_reported_and_a_disk_that_refuses_writes_is_one_line(tmp_path):
     """Training in a process where TensorFlow already runs reports the threads it really
     uses (never 0); then a file-size limit makes the OS refuse a write, as a full disk does."""
     import resource
@@ -72,7 +71,7 @@ def test_real_threads_are_reported_and_a_disk_that_refuses_writes_is_one_line(fo
     def refuse_files_over_16_kb() -> None:
         resource.setrlimit(resource.RLIMIT_FSIZE, (16_384, 16_384))
 
-    command = [sys.executable, "-c", STARTED_THEN_TRAIN, "--set", f"data={folder_run.data}",
+    command = [sys.executable, "-c", STARTED_THEN_TRAIN,
                "--set", f"run_dir={tmp_path / 'runs'}", "--epochs", "1"]
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False,
                             preexec_fn=refuse_files_over_16_kb)

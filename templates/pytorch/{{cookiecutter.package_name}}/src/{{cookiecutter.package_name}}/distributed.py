@@ -11,12 +11,13 @@ import math
 import os
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from .data import Split, as_model_input
+from .data import Split, as_model_input, augment
 
 PRECISIONS = ("float32", "bfloat16", "float16")
 # An autocast context for the forward pass, and a gradient scaler (active for float16).
@@ -113,22 +114,18 @@ def mixed_precision(precision: str, device: torch.device) -> Precision:
 
 
 class ShardedBatches:
-    """This process's share of a split, taken batch by batch from tensors kept on the device.
+    """This process's share of a split, read batch by batch (augmented, if asked).
 
-    The whole split is copied to the device once (the digits, like many first datasets, fit
-    easily), and each batch is one indexing operation: no per-sample DataLoader work. The
-    order depends only on the seed and the epoch, so a resumed run sees the same batches.
+    Each batch is one indexing operation on the split's array: rows of a photo folder's
+    cache are read from disk only when their batch comes, so a folder larger than memory
+    trains too. The order (and the augmentation) depends only on the seed and the epoch, so
+    a resumed run sees the same batches.
     """
 
     def __init__(self, split: Split, batch_size: int, shuffle: bool, seed: int,
-                 process: Process) -> None:
-        pinned = process.device.type == "cuda"
-        pixels = torch.from_numpy(as_model_input(split.images))
-        labels = torch.from_numpy(split.labels)
-        self.pixels = (pixels.pin_memory() if pinned else pixels).to(process.device,
-                                                                      non_blocking=pinned)
-        self.labels = (labels.pin_memory() if pinned else labels).to(process.device,
-                                                                      non_blocking=pinned)
+                 process: Process, augment: bool = False) -> None:
+        self.split, self.augment = split, augment
+        self.labels = torch.from_numpy(split.labels)
         self.batch_size, self.shuffle, self.seed, self.process = batch_size, shuffle, seed, process
         self.epoch = 0
 
@@ -148,7 +145,15 @@ class ShardedBatches:
         return math.ceil(len(self._indices()) / self.batch_size)
 
     def __iter__(self):
-        indices = self._indices().to(self.process.device)
+        indices, device = self._indices().numpy(), self.process.device
+        generator = torch.Generator().manual_seed(self.seed * 10_000 + self.epoch + 1)
+        pinned = device.type == "cuda"
         for first in range(0, len(indices), self.batch_size):
             batch = indices[first:first + self.batch_size]
-            yield self.pixels[batch], self.labels[batch]
+            pixels = torch.from_numpy(as_model_input(self.split.images[np.sort(batch)]))
+            labels = self.labels[np.sort(batch)]
+            if pinned:
+                pixels, labels = pixels.pin_memory(), labels.pin_memory()
+            pixels = pixels.to(device, non_blocking=pinned)
+            yield (augment(pixels, generator) if self.augment else pixels,
+                   labels.to(device, non_blocking=pinned))

@@ -22,7 +22,8 @@ from torch import nn
 
 from . import runtimes{{ ", tracking" if cookiecutter.tracking else "" }}
 from .config import TARGETS, Config, load_config, with_overrides
-from .data import as_model_input, class_names, load_splits
+from .data import as_model_input, class_names, load_data, trained_on
+from .images import RESIZE
 from .quiet import tame_known_noise
 from .train import CHECKPOINT, load_checkpoint
 
@@ -149,7 +150,8 @@ def export(config: Config) -> dict:
     """Write and verify every artifact the config's targets need; return the manifest."""
     tame_known_noise()
     model, checkpoint = load_checkpoint(Path(config.run_dir) / CHECKPOINT)
-    test = load_splits(config.data)["test"]
+    config = trained_on(config, checkpoint["config"])
+    test = load_data(config)["test"]
     pixels = as_model_input(test.images)
     with torch.no_grad():
         reference = model(torch.from_numpy(pixels)).numpy()
@@ -160,6 +162,8 @@ def export(config: Config) -> dict:
     manifest = {"input": {"name": "pixels", "shape": [None, *pixels.shape[1:]],
                           "dtype": "float32", "layout": "NCHW", "range": [0, 255]},
                 "classes": class_names(config.data) or [str(n) for n in range(reference.shape[1])],
+                "image_size": int(pixels.shape[2]), "channels": int(pixels.shape[1]),
+                "resize": RESIZE,
                 "checkpoint": {"epoch": checkpoint["epoch"],
                                "val_accuracy": checkpoint["val_accuracy"]},
                 "artifacts": []}

@@ -7,14 +7,15 @@ from torch import nn
 class DigitsCNN(nn.Module):
     """Three 3x3 convolutions and a linear classifier.
 
-    It takes raw pixels (0-255) as float32 (N, 1, H, W) and scales them itself,
+    It takes raw pixels (0-255) as float32 (N, channels, H, W) and scales them itself,
     so the exported models need no preprocessing on any target.
     """
 
-    def __init__(self, num_classes: int = 10, image_size: int = 8, width: int = 32) -> None:
+    def __init__(self, num_classes: int = 10, image_size: int = 8, width: int = 32,
+                 channels: int = 1) -> None:
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv2d(1, width, kernel_size=3, padding=1),
+            nn.Conv2d(channels, width, kernel_size=3, padding=1),
             nn.ReLU(),
             nn.Conv2d(width, 2 * width, kernel_size=3, padding=1),
             nn.ReLU(),
@@ -31,5 +32,5 @@ class DigitsCNN(nn.Module):
         )
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
-        """Return class logits (N, num_classes) for raw pixels (N, 1, H, W)."""
+        """Return class logits (N, num_classes) for raw pixels (N, channels, H, W)."""
         return self.classifier(self.features(pixels / 255.0))

@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from . import checkpoint, distributed{{ ", tracking" if cookiecutter.tracking else "" }}
 from .config import Config, load_config, parse_override
-from .data import load_splits, num_classes
+from .data import augments, load_data, num_classes
 from .distributed import ShardedBatches
 from .model import DigitsCNN
 from .progress import Progress, explain_interrupt
@@ -123,10 +123,10 @@ def evaluate(model: nn.Module, batches: Iterable, device: torch.device,
 
 
 def save_best(path: Path, model: nn.Module, config: Config, classes: int,
-              image_size: int, epoch: int, val_accuracy: float) -> None:
+              shape: tuple[int, int], epoch: int, val_accuracy: float) -> None:
     """A checkpoint that describes itself: weights plus the settings that made them."""
     checkpoint.save({"model_state": model.state_dict(), "config": asdict(config),
-                     "num_classes": classes, "image_size": image_size,
+                     "num_classes": classes, "image_size": shape[0], "channels": shape[1],
                      "epoch": epoch, "val_accuracy": val_accuracy}, path)
 
 
@@ -135,7 +135,7 @@ def load_checkpoint(path: Path) -> tuple[DigitsCNN, dict]:
     if not path.is_file():
         raise ValueError(f"No checkpoint at {path}: train first (python -m {__package__}.train).")
     saved = checkpoint.load(path)
-    model = DigitsCNN(saved["num_classes"], saved["image_size"])
+    model = DigitsCNN(saved["num_classes"], saved["image_size"], channels=saved["channels"])
     model.load_state_dict(saved["model_state"])
     return model.eval(), saved
 
@@ -143,11 +143,13 @@ def load_checkpoint(path: Path) -> tuple[DigitsCNN, dict]:
 def dry_run_step(config: Config, process: distributed.Process) -> dict:
     """One training and one validation batch, writing nothing."""
     torch.manual_seed(config.seed)
-    splits = load_splits(config.data)
-    model = DigitsCNN(num_classes(splits), splits["train"].images.shape[1]).to(process.device)
+    splits = load_data(config, cache=False)
+    _, size, _, channels = splits["train"].images.shape
+    model = DigitsCNN(num_classes(splits), size, channels=channels).to(process.device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate)
     scheduler = torch.optim.lr_scheduler.ConstantLR(optimizer, factor=1.0)
-    batches = ShardedBatches(splits["train"], config.batch_size, True, config.seed, process)
+    batches = ShardedBatches(splits["train"], config.batch_size, True, config.seed, process,
+                             augments(config))
     loss = train_one_epoch(model, batches, optimizer, scheduler, process.device, 1,
                            distributed.mixed_precision(config.precision, process.device))
     val_loss, _ = evaluate(model, ShardedBatches(splits["val"], 256, False, 0, process),
@@ -179,12 +181,13 @@ def train(config: Config, dry_run: bool = False, fresh: bool = False) -> dict:
 def fit(config: Config, process: distributed.Process, fresh: bool) -> dict:
     torch.manual_seed(config.seed)
     threads = set_threads(config.threads)
-    splits = load_splits(config.data)
-    classes, image_size = num_classes(splits), splits["train"].images.shape[1]
-    train_batches = ShardedBatches(splits["train"], config.batch_size, True, config.seed, process)
+    splits = load_data(config)
+    classes, (_, image_size, _, channels) = num_classes(splits), splits["train"].images.shape
+    train_batches = ShardedBatches(splits["train"], config.batch_size, True, config.seed, process,
+                                   augments(config))
     val_batches = ShardedBatches(splits["val"], 256, False, config.seed, process)
 
-    model = DigitsCNN(classes, image_size).to(process.device)
+    model = DigitsCNN(classes, image_size, channels=channels).to(process.device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate,
                                   weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
@@ -222,8 +225,8 @@ def fit(config: Config, process: distributed.Process, fresh: bool) -> dict:
                 for name in ("train_loss", "val_loss", "val_accuracy"):
                     writer.add_scalar(name, progress.history[-1][name], epoch)
                 if best:
-                    save_best(run_dir / CHECKPOINT, model, config, classes, image_size, epoch,
-                              val_accuracy)
+                    save_best(run_dir / CHECKPOINT, model, config, classes,
+                              (image_size, channels), epoch, val_accuracy)
                 checkpoint.save_resume_state(run_dir, config, parts, progress)
 {%- if cookiecutter.tracking or cookiecutter.tuning %}
                 epoch_finished(progress.history[-1])

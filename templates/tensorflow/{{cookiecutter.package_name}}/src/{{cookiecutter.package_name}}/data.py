@@ -1,26 +1,87 @@
 """The data as the model takes it. Reading your own images: see splits.py."""
 
+import math
+
 import numpy as np
 import tensorflow as tf
 
-from .splits import SPLITS, Split, class_names, load_splits, num_classes, split_image_folder
+from .splits import (
+    SPLITS,
+    Split,
+    augments,
+    class_names,
+    load_data,
+    load_splits,
+    num_classes,
+    split_image_folder,
+    trained_on,
+)
 
-__all__ = ["SPLITS", "Split", "as_model_input", "class_names", "load_splits", "make_dataset",
-           "num_classes", "split_image_folder"]
+__all__ = ["SPLITS", "Split", "as_model_input", "augment", "augments", "class_names", "load_data",
+           "load_splits", "make_dataset", "num_classes", "split_image_folder", "trained_on"]
+
+# Random resized crop: the share of the image's area kept, and the crop's width/height ratio.
+CROP_AREA = (0.6, 1.0)
+CROP_RATIO = (3 / 4, 4 / 3)
+# Colour jitter: brightness and contrast are each scaled by a factor in 1 +- JITTER.
+JITTER = 0.15
 
 
 def as_model_input(images: np.ndarray) -> np.ndarray:
-    """Raw uint8 (N, H, W) pixels as the model takes them: float32 (N, H, W, 1), 0-255.
+    """Raw uint8 (N, H, W, C) pixels as the model takes them: float32 (N, H, W, C), 0-255.
 
     Scaling to 0-1 happens inside the model (a Rescaling layer), so every runtime
     (LiteRT, LiteRT.js, TF Serving) takes raw pixels.
     """
-    return np.ascontiguousarray(images[:, :, :, None], dtype=np.float32)
+    return np.ascontiguousarray(images, dtype=np.float32)
 
 
-def make_dataset(split: Split, batch_size: int, shuffle: bool, seed: int) -> tf.data.Dataset:
-    """A tf.data pipeline whose shuffled order depends only on ``seed``."""
-    dataset = tf.data.Dataset.from_tensor_slices((as_model_input(split.images), split.labels))
+def augment(pixels: tf.Tensor) -> tf.Tensor:
+    """A batch (N, H, W, C) of raw pixels, each randomly cropped and resized back, flipped
+    left-right half of the time, and its brightness and contrast changed a little."""
+    count, size = tf.shape(pixels)[0], tf.shape(pixels)[1:3]
+
+    def uniform(low: float, high: float) -> tf.Tensor:
+        return tf.random.uniform([count], low, high)
+
+    area = uniform(*CROP_AREA)
+    ratio = tf.exp(uniform(math.log(CROP_RATIO[0]), math.log(CROP_RATIO[1])))
+    width = tf.minimum(tf.sqrt(area * ratio), 1.0)
+    height = tf.minimum(tf.sqrt(area / ratio), 1.0)
+    left, top = (1 - width) * uniform(0, 1), (1 - height) * uniform(0, 1)
+    right, bottom = left + width, top + height
+    flip = uniform(0, 1) < 0.5  # a box whose left is right of its right is read mirrored
+    boxes = tf.stack([top, tf.where(flip, right, left), bottom, tf.where(flip, left, right)], 1)
+    cropped = tf.image.crop_and_resize(pixels, boxes, tf.range(count), size)
+    mean = tf.reduce_mean(cropped, axis=[1, 2, 3], keepdims=True)
+    contrast = tf.reshape(uniform(1 - JITTER, 1 + JITTER), [-1, 1, 1, 1])
+    brightness = tf.reshape(uniform(1 - JITTER, 1 + JITTER), [-1, 1, 1, 1])
+    return tf.clip_by_value(((cropped - mean) * contrast + mean) * brightness, 0, 255)
+
+
+def make_dataset(split: Split, batch_size: int, shuffle: bool, seed: int,
+                 augmented: bool = False) -> tf.data.Dataset:
+    """A tf.data pipeline whose shuffled order depends only on ``seed``.
+
+    Batches are read from the split's array in parallel and prefetched: rows of a photo
+    folder's cache come from disk only when their batch does, so a folder larger than
+    memory trains too.
+    """
+    shape = (None, *split.images.shape[1:])
+
+    def read(indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        rows = np.sort(indices)
+        return as_model_input(split.images[rows]), split.labels[rows]
+
+    def read_batch(indices: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        pixels, labels = tf.numpy_function(read, [indices], (tf.float32, tf.int64))
+        return tf.ensure_shape(pixels, shape), tf.ensure_shape(labels, (None,))
+
+    dataset = tf.data.Dataset.range(len(split))
     if shuffle:
         dataset = dataset.shuffle(len(split), seed=seed, reshuffle_each_iteration=True)
-    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    dataset = dataset.batch(batch_size).map(read_batch, num_parallel_calls=tf.data.AUTOTUNE)
+    if augmented:
+        dataset = dataset.map(lambda pixels, labels: (augment(pixels), labels),
+                              num_parallel_calls=tf.data.AUTOTUNE)
+    return dataset.prefetch(tf.data.AUTOTUNE)

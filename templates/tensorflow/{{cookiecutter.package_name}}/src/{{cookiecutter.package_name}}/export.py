@@ -30,7 +30,8 @@ import tensorflow as tf
 
 from . import runtimes{{ ", tracking" if cookiecutter.tracking else "" }}
 from .config import TARGETS, Config, load_config, with_overrides
-from .data import as_model_input, class_names, load_splits
+from .data import as_model_input, class_names, load_data, trained_on
+from .images import RESIZE
 {%- if litert or cookiecutter.web %}
 from .quiet import native_noise_dropped
 {%- endif %}
@@ -161,8 +162,9 @@ def size_of(path: Path) -> int:
 
 def export(config: Config) -> dict:
     """Write and verify every artifact the config's targets need; return the manifest."""
-    model, _ = load_checkpoint(Path(config.run_dir) / CHECKPOINT)
-    splits = load_splits(config.data)
+    model, saved = load_checkpoint(Path(config.run_dir) / CHECKPOINT)
+    config = trained_on(config, saved["config"])
+    splits = load_data(config)
     pixels = as_model_input(splits["test"].images)
     reference = model(pixels, training=False).numpy()
     sample = as_model_input(splits["train"].images[:200])  # int8 calibration images
@@ -171,6 +173,8 @@ def export(config: Config) -> dict:
     manifest = {"input": {"name": "pixels", "shape": [None, *pixels.shape[1:]],
                           "dtype": "float32", "layout": "NHWC", "range": [0, 255]},
                 "classes": class_names(config.data) or [str(n) for n in range(reference.shape[1])],
+                "image_size": int(pixels.shape[2]), "channels": int(pixels.shape[3]),
+                "resize": RESIZE,
                 "artifacts": []}
     failures = []
     for name, targets in plan(config.targets).items():

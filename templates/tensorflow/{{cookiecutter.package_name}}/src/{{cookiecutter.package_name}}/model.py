@@ -3,13 +3,14 @@
 import keras
 
 
-def build_model(num_classes: int = 10, image_size: int = 8, width: int = 32) -> keras.Model:
+def build_model(num_classes: int = 10, image_size: int = 8, width: int = 32,
+                channels: int = 1) -> keras.Model:
     """Three 3x3 convolutions and a linear classifier.
 
-    It takes raw pixels (0-255) as float32 (N, H, W, 1) named ``pixels`` and scales
+    It takes raw pixels (0-255) as float32 (N, H, W, channels) named ``pixels`` and scales
     them itself, so the exported models need no preprocessing on any target.
     """
-    pixels = keras.Input((image_size, image_size, 1), name="pixels")
+    pixels = keras.Input((image_size, image_size, channels), name="pixels")
     x = keras.layers.Rescaling(1 / 255)(pixels)
     x = keras.layers.Conv2D(width, 3, padding="same", activation="relu")(x)
     x = keras.layers.Conv2D(2 * width, 3, padding="same", activation="relu")(x)

@@ -22,7 +22,7 @@ import tensorflow as tf
 
 from . import checkpoint, distributed{{ ", tracking" if cookiecutter.tracking else "" }}
 from .config import Config, load_config, parse_override
-from .data import load_splits, make_dataset, num_classes
+from .data import augments, load_data, make_dataset, num_classes
 from .model import build_model
 from .progress import Progress, explain_interrupt
 
@@ -83,10 +83,10 @@ def set_threads(threads: int) -> int:
     return count
 
 
-def save_settings(path: Path, config: Config, classes: int, image_size: int) -> None:
+def save_settings(path: Path, config: Config, classes: int, shape: tuple[int, ...]) -> None:
     """Beside the checkpoint, the settings that made it, so that it describes itself."""
     path.write_text(json.dumps({"config": asdict(config), "num_classes": classes,
-                                "image_size": image_size}, indent=2) + "\n")
+                                "image_size": shape[1], "channels": shape[3]}, indent=2) + "\n")
 
 
 def load_checkpoint(path: Path) -> tuple[keras.Model, dict]:
@@ -96,9 +96,10 @@ def load_checkpoint(path: Path) -> tuple[keras.Model, dict]:
     return keras.models.load_model(path), json.loads(path.with_suffix(".json").read_text())
 
 
-def build(classes: int, image_size: int, config: Config, steps_per_epoch: int) -> keras.Model:
+def build(classes: int, shape: tuple[int, ...], config: Config,
+          steps_per_epoch: int) -> keras.Model:
     """The model, compiled with its optimizer (call inside the strategy's scope)."""
-    model = build_model(classes, image_size)
+    model = build_model(classes, shape[1], channels=shape[3])
     schedule = keras.optimizers.schedules.CosineDecay(
         config.learning_rate, decay_steps=config.epochs * steps_per_epoch)
     model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay),
@@ -116,12 +117,13 @@ def train(config: Config, dry_run: bool = False, fresh: bool = False) -> dict:
     threads = set_threads(config.threads)
     process = distributed.start(config.device)
     distributed.mixed_precision(config.precision)
-    splits = load_splits(config.data)
-    classes, image_size = num_classes(splits), splits["train"].images.shape[1]
-    train_data = make_dataset(splits["train"], config.batch_size, shuffle=True, seed=config.seed)
+    splits = load_data(config, cache=not dry_run)
+    classes, shape = num_classes(splits), splits["train"].images.shape
+    train_data = make_dataset(splits["train"], config.batch_size, shuffle=True, seed=config.seed,
+                              augmented=augments(config))
     val_data = make_dataset(splits["val"], 256, shuffle=False, seed=config.seed)
     with process.strategy.scope():
-        model = build(classes, image_size, config, len(train_data))
+        model = build(classes, shape, config, len(train_data))
     if dry_run:
         history = model.fit(train_data, epochs=1, steps_per_epoch=1, validation_data=val_data,
                             validation_steps=1, shuffle=False, verbose=0)
@@ -146,7 +148,7 @@ def fit(model: keras.Model, config: Config, process: distributed.Process, fresh:
         checkpoint.finish(run_dir)  # forget the interrupted run
     progress = checkpoint.resume(run_dir, config)
     save_settings((run_dir / CHECKPOINT).with_suffix(".json"), config,
-                  num_classes(splits), splits["train"].images.shape[1])
+                  num_classes(splits), splits["train"].images.shape)
     print(f"Training on {process.device} ({threads or os.cpu_count()} CPU thread(s)), "
           f"{len(splits['train'])} images, {config.epochs} epochs.")
     if process.strategy.num_replicas_in_sync > 1:
