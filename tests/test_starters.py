@@ -357,7 +357,7 @@ from {package}.images import load_image
 from {package}.data import as_model_input, load_splits
 from {package}.train import CHECKPOINT
 folder = Path("{folder}")
-digits = load_splits("data/digits.npz")["test"].images[:6]
+digits = load_splits("data/digits.npz")["test"].images[:6, ..., 0]  # grey (N, 8, 8)
 for index, image in enumerate(digits):
     Image.fromarray(image).save(folder / f"digit-{{index}}.png")
 

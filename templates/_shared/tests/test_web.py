@@ -75,21 +75,6 @@ def test_a_port_out_of_range_is_a_usage_error(port, capsys):
     assert exited.value.code == 2
     assert "is not a port: give 0-65535" in capsys.readouterr().err
 
-{%- if cookiecutter._framework == "TensorFlow" %}
-
-
-def test_only_the_webassembly_builds_the_page_loads_are_served(tmp_path):
-    wasm = tmp_path / "node_modules" / "@litertjs" / "core" / "wasm"
-    wasm.mkdir(parents=True)
-    builds = ["internal", "compat_internal", "threaded_internal", "jspi_internal"]
-    for build in builds:
-        for kind in ("js", "wasm"):
-            (wasm / f"litert_wasm_{build}.{kind}").write_bytes(b"runtime")
-    served = {build for build in builds
-              if page_file(f"/node_modules/@litertjs/core/wasm/litert_wasm_{build}.wasm",
-                           tmp_path, tmp_path)}
-    assert served == {"internal", "compat_internal"}
-{%- endif %}
 
 # web/preprocess.js in Node.js: RGBA pixels in, the model's input out (JSON on stdin and stdout).
 PREPARE = """
@@ -123,5 +108,20 @@ def test_the_page_prepares_images_as_python_does():
         expected.append(python_input(rgb, size, channels, layout).ravel())
     result = subprocess.run([node, "--input-type=module", "-e", PREPARE], cwd=ROOT,
                             input=json.dumps(cases), capture_output=True, text=True, check=True)
-    for case, page, pillow in zip(cases, json.loads(result.stdout), expected, strict=True):
-        np.testing.assert_array_equal(np.asarray(page), pillow, err_msg=str(case["spec"]))
+    for case, page, python in zip(cases, json.loads(result.stdout), expected, strict=True):
+        np.testing.assert_array_equal(np.asarray(page), python, err_msg=str(case["spec"]))
+{%- if cookiecutter._framework == "TensorFlow" %}
+
+
+def test_only_the_webassembly_builds_the_page_loads_are_served(tmp_path):
+    wasm = tmp_path / "node_modules" / "@litertjs" / "core" / "wasm"
+    wasm.mkdir(parents=True)
+    builds = ["internal", "compat_internal", "threaded_internal", "jspi_internal"]
+    for build in builds:
+        for kind in ("js", "wasm"):
+            (wasm / f"litert_wasm_{build}.{kind}").write_bytes(b"runtime")
+    served = {build for build in builds
+              if page_file(f"/node_modules/@litertjs/core/wasm/litert_wasm_{build}.wasm",
+                           tmp_path, tmp_path)}
+    assert served == {"internal", "compat_internal"}
+{%- endif %}

@@ -45,7 +45,7 @@ def litert(path: Path) -> Runner:
 {%- if cookiecutter.web %}
     if source["shape_signature"][0] != -1:  # a fixed batch (the web page's model): one at a time
         interpreter.allocate_tensors()
-        return lambda pixels: np.concatenate([_invoke(interpreter, image[None]) for image in pixels])
+        return lambda pixels: np.concatenate([_invoke(interpreter, one[None]) for one in pixels])
 {%- endif %}
 
     def run(pixels: np.ndarray) -> np.ndarray:
