@@ -23,9 +23,20 @@ from bench.photos import CLASSES, make_photo_folder
 def train(project: Path, folder: Path, run_dir: Path, epochs: int, size: str) -> float:
     """Seconds of one ``train`` run of the project on ``folder``."""
     package = next(p.name for p in (project / "src").iterdir() if (p / "__init__.py").is_file())
-    command = [sys.executable, "-m", f"{package}.train", "--set", f"data={folder}",
-               "--set", f"run_dir={run_dir}", "--set", f"image_size={size}",
-               "--epochs", str(epochs), "--fresh"]
+    command = [
+        sys.executable,
+        "-m",
+        f"{package}.train",
+        "--set",
+        f"data={folder}",
+        "--set",
+        f"run_dir={run_dir}",
+        "--set",
+        f"image_size={size}",
+        "--epochs",
+        str(epochs),
+        "--fresh",
+    ]
     start = time.perf_counter()
     subprocess.run(command, cwd=project, check=True, capture_output=True, text=True)
     return time.perf_counter() - start
@@ -44,10 +55,19 @@ def main(argv: list[str] | None = None) -> int:
         first = train(args.project, folder, run_dir, args.epochs, args.image_size)
         again = train(args.project, folder, run_dir, args.epochs, args.image_size)
         metrics = json.loads((run_dir / "metrics.json").read_text())
-    print(json.dumps({"photos": args.photos, "epochs": args.epochs, "image_size": args.image_size,
-                      "first_run_s": round(first, 1), "cached_run_s": round(again, 1),
-                      "decode_and_cache_s": round(first - again, 1),
-                      "train_samples_per_s": round(metrics["train_samples_per_second"], 1)}))
+    print(
+        json.dumps(
+            {
+                "photos": args.photos,
+                "epochs": args.epochs,
+                "image_size": args.image_size,
+                "first_run_s": round(first, 1),
+                "cached_run_s": round(again, 1),
+                "decode_and_cache_s": round(first - again, 1),
+                "train_samples_per_s": round(metrics["train_samples_per_second"], 1),
+            }
+        )
+    )
     return 0
 
 

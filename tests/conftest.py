@@ -1,11 +1,13 @@
 """Helpers shared by fwstart's tests: run the CLI as a person would, in tmp_path."""
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner, Result
 
+from bench.starter_env import StarterEnv, starter_environment
 from fwstart.api import Catalog, load_catalog
 from fwstart.cli import app
 
@@ -24,6 +26,12 @@ def user_cache(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPat
 @pytest.fixture(scope="session")
 def catalog() -> Catalog:
     return load_catalog()
+
+
+@pytest.fixture(scope="session")
+def starter_envs() -> Callable[[str], StarterEnv]:
+    """Each framework's environment, made (or checked) once per session when first needed."""
+    return functools.cache(starter_environment)
 
 
 @pytest.fixture

@@ -56,8 +56,13 @@ def served_class(project: Path, package: str, env: dict[str, str], photo: Path) 
     try:
         wait_until_healthy(f"{base}/v2/health/ready", server)
         body = {"instances": [{"b64": base64.b64encode(photo.read_bytes()).decode()}]}
-        name = run("python", "-c", f"from {package}.serve import MODEL_NAME; print(MODEL_NAME)",
-                   cwd=project, env=env).strip()
+        name = run(
+            "python",
+            "-c",
+            f"from {package}.serve import MODEL_NAME; print(MODEL_NAME)",
+            cwd=project,
+            env=env,
+        ).strip()
         status, answer = post(f"{base}/v1/models/{name}:predict", json.dumps(body).encode())
         assert status == 200, answer
         refused, error = post(f"{base}/predict", b'{"instances": [{"b64": "no image"}]}')
@@ -81,7 +86,12 @@ def test_a_photo_folder_trains_exports_and_gets_one_answer_everywhere(
 
     trained = subprocess.run(
         ["python", "-m", f"{package}.train", "--set", f"data={photo_folder}"],
-        cwd=project, env=env, capture_output=True, text=True, timeout=900, check=False,
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
     )
     assert trained.returncode == 0, trained.stderr[-4000:]
     assert f"warning: skipped {photo_folder / CORRUPT}: is not a readable image" in trained.stderr
@@ -106,7 +116,13 @@ def test_a_photo_folder_trains_exports_and_gets_one_answer_everywhere(
 
     device = tmp_path / "device"  # the edge runner's folder, its model and the manifest
     shutil.copytree(project / "deploy" / "edge", device)
-    edge_model = next(e["file"] for e in manifest["artifacts"] if "edge" in e["targets"])
+    edge_model = next(  # run.py's float model: ONNX, or LiteRT float32
+        e["file"]
+        for e in manifest["artifacts"]
+        if "edge" in e["targets"]
+        and e["file"].endswith((".onnx", ".tflite"))
+        and e.get("precision", "float32") == "float32"
+    )
     for name_ in (edge_model, "manifest.json"):
         shutil.copy(project / "artifacts" / name_, device / name_)
     edge = run("python", "run.py", edge_model, str(photo), cwd=device, env=env)

@@ -6,7 +6,6 @@ projects of that framework are installed into it the same way. The default proje
 set up from scratch in tests/test_readme_commands.py.
 """
 
-import functools
 import json
 import os
 import re
@@ -16,7 +15,6 @@ import time
 import tomllib
 import urllib.error
 import urllib.request
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -32,7 +30,6 @@ from bench.starter_env import (
     readme_install_commands,
     run,
     runnable_here,
-    starter_environment,
 )
 from fwstart.api import new_project
 from fwstart.questions import Answers
@@ -40,12 +37,6 @@ from fwstart.questions import Answers
 pytestmark = pytest.mark.slow
 
 EVERY_TARGET = ("mobile", "web", "edge", "server")
-
-
-@pytest.fixture(scope="session")
-def starter_envs() -> Callable[[str], StarterEnv]:
-    """Each framework's environment, made (or checked) once per session when first needed."""
-    return functools.cache(starter_environment)
 
 
 def installed_requirements(python: str, project: str) -> set[str]:

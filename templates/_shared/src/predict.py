@@ -45,7 +45,8 @@ def describe(model: Path) -> ModelCard:
     if manifest_file.is_file():
         manifest = read_manifest(manifest_file)
         if any(entry["file"] == model.name for entry in manifest["artifacts"]):
-            return ModelCard(manifest["image_size"], manifest["channels"], manifest["classes"])
+            size, channels = input_size(manifest)
+            return ModelCard(size, channels, manifest["classes"])
     if model.suffix != Path(CHECKPOINT).suffix:
         raise ValueError(f"{model} is not listed in a manifest.json beside it, so its input "
                          f"size and classes are unknown: keep it in the folder export wrote.")
@@ -53,6 +54,14 @@ def describe(model: Path) -> ModelCard:
     names = class_names(checkpoint["config"]["data"])
     return ModelCard(checkpoint["image_size"], checkpoint["channels"],
                      names or [str(n) for n in range(checkpoint["num_classes"])])
+
+
+def input_size(manifest: dict) -> tuple[int, int]:
+    """The image side and channels a manifest's model takes (read from its input shape when
+    an older export did not record them)."""
+    shape, layout = manifest["input"]["shape"], manifest["input"]["layout"]
+    size, channels = (shape[2], shape[1]) if layout == "NCHW" else (shape[1], shape[3])
+    return manifest.get("image_size", size), manifest.get("channels", channels)
 
 
 def read_images(paths: list[Path], card: ModelCard) -> tuple[np.ndarray, np.ndarray | None]:

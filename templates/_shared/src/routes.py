@@ -71,9 +71,10 @@ def _add_health(app: FastAPI, model: ServedModel, metrics: Metrics) -> None:
 
 
 def _add_v1(app: FastAPI, model: ServedModel, metrics: Metrics) -> None:
-    manifest = model.manifest
-    decode = image_decoder(manifest["image_size"], manifest["channels"],
-                           manifest["input"]["layout"])
+    layout = model.manifest["input"]["layout"]  # the model's shape: (C, H, W) or (H, W, C)
+    nchw = layout == "NCHW"
+    channels, size = model.shape[0 if nchw else 2], model.shape[1 if nchw else 0]
+    decode = image_decoder(size, channels, layout)
 
     def parse(body: object) -> np.ndarray:
         return instances(body, model.shape, decode)
