@@ -174,7 +174,8 @@ def imported_needs(project: Path, package: str) -> dict[str, set[str]]:
             )
         for name in visitor.names:
             top = name.split(".")[0]
-            if top != package and top not in sys.stdlib_module_names:
+            beside = (source.parent / f"{top}.py").is_file()  # a script's own helper module
+            if top != package and top not in sys.stdlib_module_names and not beside:
                 found[f"{name} ({source.relative_to(project)})"] = needs_of(name)
     return found
 
