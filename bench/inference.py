@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 # Verified in Node.js by spawning a process per call: their latency is not the runtime's.
-SKIPPED_RUNTIMES = {"onnxruntime-web", "tfjs (Node.js)"}
+SKIPPED_RUNTIMES = {"onnxruntime-web", "LiteRT.js (Node.js)"}
 
 
 def per_call(run, pixels: np.ndarray, calls: int) -> float:

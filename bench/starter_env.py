@@ -55,7 +55,6 @@ class StarterEnv:
             **os.environ,
             "PATH": f"{self.directory / 'bin'}:{os.environ['PATH']}",
             "VIRTUAL_ENV": str(self.directory),
-            "TFJS_CONVERTER_ENV": str(CACHE / "tfjs-converter"),
             "PYTHONPATH": "",
         }
 

@@ -451,7 +451,7 @@ def test_recommend_json(fwstart):
     assert set(verdict) == {"framework", "reasons", "scores"}
     assert verdict["framework"] == "tensorflow"
     assert verdict["scores"] == {"pytorch": 0, "tensorflow": 4}
-    assert any(reason.startswith("Web: TF.js") for reason in verdict["reasons"])
+    assert any(reason.startswith("Web: LiteRT.js") for reason in verdict["reasons"])
 
 
 def test_installed_command_runs_in_a_real_process(tmp_path):

@@ -134,7 +134,6 @@ def test_starter_installs_tests_trains_exports_and_predicts(
     project = generate(catalog, tmp_path, framework, targets, tuple(catalog.by_key["with"].choices))
     package = project.name.replace("-", "_")
     install_project(project, starter)
-    # The TF.js converter's pins live in their own environment, never in the project's.
     assert "No broken requirements" in run(
         "python", "-m", "pip", "check", cwd=project, env=starter_env
     )
@@ -175,7 +174,7 @@ def test_starter_installs_tests_trains_exports_and_predicts(
     covered = {target for entry in manifest["artifacts"] for target in entry["targets"]}
     assert covered == set(targets)
     assert all(check["ok"] for entry in manifest["artifacts"] for check in entry["verified"])
-    web = "onnxruntime-web" if framework == "pytorch" else "tfjs (Node.js)"
+    web = "onnxruntime-web" if framework == "pytorch" else "LiteRT.js (Node.js)"
     assert any(c["runtime"] == web for e in manifest["artifacts"] for c in e["verified"])
 
     first = project / "artifacts" / "smoke" / manifest["artifacts"][0]["file"]
@@ -346,15 +345,37 @@ BROWSER = Path(__file__).parent / "browser"
 IMAGES = """
 import json
 from pathlib import Path
+import numpy as np
 from PIL import Image
 from {package} import runtimes
+from {package}.images import load_image
 from {package}.data import as_model_input, load_splits
 from {package}.train import CHECKPOINT
-images = load_splits("data/digits.npz")["test"].images[:6]
-for index, image in enumerate(images):
-    Image.fromarray(image[:, :, 0]).save(Path("{folder}") / f"{{index}}.png")
+folder = Path("{folder}")
+digits = load_splits("data/digits.npz")["test"].images[:6, ..., 0]  # grey (N, 8, 8)
+for index, image in enumerate(digits):
+    Image.fromarray(image).save(folder / f"digit-{{index}}.png")
+
+# Photos as people drop them: any size, colour, EXIF-rotated, transparent, palette.
+big = Image.fromarray(digits[0]).resize((160, 160), Image.NEAREST)
+photo = Image.new("RGB", (260, 180), (20, 30, 90))
+photo.paste(Image.merge("RGB", [big, big.point(lambda v: v // 2), big]), (50, 10))
+exif = Image.Exif()
+exif[0x0112] = 6  # shown rotated 90 degrees clockwise: stored turned the other way
+photo.transpose(Image.Transpose.ROTATE_90).save(folder / "photo-exif.jpg", quality=92, exif=exif)
+rgba = Image.fromarray(digits[1]).resize((90, 130), Image.BILINEAR).convert("RGBA")
+alpha = Image.fromarray(np.where(digits[1] > 60, 255, 100).astype(np.uint8))
+rgba.putalpha(alpha.resize((90, 130)))
+rgba.save(folder / "photo-alpha.png")
+Image.fromarray(digits[2]).resize((57, 41)).convert("P").save(folder / "photo-palette.gif")
+
+paths = sorted(folder.glob("digit-*.png")) + sorted(folder.glob("photo-*"))
+manifest = json.loads(Path("artifacts/smoke/manifest.json").read_text())
+size, channels = manifest["image_size"], manifest["channels"]
+images = np.stack([load_image(path, size, channels) for path in paths])
 logits = runtimes.load_runner(Path("runs/smoke") / CHECKPOINT)(as_model_input(images))
-print(json.dumps(logits.tolist()))
+print(json.dumps({{"paths": [str(p) for p in paths], "inputs": images.tolist(),
+                  "logits": logits.tolist()}}))
 """
 
 
@@ -377,8 +398,8 @@ def test_web_page_classifies_in_headless_chromium_like_python(
     folder = tmp_path / "images"
     folder.mkdir()
     script = IMAGES.format(package=package, folder=folder)
-    expected = np.asarray(json.loads(run("python", "-c", script, cwd=project, env=starter_env)))
-    images = sorted(str(path) for path in folder.glob("*.png"))
+    python = json.loads(run("python", "-c", script, cwd=project, env=starter_env))
+    images, expected = python["paths"], np.asarray(python["logits"])
 
     # The page's own command, as its README says, on the smoke run's artifacts.
     port = free_port()
@@ -409,8 +430,14 @@ def test_web_page_classifies_in_headless_chromium_like_python(
         server.wait(timeout=30)
     page = json.loads(out)
     assert page["problems"] == []
-    logits = np.asarray(page["logits"])
+    digits = [i for i, path in enumerate(images) if "digit-" in path]
+    logits = np.asarray([image["logits"] for image in page["images"]])
     assert (logits.argmax(axis=1) == expected.argmax(axis=1)).all()
-    np.testing.assert_allclose(logits, expected, atol=1e-4)
+    # The digits PNGs need no resize: the page must match Python exactly.
+    np.testing.assert_allclose(logits[digits], expected[digits], atol=1e-4)
+    # Photos pass through two decoders: nearly the same tensor (0-255 levels), same class.
+    for path, image, wanted in zip(images, page["images"], python["inputs"], strict=True):
+        difference = np.abs(np.asarray(image["input"]) - np.asarray(wanted).ravel())
+        assert difference.mean() <= 1 and difference.max() <= 4, (path, difference.max())
     assert len(page["drawing_top3"]) == 3
     assert screenshot.stat().st_size > 5_000

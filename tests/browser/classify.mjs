@@ -1,7 +1,22 @@
 // Feed images through a generated project's web page in headless Chromium (Debian's,
-// not a downloaded one) and print the logits the page computed, as JSON.
+// not a downloaded one) and print the model input and logits the page computed, as JSON.
+// Each image is chosen with the file input, except the last, which is dropped on the page.
 //   node classify.mjs URL SCREENSHOT.png IMAGE...
+import { readFile } from "node:fs/promises";
+import path from "node:path";
 import puppeteer from "puppeteer-core";
+
+/** Drop a file on the page as a person dragging it from their file manager would. */
+async function dropFile(page, file) {
+  const bytes = [...(await readFile(file))];
+  const name = path.basename(file);
+  const type = `image/${path.extname(file).slice(1).replace("jpg", "jpeg")}`;
+  await page.evaluate((data, fileName, fileType) => {
+    const transfer = new DataTransfer();
+    transfer.items.add(new File([new Uint8Array(data)], fileName, { type: fileType }));
+    document.body.dispatchEvent(new DragEvent("drop", { dataTransfer: transfer, bubbles: true }));
+  }, bytes, name, type);
+}
 
 const [url, screenshot, ...images] = process.argv.slice(2);
 const browser = await puppeteer.launch({
@@ -22,9 +37,11 @@ try {
   if (failure) throw new Error(`the page could not load its model: ${failure}`);
   const results = [];
   for (const [index, image] of images.entries()) {
-    await (await page.$("#file")).uploadFile(image);
+    if (index === images.length - 1) await dropFile(page, image);
+    else await (await page.$("#file")).uploadFile(image);
     await page.waitForSelector(`#result[data-count="${index + 1}"]`, { timeout: 30_000 });
-    results.push(await page.$eval("#result", (el) => JSON.parse(el.dataset.logits)));
+    results.push(await page.$eval("#result", (el) => ({
+      logits: JSON.parse(el.dataset.logits), input: JSON.parse(el.dataset.input) })));
   }
   // Draw a stroke too, as a person would, so the screenshot shows the pad in use.
   const pad = await (await page.$("#pad")).boundingBox();
@@ -35,7 +52,7 @@ try {
   await page.waitForSelector(`#result[data-count="${images.length + 1}"]`, { timeout: 30_000 });
   const top3 = await page.$$eval("#top3 li", (items) => items.map((li) => li.textContent));
   await page.screenshot({ path: screenshot, fullPage: true });
-  console.log(JSON.stringify({ logits: results, drawing_top3: top3, problems }));
+  console.log(JSON.stringify({ images: results, drawing_top3: top3, problems }));
 } finally {
   await browser.close();
 }

@@ -1,6 +1,8 @@
-"""The page's server hands out what the page needs, to this machine only, and nothing else."""
+"""The page's server hands out what the page needs, to this machine only, and nothing else;
+the page's JavaScript prepares an image exactly as images.py does."""
 
 import json
+import shutil
 import socket
 import subprocess
 import sys
@@ -8,9 +10,12 @@ import threading
 import urllib.error
 import urllib.request
 
+import numpy as np
 import pytest
+from PIL import Image
 
-from {{ cookiecutter.package_name }}.web import main, make_server
+from {{ cookiecutter.package_name }}.images import prepare
+from {{ cookiecutter.package_name }}.web import main, make_server{% if cookiecutter._framework == "TensorFlow" %}, page_file{% endif %}
 
 from .conftest import ROOT
 
@@ -38,7 +43,7 @@ def status(url: str) -> int:
         return error.code
 
 
-@pytest.mark.parametrize("path", ["/", "/digits.js", "/model.js", "/style.css",
+@pytest.mark.parametrize("path", ["/", "/digits.js", "/preprocess.js", "/model.js", "/style.css",
                                   "/artifacts/manifest.json", "/artifacts/page-model.bin"])
 def test_the_page_and_its_model_are_served(page_url, path):
     assert status(page_url + path) == 200
@@ -77,3 +82,54 @@ def test_the_page_server_imports_no_framework():
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True).stdout.split()
     assert {name.split(".")[0] for name in loaded} & {"tensorflow", "keras", "torch"} == set()
+
+
+# web/preprocess.js in Node.js: RGBA pixels in, the model's input out (JSON on stdin and stdout).
+PREPARE = """
+import { toModelInput } from "./web/preprocess.js";
+let text = "";
+for await (const chunk of process.stdin) text += chunk;
+const prepared = JSON.parse(text).map(({ rgba, width, height, spec }) =>
+  Array.from(toModelInput({ data: Uint8ClampedArray.from(rgba), width, height }, spec)));
+console.log(JSON.stringify(prepared));
+"""
+
+
+def python_input(rgb: np.ndarray, size: int, channels: int, layout: str) -> np.ndarray:
+    """What images.py makes of the same pixels, in the model's layout."""
+    pixels = prepare(Image.fromarray(rgb), size, channels)
+    return pixels.transpose(2, 0, 1) if layout == "NCHW" else pixels
+
+
+def test_the_page_prepares_images_as_python_does():
+    node = shutil.which("node")
+    assert node, "the web page's tests need Node.js 20+ (see README)"
+    rng = np.random.default_rng(0)
+    shapes = [(23, 37, 8, 1, "NHWC"), (300, 400, 96, 3, "NHWC"), (90, 50, 96, 3, "NCHW"),
+              (8, 8, 8, 1, "NCHW"), (61, 61, 224, 3, "NHWC"), (5, 700, 3, 1, "NHWC")]
+    cases, expected = [], []
+    for height, width, size, channels, layout in shapes:
+        rgb = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+        rgba = np.dstack([rgb, np.full((height, width), 255, np.uint8)])
+        cases.append({"rgba": rgba.ravel().tolist(), "width": width, "height": height,
+                      "spec": {"size": size, "channels": channels, "layout": layout}})
+        expected.append(python_input(rgb, size, channels, layout).ravel())
+    result = subprocess.run([node, "--input-type=module", "-e", PREPARE], cwd=ROOT,
+                            input=json.dumps(cases), capture_output=True, text=True, check=True)
+    for case, page, python in zip(cases, json.loads(result.stdout), expected, strict=True):
+        np.testing.assert_array_equal(np.asarray(page), python, err_msg=str(case["spec"]))
+{%- if cookiecutter._framework == "TensorFlow" %}
+
+
+def test_only_the_webassembly_builds_the_page_loads_are_served(tmp_path):
+    wasm = tmp_path / "node_modules" / "@litertjs" / "core" / "wasm"
+    wasm.mkdir(parents=True)
+    builds = ["internal", "compat_internal", "threaded_internal", "jspi_internal"]
+    for build in builds:
+        for kind in ("js", "wasm"):
+            (wasm / f"litert_wasm_{build}.{kind}").write_bytes(b"runtime")
+    served = {build for build in builds
+              if page_file(f"/node_modules/@litertjs/core/wasm/litert_wasm_{build}.wasm",
+                           tmp_path, tmp_path)}
+    assert served == {"internal", "compat_internal"}
+{%- endif %}

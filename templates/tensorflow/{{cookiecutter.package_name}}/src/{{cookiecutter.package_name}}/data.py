@@ -31,7 +31,7 @@ def as_model_input(images: np.ndarray) -> np.ndarray:
     """Raw uint8 (N, H, W, C) pixels as the model takes them: float32 (N, H, W, C), 0-255.
 
     Scaling to 0-1 happens inside the model (a Rescaling layer), so every runtime
-    (LiteRT, TF.js, TF Serving) takes raw pixels.
+    (LiteRT, LiteRT.js, TF Serving) takes raw pixels.
     """
     return np.ascontiguousarray(images, dtype=np.float32)
 

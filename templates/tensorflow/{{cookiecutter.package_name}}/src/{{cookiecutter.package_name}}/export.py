@@ -1,5 +1,5 @@
 {%- set litert = cookiecutter.mobile or cookiecutter.edge -%}
-{%- set saved_model = cookiecutter.server or cookiecutter.web or litert -%}
+{%- set saved_model = cookiecutter.server or litert -%}
 """Export the trained model for each target, and verify every file in its runtime.
 
 python -m {{ cookiecutter.package_name }}.export [--config FILE] [--target NAME ...]
@@ -11,17 +11,11 @@ the Keras model itself. A file that disagrees fails the export.
 
 import argparse
 import json
-{%- if cookiecutter.web %}
-import os
-{%- endif %}
 {%- if saved_model %}
 import shutil
 {%- endif %}
-{%- if cookiecutter.web %}
-import subprocess
-{%- endif %}
 import sys
-{%- if cookiecutter.web or litert %}
+{%- if litert %}
 import tempfile
 {%- endif %}
 from collections.abc import Callable
@@ -36,6 +30,8 @@ from .data import as_model_input, class_names, load_data, trained_on
 from .images import RESIZE
 {%- if litert %}
 from .quiet import keras, native_noise_dropped, tf
+{%- elif cookiecutter.web %}
+from .quiet import keras, native_noise_dropped
 {%- else %}
 from .quiet import keras
 {%- endif %}
@@ -45,11 +41,6 @@ from .train import CHECKPOINT, load_checkpoint
 # must pick the same class for nearly all of them.
 MAX_ABS_DIFF = 1e-4
 MIN_TOP1_AGREEMENT = {"float32": 1.0, "int8": 0.99}
-{%- if cookiecutter.web %}
-# The TF.js converter runs in its own environment: its last release (4.22.0) pins
-# an older TensorFlow that would break this project's own.
-TFJS_CONVERTER = ["tensorflowjs==4.22.0", "ydf<0.16"]
-{%- endif %}
 {%- if saved_model %}
 
 
@@ -81,35 +72,11 @@ def write_litert_int8(model: keras.Model, sample: np.ndarray, path: Path) -> Non
 {%- if cookiecutter.web %}
 
 
-def write_tfjs(model: keras.Model, sample: np.ndarray, path: Path) -> None:
-    """A TF.js graph model, converted from a SavedModel by the isolated converter."""
-    converter = tfjs_converter()
-    with tempfile.TemporaryDirectory() as scratch:
-        write_saved_model(model, sample, Path(scratch) / "saved_model")
-        shutil.rmtree(path, ignore_errors=True)
-        command = [str(converter), "--input_format=tf_saved_model",
-                   "--output_format=tfjs_graph_model", "--signature_name=serving_default",
-                   "--saved_model_tags=serve", str(Path(scratch) / "saved_model"), str(path)]
-        result = subprocess.run(command, capture_output=True, text=True, check=False,
-                                env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
-    if result.returncode != 0:
-        raise RuntimeError(f"The TF.js converter failed:\n{result.stderr.strip()[-2000:]}")
-
-
-def tfjs_converter() -> Path:
-    """The converter's own environment: made once, then reused by every project."""
-    default = Path.home() / ".cache" / "tfjs-converter-4.22.0"
-    env = Path(os.environ.get("TFJS_CONVERTER_ENV", default))
-    bin_dir = env / ("Scripts" if os.name == "nt" else "bin")
-    if not (env / ".complete").is_file():
-        print(f"Creating the TF.js converter's own environment in {env} (once: about "
-              "2 minutes and 3 GB; set TFJS_CONVERTER_ENV to put it elsewhere).", flush=True)
-        subprocess.run([sys.executable, "-m", "venv", "--clear", str(env)], check=True)
-        install = [str(bin_dir / "python"), "-m", "pip", "install", "-q", *TFJS_CONVERTER]
-        if subprocess.run(install, check=False).returncode != 0:
-            raise RuntimeError(f"Could not install {' '.join(TFJS_CONVERTER)} into {env}.")
-        (env / ".complete").touch()
-    return bin_dir / "tensorflowjs_converter"
+def write_litert_web(model: keras.Model, sample: np.ndarray, path: Path) -> None:
+    """The page's model: LiteRT, batch 1, since LiteRT.js runs a model at its stored shape."""
+    signature = [keras.InputSpec(shape=(1, *sample.shape[1:]), dtype="float32")]
+    with native_noise_dropped():
+        model.export(str(path), format="litert", input_signature=signature, verbose=False)
 {%- endif %}
 
 
@@ -121,6 +88,7 @@ class Format:
     write: Callable[[keras.Model, np.ndarray, Path], None]
     precision: str
     runtimes: dict[str, Callable[[Path], runtimes.Runner]]
+    batch: int | None = None  # None: any batch size
 
 
 {%- if not (cookiecutter.mobile or cookiecutter.web or cookiecutter.edge or cookiecutter.server) %}
@@ -137,7 +105,8 @@ FORMATS: dict[str, Format] = {
                           {"ai-edge-litert": runtimes.litert}),
 {%- endif %}
 {%- if cookiecutter.web %}
-    "tfjs": Format("tfjs", write_tfjs, "float32", {"tfjs (Node.js)": runtimes.tfjs}),
+    "litert_web": Format("model_web.tflite", write_litert_web, "float32",
+                         {"LiteRT.js (Node.js)": runtimes.litert_js}, batch=1),
 {%- endif %}
 }{%- endif %}
 
@@ -151,7 +120,7 @@ TARGET_FORMATS: dict[str, list[str]] = {
     "server": ["saved_model"],
 {%- endif %}
 {%- if cookiecutter.web %}
-    "web": ["tfjs"],
+    "web": ["litert_web"],
 {%- endif %}
 {%- if cookiecutter.edge %}
     "edge": ["litert_int8", "litert"],
@@ -217,9 +186,9 @@ def export(config: Config) -> dict:
         form.write(model, sample, path)
         entry = {"file": path.name, "format": name, "targets": targets,
                  "size_bytes": size_of(path), "precision": form.precision,
-                 "input_shape": [None, *pixels.shape[1:]],
+                 "input_shape": [form.batch, *pixels.shape[1:]],
                  "input_dtype": "uint8" if form.precision == "int8" else "float32",
-                 "dynamic_batch": True, "verified": []}
+                 "dynamic_batch": form.batch is None, "verified": []}
         for runtime, load in form.runtimes.items():
             run = load(path)
             figures = compare(reference, run(pixels))

@@ -1,7 +1,7 @@
 {%- set litert = cookiecutter.mobile or cookiecutter.edge -%}
 """Run an exported model in the runtime its target really uses.
 
-Every runner takes float32 raw pixels (N, H, W, 1) and returns logits (N, classes)
+Every runner takes float32 raw pixels (N, H, W, C) and returns logits (N, classes)
 as a NumPy array, so export verification and predict treat all formats alike.
 """
 
@@ -38,8 +38,13 @@ def litert(path: Path) -> Runner:
     from .quiet import native_noise_dropped
 
     interpreter = Interpreter(model_path=str(path))
-    source, target = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+    source = interpreter.get_input_details()[0]
     allocated: list[int] = []
+{%- if cookiecutter.web %}
+    if source["shape_signature"][0] != -1:  # a fixed batch (the web page's model): one at a time
+        interpreter.allocate_tensors()
+        return lambda pixels: np.concatenate([_invoke(interpreter, one[None]) for one in pixels])
+{%- endif %}
 
     def run(pixels: np.ndarray) -> np.ndarray:
         if list(pixels.shape) != allocated:  # a new batch size: resize, then allocate
@@ -47,11 +52,16 @@ def litert(path: Path) -> Runner:
                 interpreter.resize_tensor_input(source["index"], list(pixels.shape))
                 interpreter.allocate_tensors()
             allocated[:] = pixels.shape
-        interpreter.set_tensor(source["index"], _quantize(pixels, source))
-        interpreter.invoke()
-        return _dequantize(interpreter.get_tensor(target["index"]), target)
+        return _invoke(interpreter, pixels)
 
     return run
+
+
+def _invoke(interpreter, pixels: np.ndarray) -> np.ndarray:  # interpreter: a LiteRT Interpreter
+    source, target = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+    interpreter.set_tensor(source["index"], _quantize(pixels, source))
+    interpreter.invoke()
+    return _dequantize(interpreter.get_tensor(target["index"]), target)
 
 
 def _quantize(values: np.ndarray, detail: dict) -> np.ndarray:
@@ -73,11 +83,11 @@ def _dequantize(values: np.ndarray, detail: dict) -> np.ndarray:
 {%- if cookiecutter.web %}
 
 
-def tfjs(path: Path) -> Runner:
-    """TensorFlow.js (pure JS, cpu backend) in Node.js: the same code the browser runs."""
+def litert_js(path: Path) -> Runner:
+    """LiteRT.js (WebAssembly, XNNPACK) in Node.js: the runtime the browser page loads."""
     from .in_node import node_runner
 
-    return node_runner(path / "model.json" if path.is_dir() else path, "@tensorflow/tfjs-core")
+    return node_runner(path, "@litertjs/core")
 {%- endif %}
 
 
@@ -106,14 +116,10 @@ def load_runner(path: Path) -> Runner:
     """Pick the runtime for a model file or folder."""
     if (path / "saved_model.pb").is_file():
         return saved_model(path)
-{%- if cookiecutter.web %}
-    if (path / "model.json").is_file() or path.name == "model.json":
-        return tfjs(path)
-{%- endif %}
-    by_suffix = {{ '{' }}{% if litert %}".tflite": litert, {% endif %}".keras": checkpoint}
+    by_suffix = {{ '{' }}{% if litert %}".tflite": litert, {% elif cookiecutter.web %}".tflite": litert_js, {% endif %}".keras": checkpoint}
     if not path.exists():
         raise ValueError(f"No model at {path}: train and export first.")
     if path.suffix not in by_suffix:
-        raise ValueError(f"Cannot run {path}: expected a SavedModel or TF.js folder, "
-                         "a .tflite or a .keras file.")
+        raise ValueError(f"Cannot run {path}: expected a SavedModel folder, "
+                         "{% if litert or cookiecutter.web %}a .tflite {% endif %}or a .keras file.")
     return by_suffix[path.suffix](path)
