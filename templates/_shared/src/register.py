@@ -89,6 +89,9 @@ def verified_files(artifacts_dir: Path, run_dir: Path) -> list[Path]:
                     "every file verifies.")
     files = [artifacts_dir / entry["file"] for entry in manifest["artifacts"]]
     files += [artifacts_dir / "manifest.json", run_dir / "metrics.json"]
+{%- if cookiecutter.monitoring %}
+    files.append(artifacts_dir / manifest["monitoring"]["reference"])  # the service's drift one
+{%- endif %}
     if missing := [str(path) for path in files if not path.exists()]:
         raise ValueError(f"Missing {', '.join(missing)}: train and export again.")
     return files

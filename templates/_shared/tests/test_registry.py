@@ -75,6 +75,9 @@ def test_register_makes_a_new_version_of_every_file_and_moves_its_aliases(export
     artifacts = Path(exported.artifacts_dir)
     manifest = json.loads((artifacts / "manifest.json").read_text())
     files = {f"model/{entry['file']}" for entry in manifest["artifacts"]}
+{%- if cookiecutter.monitoring %}
+    files.add(f"model/{manifest['monitoring']['reference']}")  # the service's drift reference
+{%- endif %}
     logged = {item.path for item in client().list_artifacts(first.run_id, "model")}
     assert logged == files | {"model/manifest.json", "model/metrics.json"}
     copy = client().download_artifacts(first.run_id, "model/manifest.json", str(tmp_path))

@@ -169,7 +169,7 @@ def export(config: Config) -> dict:
                 "artifacts": []}
 {%- if cookiecutter.monitoring %}
     # What the service's drift score compares its traffic with: the training images.
-    training = as_model_input(load_splits(config.data)["train"].images)
+    training = as_model_input(load_data(config)["train"].images)
     manifest["monitoring"] = drift.write_reference(training, out_dir)
 {%- endif %}
     failures = []
