@@ -9,9 +9,11 @@ as one worker of several with TF_CONFIG set (distributed.py).
 import argparse
 import json
 import os
+import signal
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from functools import partial
 from pathlib import Path
@@ -228,8 +230,13 @@ def fit(model: keras.Model, step: Callable, state: checkpoint.ResumeState, confi
     announce(config, process, len(splits["train"]), threads, progress)
     # Every worker saves (saving is collective); the others' copies go to a temporary folder.
     save_state = partial(state.save, saver, progress)
-    step_done = progress.counter(config.checkpoint_every_steps, save_state)
-    with explain_interrupt(progress, speak=process.main):
+    counted = progress.counter(config.checkpoint_every_steps, save_state)
+    with explain_interrupt(progress, speak=process.main), ctrl_c_between_steps() as stop_if_asked:
+
+        def step_done(loss: float, count: float) -> None:
+            counted(loss, count)
+            stop_if_asked()
+
         for epoch in range(progress.next_epoch, config.epochs + 1):
             batches = epoch_batches(splits["train"], config, epoch, process.strategy,
                                     skip=progress.step)
@@ -253,8 +260,26 @@ def fit(model: keras.Model, step: Callable, state: checkpoint.ResumeState, confi
             process.print(f"epoch {epoch:>3}/{config.epochs}  train loss {loss:.4f}  "
                           f"val loss {val_loss:.4f}  val acc {val_accuracy:.4f}"
                           f"{'  (best, saved)' if best else ''}")
+            stop_if_asked()
     writer.close()
     return report(config, process, splits, folder, progress)
+
+
+@contextmanager
+def ctrl_c_between_steps() -> Iterator[Callable[[], None]]:
+    """Ctrl-C takes effect between two steps, never inside TensorFlow's runtime (interrupted
+    there, its input threads can crash the process); yields the check to call after a step."""
+    pressed: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda number, frame: pressed.append(number))
+
+    def stop_if_asked() -> None:
+        if pressed:
+            raise KeyboardInterrupt
+
+    try:
+        yield stop_if_asked
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def announce(config: Config, process: distributed.Process, images: int, threads: int,
