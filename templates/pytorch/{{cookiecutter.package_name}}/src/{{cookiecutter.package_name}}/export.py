@@ -151,8 +151,8 @@ def export(config: Config) -> dict:
     tame_known_noise()
     model, checkpoint = load_checkpoint(Path(config.run_dir) / CHECKPOINT)
     config = trained_on(config, checkpoint["config"])
-    test = load_data(config)["test"]
-    pixels = as_model_input(test.images)
+    splits = load_data(config)
+    pixels = as_model_input(splits["test"].images)
     with torch.no_grad():
         reference = model(torch.from_numpy(pixels)).numpy()
     # A copy, so that an exported program stores this example alone, not all test images.
@@ -169,8 +169,7 @@ def export(config: Config) -> dict:
                 "artifacts": []}
 {%- if cookiecutter.monitoring %}
     # What the service's drift score compares its traffic with: the training images.
-    training = as_model_input(load_data(config)["train"].images)
-    manifest["monitoring"] = drift.write_reference(training, out_dir)
+    manifest["monitoring"] = drift.write_reference(as_model_input(splits["train"].images), out_dir)
 {%- endif %}
     failures = []
     for name, (targets, checks) in plan(config.targets).items():
