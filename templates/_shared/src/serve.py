@@ -44,6 +44,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from types import FrameType
 
 import uvicorn
 from fastapi import FastAPI
@@ -170,26 +171,39 @@ def _listen(host: str, port: int) -> socket.socket:
     return listener
 
 
-def _serve(app: FastAPI, listener: socket.socket, timeout: float) -> int:
-    """Serve until SIGTERM or Ctrl-C, answering what was accepted; the exit code."""
+def _serve(app: FastAPI, listener: socket.socket, timeout: float,
+           announcement: str = "") -> int:
+    """Serve until SIGTERM or Ctrl-C, answering what was accepted; the exit code. The
+    announcement is printed once a signal can no longer end the process abruptly."""
     config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=timeout * 2)
     server = StoppingServer(config, listener, lambda: setattr(app.state.model, "stopping", True))
     app.state.model.on_failure = lambda: setattr(server, "should_exit", True)
     stopped_by: list[int] = []
-    # The server stops gracefully on these (stopping.py), then raises the signal again for
-    # the handler that was there before it: ours notes it, so the process ends with a code.
-    for stop in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(stop, lambda number, frame: stopped_by.append(number))
+
+    def stop(number: int, frame: FrameType | None) -> None:
+        stopped_by.append(number)
+        server.handle_exit(number, frame)
+
+    # uvicorn takes these over only once it runs, stops gracefully on them (stopping.py), then
+    # raises the signal again for the handler that was there before it. Ours, before and after:
+    # a signal before uvicorn's handlers stops the server all the same, and each one is noted,
+    # so the process ends with a code.
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, stop)
+    if announcement:
+        print(announcement, flush=True)
     server.run(sockets=[listener])
     if app.state.model.failure:
         return 1
     return 130 if signal.SIGINT in stopped_by else 0
 
 
-def _supervise(argv: list[str], workers: int, listener: socket.socket) -> int:
+def _supervise(argv: list[str], workers: int, listener: socket.socket,
+               announcement: str) -> int:
     """Start the workers on our socket, pass SIGTERM or Ctrl-C on to them once, and stop
     them all when one ends; the first of their exit codes that is not 0 (nor the signal's
-    own, for a worker stopped as it started), else 0."""
+    own, for a worker stopped as it started), else 0. The announcement is printed once the
+    signals are ours to pass on."""
     command = [sys.executable, "-m", "{{ cookiecutter.package_name }}.serve", *argv,
                "--socket-fd", str(listener.fileno())]
     with tempfile.TemporaryDirectory(prefix="serve-metrics-") as metrics:
@@ -208,6 +222,7 @@ def _supervise(argv: list[str], workers: int, listener: socket.socket) -> int:
 
         for signal_number in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signal_number, lambda number, frame: stop(number))
+        print(announcement, flush=True)
         while all(worker.poll() is None for worker in running):
             time.sleep(0.1)
         stop(signal.SIGTERM)  # one ended by itself (a broken model): stop the others
@@ -253,15 +268,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     host, port = listener.getsockname()[:2]
-    print(f"Serving {MODEL_NAME} on http://{host}:{port} with {args.workers} worker(s) "
-          f"(loading the model; ready when /v2/health/ready answers 200). "
-          f"Stop with Ctrl-C or SIGTERM.", flush=True)
+    announcement = (f"Serving {MODEL_NAME} on http://{host}:{port} with {args.workers} "
+                    f"worker(s) (loading the model; ready when /v2/health/ready answers 200). "
+                    f"Stop with Ctrl-C or SIGTERM.")
     if args.workers == 1:
-        return _serve(app, listener, args.timeout)
+        return _serve(app, listener, args.timeout, announcement)
 {%- if cookiecutter.registry %}
-    return _supervise(argv, args.workers, listener)
+    return _supervise(argv, args.workers, listener, announcement)
 {%- else %}
-    return _supervise(sys.argv[1:] if argv is None else argv, args.workers, listener)
+    return _supervise(sys.argv[1:] if argv is None else argv, args.workers, listener,
+                      announcement)
 {%- endif %}
 
 

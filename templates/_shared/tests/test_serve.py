@@ -289,6 +289,24 @@ def test_sigterm_while_the_workers_start_exits_0(artifacts):
     assert service.wait(timeout=30) == 0
 
 
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_sigterm_as_soon_as_it_says_serving_exits_0(artifacts, tmp_path, workers):
+    errors = tmp_path / "stderr.txt"  # a file: a worker left behind would hold a pipe open
+    for _ in range(3):  # each start meets the signal at a slightly different moment
+        with errors.open("w") as stderr:
+            service = subprocess.Popen(
+                [sys.executable, "-m", "{{ cookiecutter.package_name }}.serve", "--port", "0",
+                 "--artifacts", str(artifacts), "--workers", workers],
+                stdout=subprocess.PIPE, stderr=stderr, text=True)
+        assert service.stdout is not None and "SIGTERM" in service.stdout.readline()
+        service.send_signal(signal.SIGTERM)
+        try:
+            code = service.wait(timeout=60)
+        finally:
+            service.kill()  # one that the signal did not stop must not outlive the test
+        assert code == 0 and "Traceback" not in errors.read_text(), errors.read_text()
+
+
 def resident_megabytes(pid: int) -> float:
     status = Path(f"/proc/{pid}/status").read_text()
     return int(re.search(r"VmRSS:\s+(\d+) kB", status)[1]) / 1024
