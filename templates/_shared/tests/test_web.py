@@ -15,9 +15,10 @@ import pytest
 from PIL import Image
 
 from {{ cookiecutter.package_name }}.images import prepare
-from {{ cookiecutter.package_name }}.web import main, make_server{% if cookiecutter._framework == "TensorFlow" %}, page_file{% endif %}
+from {{ cookiecutter.package_name }}.web import main, make_server, page_file
 
 from .conftest import ROOT
+from .web_runtime import NOT_SERVED, SERVED
 
 
 @pytest.fixture(scope="module")
@@ -118,18 +119,13 @@ def test_the_page_prepares_images_as_python_does():
                             input=json.dumps(cases), capture_output=True, text=True, check=True)
     for case, page, python in zip(cases, json.loads(result.stdout), expected, strict=True):
         np.testing.assert_array_equal(np.asarray(page), python, err_msg=str(case["spec"]))
-{%- if cookiecutter._framework == "TensorFlow" %}
 
 
-def test_only_the_webassembly_builds_the_page_loads_are_served(tmp_path):
-    wasm = tmp_path / "node_modules" / "@litertjs" / "core" / "wasm"
-    wasm.mkdir(parents=True)
-    builds = ["internal", "compat_internal", "threaded_internal", "jspi_internal"]
-    for build in builds:
-        for kind in ("js", "wasm"):
-            (wasm / f"litert_wasm_{build}.{kind}").write_bytes(b"runtime")
-    served = {build for build in builds
-              if page_file(f"/node_modules/@litertjs/core/wasm/litert_wasm_{build}.wasm",
-                           tmp_path, tmp_path)}
-    assert served == {"internal", "compat_internal"}
-{%- endif %}
+def test_only_the_runtime_files_the_page_loads_are_served(tmp_path):
+    for path in SERVED + NOT_SERVED:
+        file = tmp_path / "node_modules" / path
+        file.parent.mkdir(parents=True, exist_ok=True)
+        file.write_bytes(b"runtime")
+    served = {path for path in SERVED + NOT_SERVED
+              if page_file(f"/node_modules/{path}", tmp_path, tmp_path)}
+    assert served == set(SERVED)
