@@ -1,37 +1,37 @@
 """The `fwstart` command: parse flags, call the library, print, choose the exit code.
 
-This is the only module that prints or exits. Heavy imports (rich, cookiecutter,
-questionary) happen inside the commands, so `fwstart --help` starts fast.
+`new` and `recommend` are here, `update` in cli_update.py, and what they share (consoles,
+errors turned into messages and exit codes) in cli_common.py: the only modules that print or
+exit. Heavy imports (rich, cookiecutter, questionary) happen inside the commands, so
+`fwstart --help` starts fast.
 """
 
 from __future__ import annotations
 
-import functools
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from fwstart import __version__
+from fwstart.cli_common import (
+    EXIT_USER_ERROR,
+    OUT_OF_MEMORY,
+    console,
+    note_printer,
+    reported,
+    state,
+)
+from fwstart.cli_update import update
 
 if TYPE_CHECKING:
     from rich.console import Console
 
     from fwstart.answers_file import SavedAnswers
     from fwstart.api import Catalog, Generated
-    from fwstart.errors import FwstartError
     from fwstart.prompter import TerminalPrompter
     from fwstart.questions import Answers, Question
-    from fwstart.update import UpdatePlan
-
-ISSUES_URL = "https://github.com/fwstart/fwstart/issues"
-EXIT_USER_ERROR, EXIT_CONFLICTS, EXIT_BUG, EXIT_CANCELLED = 1, 3, 70, 130
-OUT_OF_MEMORY = (
-    "Error: fwstart ran out of memory. Nothing was written.\n"
-    "Close other programs, or raise this shell's memory limit (ulimit -v).\n"
-)
 
 app = typer.Typer(
     help="Start a deep-learning project: answer a few questions, get a recommended, "
@@ -70,59 +70,6 @@ WithOption = Annotated[
     ),
 ]
 
-F = TypeVar("F", bound=Callable[..., None])
-_state = {"debug": False}
-
-
-def _console(stderr: bool = False) -> Console:
-    from rich.console import Console
-
-    # Paths and names are printed as typed: no markup, no :emoji: codes (nor their table).
-    return Console(stderr=stderr, highlight=False, markup=False, emoji=False)
-
-
-def _reported(command: F) -> F:
-    """Turn fwstart's errors into a message and exit code; keep bugs' tracebacks for --debug."""
-
-    @functools.wraps(command)
-    def wrapper(*args: object, **kwargs: object) -> None:
-        from fwstart.errors import FwstartError
-
-        err = _console(stderr=True)
-        try:
-            command(*args, **kwargs)
-        except FwstartError as error:
-            _report_error(err, error)
-            raise typer.Exit(EXIT_USER_ERROR) from None
-        except KeyboardInterrupt:
-            err.print("Cancelled. Nothing was written.")
-            raise typer.Exit(EXIT_CANCELLED) from None
-        except typer.Exit:  # a command's own exit status
-            raise
-        except MemoryError:  # the machine's limit, not a bug; said without allocating more
-            sys.stderr.write(OUT_OF_MEMORY)
-            raise typer.Exit(EXIT_USER_ERROR) from None
-        except Exception as bug:
-            if _state["debug"]:
-                raise
-            _report_bug(err, bug)
-            raise typer.Exit(EXIT_BUG) from None
-
-    return wrapper  # type: ignore[return-value]
-
-
-def _report_error(err: Console, error: FwstartError) -> None:
-    err.print(f"Error: {error.message}", style="bold red", soft_wrap=True)
-    if error.hint:
-        err.print(error.hint, soft_wrap=True)
-
-
-def _report_bug(err: Console, bug: Exception) -> None:
-    err.print(
-        f"fwstart hit a bug ({type(bug).__name__}: {bug}).\n"
-        f"Run the same command with --debug for the details, and report it at {ISSUES_URL}"
-    )
-
 
 def _version(value: bool) -> None:
     if value:
@@ -140,11 +87,11 @@ def _main(
         bool, typer.Option("--debug", help="Show tracebacks of fwstart bugs.")
     ] = False,
 ) -> None:
-    _state["debug"] = debug
+    state["debug"] = debug
 
 
 @app.command(short_help="Ask a few questions, show the recommendation, generate a starter.")
-@_reported
+@reported
 def new(
     directory: Annotated[
         Path | None,
@@ -195,7 +142,7 @@ def new(
     from fwstart.api import load_catalog, new_project
     from fwstart.questions import collect_answers
 
-    out, err = _console(), _console(stderr=True)
+    out, err = console(), console(stderr=True)
     catalog = load_catalog()
     saved = _read_saved(catalog, answers)
     flags = {
@@ -213,7 +160,7 @@ def new(
     prompter = _prompter(yes, err)
     directory = directory or Path(_default_directory(saved, prompter))
     catalog.check_location(directory.expanduser().absolute(), force)  # before the questions
-    given = collect_answers(catalog.questions, known, prompter, _note_printer(err))
+    given = collect_answers(catalog.questions, known, prompter, note_printer(err))
     verdict = catalog.recommend(given)
     out.print(report.verdict_table(catalog, verdict))
     if chosen is None and prompter is not None:
@@ -228,11 +175,6 @@ def new(
         with err.status("Generating the project") as status:
             generated = new_project(catalog, directory, given, chosen, force, status.update, base)
     _print_result(out, catalog, generated, str(directory), given)
-
-
-def _note_printer(err: Console) -> Callable[[str], None]:
-    """Prints a note, such as an option added because another needs it."""
-    return lambda note: err.print(f"Note: {note}", soft_wrap=True)
 
 
 def _read_saved(catalog: Catalog, path: Path | None) -> SavedAnswers:
@@ -295,7 +237,7 @@ def _print_result(
 
 
 @app.command(short_help="Show which framework fits, with reasons; generate nothing.")
-@_reported
+@reported
 def recommend(
     goal: GoalOption = None,
     target: TargetOption = None,
@@ -315,112 +257,10 @@ def recommend(
     if json_output:
         print(report.verdict_json(verdict))
     else:
-        _console().print(report.verdict_table(catalog, verdict))
+        console().print(report.verdict_table(catalog, verdict))
 
 
-@app.command()
-@_reported
-def update(
-    directory: Annotated[
-        Path,
-        typer.Argument(
-            metavar="DIR", help="The project to update [default: .].", show_default=False
-        ),
-    ] = Path("."),
-    add_target: Annotated[
-        list[str] | None,
-        typer.Option(metavar="TARGET", help="Add mobile, web, edge or server; repeat for several."),
-    ] = None,
-    remove_target: Annotated[
-        list[str] | None,
-        typer.Option(metavar="TARGET", help="Remove a target; repeat for several."),
-    ] = None,
-    with_: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--with",
-            metavar="OPTION",
-            help="Add tracking, tuning, registry or monitoring; repeat for several.",
-        ),
-    ] = None,
-    without: Annotated[
-        list[str] | None,
-        typer.Option(metavar="OPTION", help="Remove an option; repeat for several."),
-    ] = None,
-    framework: Annotated[
-        str | None,
-        typer.Option(
-            metavar="FRAMEWORK", help="Refused unless the project's own: another is a new project."
-        ),
-    ] = None,
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Show what would change; write nothing.")
-    ] = False,
-    allow_dirty: Annotated[
-        bool, typer.Option("--allow-dirty", help="Update a git tree with uncommitted changes.")
-    ] = False,
-    yes: Annotated[
-        bool, typer.Option("--yes", "-y", help="Outside git, change files without asking.")
-    ] = False,
-) -> None:
-    """Merge a newer template or changed targets into a project.
-
-    Exit status: 0 updated, 3 updated with conflicts to resolve, 1 refused or failed.
-    """
-    from fwstart import update_report
-    from fwstart.api import load_catalog
-    from fwstart.update import AnswerChanges, update_project
-
-    out, err = _console(), _console(stderr=True)
-    changes = AnswerChanges(
-        tuple(add_target or ()),
-        tuple(remove_target or ()),
-        framework,
-        tuple(with_ or ()),
-        tuple(without or ()),
-    )
-    with err.status("Updating the project") as status:
-        result = update_project(
-            load_catalog(),
-            directory,
-            changes,
-            dry_run=dry_run,
-            allow_dirty=allow_dirty,
-            confirm=lambda plan: _confirm_update(plan, yes, err, status.stop),
-            on_step=status.update,
-            on_note=_note_printer(err),
-        )
-    if note := update_report.base_note(result.plan):
-        err.print(f"Note: {note}", soft_wrap=True)
-    if result.plan.changes and not result.written and not dry_run:
-        err.print("Nothing was written.")
-        raise typer.Exit(EXIT_USER_ERROR)
-    if result.plan.changes:
-        out.print(update_report.changes(result.plan), soft_wrap=True)
-    out.print(update_report.outcome(result), soft_wrap=True)
-    if result.plan.conflicts:
-        raise typer.Exit(EXIT_CONFLICTS)
-
-
-def _confirm_update(
-    plan: UpdatePlan, yes: bool, err: Console, stop_spinner: Callable[[], None]
-) -> bool:
-    """In git, say how to undo; outside git, ask first (or --yes)."""
-    from fwstart import update_report
-    from fwstart.errors import InputError
-
-    if plan.undo:
-        err.print(f"If this is interrupted, {plan.undo} puts the project back.", soft_wrap=True)
-        return True
-    if yes:
-        return True
-    if not sys.stdin.isatty():
-        raise InputError(
-            f"{plan.project} is not in git, so nothing could undo the update.",
-            "Pass --yes to update it anyway, or put it under git first (git init, commit).",
-        )
-    stop_spinner()
-    return typer.confirm(update_report.confirm_question(plan), default=False, err=True)
+app.command()(update)  # after the others: --help lists the commands in this order
 
 
 def main() -> None:
