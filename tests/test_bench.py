@@ -10,18 +10,23 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.slow
-def test_quick_benchmarks_write_every_section(tmp_path):
-    out = tmp_path / "RESULTS.md"
+def bench(*args: str | Path, timeout: float) -> None:
+    """`python -m bench ARGS` in the repository, which must succeed."""
     result = subprocess.run(
-        [sys.executable, "-m", "bench", "--quick", "--out", str(out)],
+        [sys.executable, "-m", "bench", *map(str, args)],
         cwd=ROOT,
         capture_output=True,
         text=True,
         check=False,
-        timeout=1500,
+        timeout=timeout,
     )
     assert result.returncode == 0, result.stderr[-4000:]
+
+
+@pytest.mark.slow
+def test_quick_benchmarks_write_every_section(tmp_path):
+    out = tmp_path / "RESULTS.md"
+    bench("--quick", "--out", out, timeout=1500)
     text = out.read_text()
     for title in (
         "1. Generation",
@@ -43,15 +48,7 @@ def test_one_section_is_measured_again_in_place(tmp_path):
     out.write_text(
         "# Benchmarks\n\n## 1. Generation: the PyTorch starter\n\nold\n\n## 2. Start-up\n\nkept\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-m", "bench", "--only", "generation", "--repeats", "1", "--out", out],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr[-4000:]
+    bench("--only", "generation", "--repeats", "1", "--out", out, timeout=300)
     text = out.read_text()
     assert "old" not in text and "## 2. Start-up\n\nkept\n" in text
     assert re.search(r"fwstart ÷ cookiecutter CLI, CPU time: \*\*[\d.]+×\*\*", text)

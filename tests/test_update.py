@@ -470,8 +470,11 @@ def test_a_project_in_a_subfolder_of_a_repository(fwstart, tmp_path, monkeypatch
     assert "M  sub/demo/src/demo/data.py" in status
 
 
-def fake_git(tmp_path: Path, signal_name: str, when: str) -> dict[str, str]:
-    """PATH with a `git` that runs the real one, then signals fwstart after ``when``."""
+def update_signalled(
+    tmp_path: Path, signal_name: str, when: str
+) -> subprocess.CompletedProcess[str]:
+    """`fwstart update demo` in tmp_path, with a `git` on PATH that runs the real one, then
+    signals fwstart after the git command that has ``when`` among its arguments."""
     folder = tmp_path / "bin"
     folder.mkdir(exist_ok=True)
     script = folder / "git"
@@ -481,7 +484,14 @@ def fake_git(tmp_path: Path, signal_name: str, when: str) -> dict[str, str]:
         "exit $status\n"
     )
     script.chmod(script.stat().st_mode | stat.S_IEXEC)
-    return {**os.environ, "PATH": f"{folder}{os.pathsep}{os.environ['PATH']}"}
+    return subprocess.run(
+        [FWSTART, "update", "demo"],
+        cwd=tmp_path,
+        env={**os.environ, "PATH": f"{folder}{os.pathsep}{os.environ['PATH']}"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
 
 
 @pytest.mark.parametrize("when", ["archive", "commit-tree", "update-ref", "--index-info"])
@@ -490,14 +500,7 @@ def test_an_update_killed_midway_is_undone_by_the_command_it_names(
 ):
     monkeypatch.setenv("FWSTART_TEMPLATES", str(newer_templates(tmp_path)))
     before, status = tree(project), git(project, "status", "--porcelain")
-    killed = subprocess.run(
-        [FWSTART, "update", "demo"],
-        cwd=tmp_path,
-        env=fake_git(tmp_path, "KILL", when),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    killed = update_signalled(tmp_path, "KILL", when)
     assert killed.returncode == -signal.SIGKILL
     if "puts the project back" in killed.stderr:
         undo = killed.stderr.split("If this is interrupted, ")[1].split(" puts the project back")[0]
@@ -515,14 +518,7 @@ def test_ctrl_c_cancels_before_writing_and_never_halfway(
 ):
     monkeypatch.setenv("FWSTART_TEMPLATES", str(newer_templates(tmp_path)))
     before = tree(project)
-    result = subprocess.run(
-        [FWSTART, "update", "demo"],
-        cwd=tmp_path,
-        env=fake_git(tmp_path, "INT", when),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = update_signalled(tmp_path, "INT", when)
     assert result.returncode == code, result.stderr
     if code == 130:
         assert "Nothing was written" in result.stderr and tree(project) == before
