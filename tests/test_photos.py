@@ -13,7 +13,8 @@ import pytest
 
 from bench.photos import CORRUPT, NOT_IMAGES
 from bench.starter_env import install_project, run
-from tests.test_starters import EVERY_TARGET, free_port, generate, post, wait_until_healthy
+from tests.services import post, serving
+from tests.test_starters import EVERY_TARGET, generate
 
 pytestmark = pytest.mark.slow
 
@@ -44,17 +45,7 @@ def photo_folder(tmp_path_factory, starter_envs) -> Path:
 
 def served_class(project: Path, package: str, env: dict[str, str], photo: Path) -> int:
     """The class the service answers for ``photo`` sent as TF Serving's {"b64": ...}."""
-    base = f"http://127.0.0.1:{free_port()}"
-    server = subprocess.Popen(
-        ["python", "-m", f"{package}.serve", "--port", base.rsplit(":", 1)[1]],
-        cwd=project,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        wait_until_healthy(f"{base}/v2/health/ready", server)
+    with serving(project, env, f"{package}.serve", ready="/v2/health/ready") as base:
         body = {"instances": [{"b64": base64.b64encode(photo.read_bytes()).decode()}]}
         name = run(
             "python",
@@ -69,9 +60,6 @@ def served_class(project: Path, package: str, env: dict[str, str], photo: Path) 
         assert refused == 400 and "base64" in error["error"]
         logits = answer["predictions"][0]
         return max(range(len(logits)), key=logits.__getitem__)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 @pytest.mark.parametrize("framework", ["pytorch", "tensorflow"])

@@ -9,9 +9,7 @@ set up from scratch in tests/test_readme_commands.py.
 import json
 import os
 import re
-import socket
 import subprocess
-import time
 import tomllib
 import urllib.error
 import urllib.request
@@ -33,6 +31,7 @@ from bench.starter_env import (
 )
 from fwstart.api import new_project
 from fwstart.questions import Answers
+from tests.services import post, serving
 
 pytestmark = pytest.mark.slow
 
@@ -203,34 +202,6 @@ print(json.dumps({{"pixels": pixels.tolist(), "logits": logits.tolist()}}))
 """
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def post(url: str, body: bytes) -> tuple[int, dict]:
-    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
-
-
-def wait_until_healthy(url: str, server: subprocess.Popen, seconds: float = 120) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        assert server.poll() is None, server.stderr.read() if server.stderr else ""
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    raise TimeoutError(f"{url} did not answer within {seconds} s")
-
-
 @pytest.mark.parametrize("framework", ["pytorch", "tensorflow"])
 def test_server_answers_real_requests_and_a_bounded_load(
     catalog, tmp_path, starter_envs, framework
@@ -240,25 +211,8 @@ def test_server_answers_real_requests_and_a_bounded_load(
     reference = json.loads(
         run("python", "-c", REFERENCE.format(package=package), cwd=project, env=starter_env)
     )
-    base = f"http://127.0.0.1:{free_port()}"
-    server = subprocess.Popen(
-        [
-            "python",
-            "-m",
-            f"{package}.serve",
-            "--port",
-            base.rsplit(":", 1)[1],
-            "--artifacts",
-            "artifacts/smoke",
-        ],
-        cwd=project,
-        env=starter_env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        wait_until_healthy(f"{base}/healthz", server)
+    serve = (project, starter_env, f"{package}.serve", "--artifacts", "artifacts/smoke")
+    with serving(*serve, ready="/healthz") as base:
         status, answer = post(
             f"{base}/predict", json.dumps({"instances": reference["pixels"]}).encode()
         )
@@ -279,9 +233,6 @@ def test_server_answers_real_requests_and_a_bounded_load(
         assert 'requests_total{endpoint="/predict",status="200"} 201.0' in metrics
         assert 'requests_total{endpoint="/predict",status="400"} 3.0' in metrics
         assert "request_latency_seconds_count 201.0" in metrics
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 PREDICTED = """
@@ -402,32 +353,20 @@ def test_web_page_classifies_in_headless_chromium_like_python(
     images, expected = python["paths"], np.asarray(python["logits"])
 
     # The page's own command, as its README says, on the smoke run's artifacts.
-    port = free_port()
-    server = subprocess.Popen(
-        ["python", "-m", f"{package}.web", "--port", str(port), "--artifacts", "artifacts/smoke"],
-        cwd=project,
-        env=starter_env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     screenshot = CACHE / "screenshots" / f"web-{framework}.png"  # look at it after a run
     screenshot.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        url = f"http://127.0.0.1:{port}/"
-        wait_until_healthy(url, server)
+    page_server = (project, starter_env, f"{package}.web", "--artifacts", "artifacts/smoke")
+    with serving(*page_server, ready="/") as base:
         out = run(
             "node",
             str(browser_driver),
-            url,
+            f"{base}/",
             str(screenshot),
             *images,
             cwd=BROWSER,
             env=starter_env,
             timeout=300,
         )
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
     page = json.loads(out)
     assert page["problems"] == []
     digits = [i for i, path in enumerate(images) if "digit-" in path]
