@@ -68,7 +68,8 @@ def update(
     """
     from fwstart import update_report
     from fwstart.api import load_catalog
-    from fwstart.update import AnswerChanges, update_project
+    from fwstart.update import update_project
+    from fwstart.update_answers import AnswerChanges
 
     out, err = console(), console(stderr=True)
     changes = AnswerChanges(

@@ -13,15 +13,15 @@ import shutil
 import signal
 import tempfile
 import threading
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
-from fwstart import __version__, gitops, yamlio
-from fwstart.answers_file import ANSWERS_FILENAME, SavedAnswers, read_answers
+from fwstart import __version__, gitops
+from fwstart.answers_file import ANSWERS_FILENAME, SavedAnswers
 from fwstart.api import Catalog, new_project
 from fwstart.base import Base, load_base, record_commit, write_snapshot
-from fwstart.errors import AnswersFileError, InputError
+from fwstart.errors import InputError
 from fwstart.merge import (
     BOTH_ADDED,
     KEPT_DELETED,
@@ -33,22 +33,18 @@ from fwstart.merge import (
     read_tree,
     write_changes,
 )
-from fwstart.questions import Answers, AnswerValue, Question, check_value, collect_answers
+from fwstart.questions import Answers
 from fwstart.render import StepCallback
 from fwstart.staging import make_staging
+from fwstart.update_answers import (
+    NO_CHANGES,
+    AnswerChanges,
+    changed_answers,
+    read_project,
+    recorded_answers,
+)
 
 _NO_OBJECT = "0" * 40
-
-
-@dataclass(frozen=True)
-class AnswerChanges:
-    """What the person asked to change; everything else stays as the answers file says."""
-
-    add_targets: tuple[str, ...] = ()
-    remove_targets: tuple[str, ...] = ()
-    framework: str | None = None
-    add_with: tuple[str, ...] = ()
-    remove_with: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -87,7 +83,7 @@ class UpdateResult:
 def update_project(
     catalog: Catalog,
     project: Path,
-    changes: AnswerChanges = AnswerChanges(),
+    changes: AnswerChanges = NO_CHANGES,
     *,
     dry_run: bool = False,
     allow_dirty: bool = False,
@@ -153,118 +149,6 @@ def _scratch() -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def read_project(catalog: Catalog, project: Path) -> tuple[SavedAnswers, str]:
-    """The project's answers file, complete, and the fwstart version that wrote it.
-
-    Raises:
-        AnswersFileError: when it is missing, broken, or lacks an answer.
-    """
-    path = project / ANSWERS_FILENAME
-    if not path.is_file():
-        raise AnswersFileError(
-            f"{project} has no {ANSWERS_FILENAME}, so fwstart cannot tell how it was made.",
-            "Run fwstart update in a project that fwstart new generated, or restore that file "
-            f"(git checkout HEAD -- {ANSWERS_FILENAME}).",
-        )
-    saved = read_answers(path, catalog.questions, catalog.frameworks)
-    record = yamlio.load(path.read_text(encoding="utf-8")) or {}
-    wanted = [q.key for q in catalog.questions if not q.absent_means_default]
-    wanted += ["framework", "project_name"]
-    if missing := [key for key in wanted if key not in record]:
-        raise AnswersFileError(
-            f"{path} does not record {', '.join(missing)}.",
-            "Put the line(s) back as fwstart wrote them (see git log -p -- "
-            f"{ANSWERS_FILENAME}); fwstart never fills a missing answer with a default.",
-        )
-    older = {q.key: q.default for q in catalog.questions if q.absent_means_default}
-    saved = replace(saved, answers={**older, **saved.answers})
-    return saved, str(record.get("fwstart_version", "unknown"))
-
-
-def changed_answers(
-    catalog: Catalog,
-    saved: SavedAnswers,
-    changes: AnswerChanges,
-    on_note: Callable[[str], None] = lambda note: None,
-) -> Answers:
-    """The saved answers with the asked-for changes, checked like ``fwstart new`` checks them,
-    and with each option that a chosen one needs (``on_note`` is told).
-
-    Raises:
-        InputError: for another framework, an unknown target, or one that cannot be
-            added or removed.
-    """
-    if changes.framework is not None and changes.framework != saved.framework:
-        catalog.framework(changes.framework)  # an unknown name is told as such
-        raise InputError(
-            f"This is a {catalog.framework(str(saved.framework)).label} project; "
-            "fwstart update does not change the framework.",
-            f"Another framework is a new project: fwstart new NEW-DIR --answers "
-            f"{ANSWERS_FILENAME} --framework {changes.framework} --yes, then move your code.",
-        )
-    known = dict(saved.answers)
-    known["targets"] = _changed(
-        catalog,
-        saved,
-        "targets",
-        (changes.add_targets, changes.remove_targets),
-        ("--add-target", "--remove-target"),
-    )
-    known["with"] = _changed(
-        catalog, saved, "with", (changes.add_with, changes.remove_with), ("--with", "--without")
-    )
-    collect_answers(catalog.questions, known, None)  # the checks fwstart new makes
-    return catalog.completed(_recorded(known), on_note)
-
-
-def _changed(
-    catalog: Catalog,
-    saved: SavedAnswers,
-    key: str,
-    change: tuple[tuple[str, ...], tuple[str, ...]],
-    flags: tuple[str, str],
-) -> tuple[str, ...]:
-    """A checkbox answer with values added and removed; each change must change something."""
-    question = catalog.by_key[key]
-    current = tuple(saved.answers[key])
-    add, remove = change
-    for values, flag in ((add, flags[0]), (remove, flags[1])):
-        if unknown := [value for value in values if value not in question.choices]:
-            raise InputError(
-                f"Unknown {question.noun} '{unknown[0]}' ({flag}).",
-                f"Choose from: {', '.join(question.choices)}.",
-            )
-    what = f"{question.noun}(s)"
-    if present := [value for value in add if value in current]:
-        raise InputError(
-            f"The project already has the {what} {', '.join(present)}.",
-            f"Its {question.noun}s: {', '.join(current)}.",
-        )
-    if absent := [value for value in remove if value not in current]:
-        raise InputError(
-            f"The project has no {question.noun} {', '.join(absent)} to remove.",
-            f"Its {question.noun}s: {', '.join(current) or 'none'}.",
-        )
-    kept = [value for value in (*current, *add) if value not in remove]
-    _check_not_needed(question, kept, remove)
-    return tuple(check_value(question, kept)) if kept else ()
-
-
-def _check_not_needed(question: Question, kept: list[str], remove: tuple[str, ...]) -> None:
-    """A value that a kept one needs (registry needs tracking) cannot go alone."""
-    for value in kept:
-        if needed := [need for need in question.implies.get(value, ()) if need in remove]:
-            raise InputError(
-                f"{value} needs {', '.join(needed)}, which cannot go while {value} stays.",
-                f"Remove {value} as well, or keep {', '.join(needed)}.",
-            )
-
-
-def _recorded(answers: Mapping[str, AnswerValue]) -> Answers:
-    """Answers exactly as recorded: a default that changed since never applies."""
-    return Answers.from_dict(answers)  # read_project checked every key
-
-
 def _check_resolved(repo: gitops.Repo, project: Path) -> None:
     """Never merge into a file that still holds the markers of an unresolved conflict."""
     if unmerged := gitops.unmerged_paths(repo, project):
@@ -301,7 +185,7 @@ def _base(
     folder.mkdir()
     base = load_base(project, folder)
     if base.source == "none":
-        answers = _recorded(saved.answers)
+        answers = recorded_answers(saved.answers)
         folder = _render(catalog, scratch / "base-render", answers, saved, on_step)
     return folder, base
 
