@@ -74,6 +74,16 @@ def test_each_option_lints_on_a_research_and_a_server_project(
     assert lint.returncode == 0, lint.stdout
 
 
+def test_every_target_with_every_option_lints(catalog, tmp_path, framework):
+    """The options' template conditionals meet in the same files (registry and monitoring
+    both change serve.py): together they still write lint-clean code."""
+    every = ("tracking", "tuning", "registry", "monitoring")
+    answers = Answers("deployment", TARGET_SETS[-1], "neither", "none", "github", every)
+    project = new_project(catalog, tmp_path / "demo-app", answers, framework).path
+    lint = run(tool("ruff"), "check", "--no-cache", "--output-format", "concise", str(project))
+    assert lint.returncode == 0, lint.stdout
+
+
 @pytest.mark.parametrize(
     "targets", [(), ("web",), ("mobile", "web", "edge", "server")], ids=["none", "web", "all"]
 )

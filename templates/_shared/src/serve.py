@@ -256,7 +256,8 @@ def main(argv: list[str] | None = None) -> int:
         artifacts, version = _model_files(args)
         if args.model and not args.fetched:  # the workers serve this very version
             argv = [*argv, "--fetched", str(artifacts), version]
-        app = create_app(artifacts, _settings(args), version{{ ", samples=sample_log.from_arguments(args)" if cookiecutter.monitoring else "" }})
+        app = create_app(artifacts, _settings(args), version{% if cookiecutter.monitoring %},
+                         samples=sample_log.from_arguments(args){% endif %})
 {%- else %}
     try:
         app = create_app(args.artifacts, _settings(args){{ ", samples=sample_log.from_arguments(args)" if cookiecutter.monitoring else "" }})
