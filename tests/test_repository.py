@@ -53,6 +53,23 @@ def test_no_module_names_a_framework():
     assert offenders == []
 
 
+def test_no_shared_template_file_asks_which_framework_it_is_for():
+    """Frameworks are data in the templates too: a file in templates/_shared may print the
+    framework's name, but what differs between frameworks comes from each template's own
+    templates/framework.j2 (or cookiecutter.json), never from a test of cookiecutter._framework.
+    """
+    mention = re.compile(r"cookiecutter(?:\.|\[[\"'])_framework")
+    printed = re.compile(r"\{\{-?\s*cookiecutter\._framework\s*-?\}\}")
+    offenders = [
+        f"{path.relative_to(ROOT)}: {line.strip()}"
+        for path in sorted((ROOT / "templates" / "_shared").rglob("*"))
+        if path.is_file()
+        for line in path.read_bytes().decode(errors="replace").splitlines()
+        if len(mention.findall(line)) > len(printed.findall(line))
+    ]
+    assert offenders == [], "move the difference into each template's templates/framework.j2"
+
+
 @pytest.mark.slow
 def test_readme_first_command_works_in_a_fresh_environment(tmp_path):
     """README's set-up, from a wheel, in a new venv, run in a folder standing for the clone."""

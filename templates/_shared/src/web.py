@@ -1,10 +1,10 @@
+{%- import "framework.j2" as framework -%}
 """Serve the browser page on this machine.
 
 python -m {{ cookiecutter.package_name }}.web [--port 8080] [--artifacts DIR]
 
 Only what the page needs is served, and only to this machine (127.0.0.1): the page's
-own files from web/, the runtime's dist/ folder{% if cookiecutter._framework == "TensorFlow" %} (and the two
-WebAssembly builds the page may load){% endif %} from web/node_modules, and from the
+own files from web/, the runtime's dist/ folder{{ framework.web_served_doc }} from web/node_modules, and from the
 artifacts folder the manifest and the model exported for the web target. Nothing else
 in the project (.venv, runs/, the source) can be fetched. The port differs from the
 HTTP service's (8000), so both can run at once.
@@ -21,13 +21,7 @@ from pathlib import Path
 
 WEB_DIR = Path("web")
 PAGE_FILES = ("index.html", "digits.js", "preprocess.js", "model.js", "style.css")
-{%- if cookiecutter._framework == "TensorFlow" %}
-# LiteRT.js keeps its WebAssembly beside dist/: the page loads the relaxed-SIMD build, or the
-# compatible one where a browser lacks relaxed SIMD (never the threaded or JSPI builds).
-WASM = "@litertjs/core/wasm/"
-WASM_FILES = tuple(f"{WASM}litert_wasm_{build}internal.{kind}"
-                   for build in ("", "compat_") for kind in ("js", "wasm"))
-{%- endif %}
+{{- framework.web_served_files }}
 
 
 def page_file(url_path: str, web_dir: Path, artifacts: Path) -> Path | None:
@@ -39,8 +33,7 @@ def page_file(url_path: str, web_dir: Path, artifacts: Path) -> Path | None:
         parts = ["index.html"]
     if len(parts) == 1 and parts[0] in PAGE_FILES:
         root, file = web_dir, web_dir / parts[0]
-    elif parts[0] == "node_modules" and ("dist" in parts[2:-1]{% if cookiecutter._framework == "TensorFlow" %}
-                                         or "/".join(parts[1:]) in WASM_FILES{% endif %}):
+    elif parts[0] == "node_modules" and ("dist" in parts[2:-1]{{ framework.web_served_test }}):
         root, file = web_dir / "node_modules", web_dir.joinpath(*parts)
     elif parts[0] == "artifacts" and (parts[1:] == ["manifest.json"]
                                       or parts[1:2] in web_models(artifacts)):

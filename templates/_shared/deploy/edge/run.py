@@ -1,10 +1,10 @@
-{%- set onnx = cookiecutter._framework == "PyTorch" -%}
+{%- import "framework.j2" as framework -%}
 """Run the exported model on a device that has no PyTorch or TensorFlow.
 
 Copy this folder (run.py and images.py), artifacts/manifest.json and the model to the
 device, then:
 
-    pip install numpy {{ "onnxruntime" if onnx else "ai-edge-litert" }}
+    pip install numpy {{ framework.edge_runtime_package }}
     python run.py MODEL IMAGES.npy|.npz [--manifest manifest.json]
 
 IMAGES: uint8 images (N, H, W) as .npy, or an .npz with x_test (and y_test, for accuracy).
@@ -21,45 +21,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
-{%- if onnx %}
-
-
-def onnx_runner(path: Path):  # noqa: ANN201 - returns a function of pixels
-    import onnxruntime
-
-    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    name = session.get_inputs()[0].name
-    return lambda pixels: session.run(None, {name: pixels})[0]
-
-
-RUNNERS = {".onnx": onnx_runner}
-{%- else %}
-
-
-def litert_runner(path: Path):  # noqa: ANN201 - returns a function of pixels
-    from ai_edge_litert.interpreter import Interpreter
-
-    interpreter = Interpreter(model_path=str(path))
-    source, target = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
-
-    def run(pixels: np.ndarray) -> np.ndarray:
-        interpreter.resize_tensor_input(source["index"], list(pixels.shape))
-        interpreter.allocate_tensors()
-        scale, zero_point = source["quantization"]
-        if source["dtype"] != np.float32:  # an integer model: quantize raw pixels
-            limits = np.iinfo(source["dtype"])
-            pixels = np.clip(np.round(pixels / scale + zero_point), limits.min, limits.max)
-        interpreter.set_tensor(source["index"], pixels.astype(source["dtype"]))
-        interpreter.invoke()
-        output = interpreter.get_tensor(target["index"]).astype(np.float32)
-        scale, zero_point = target["quantization"]
-        return (output - zero_point) * scale if target["dtype"] != np.float32 else output
-
-    return run
-
-
-RUNNERS = {".tflite": litert_runner}
-{%- endif %}
+{{ framework.edge_runner }}
 
 
 def read_images(paths: list[Path], manifest: dict) -> tuple[np.ndarray, np.ndarray | None]:
@@ -87,14 +49,14 @@ def to_model_input(images: np.ndarray, layout: str) -> np.ndarray:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Classify images with an exported model.")
-    parser.add_argument("model", type=Path, help="{{ 'model.onnx' if onnx else 'a .tflite file' }}")
+    parser.add_argument("model", type=Path, help="{{ framework.edge_model_help }}")
     parser.add_argument("images", type=Path, nargs="+",
                         help=".npy of uint8 images, an .npz with x_test, or photos")
     parser.add_argument("--manifest", type=Path, help="default: manifest.json beside the model")
     args = parser.parse_args(argv)
     manifest_path = args.manifest or args.model.parent / "manifest.json"
     if args.model.suffix not in RUNNERS or not args.model.is_file():
-        print(f"error: {args.model} is not {{ 'an .onnx' if onnx else 'a .tflite' }} file.", file=sys.stderr)
+        print(f"error: {args.model} is not {{ framework.edge_model_kind }} file.", file=sys.stderr)
         return 1
     if missing := [str(p) for p in [manifest_path, *args.images] if not p.is_file()]:
         print(f"error: need {' and '.join(missing)} (files).", file=sys.stderr)
