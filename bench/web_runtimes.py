@@ -62,14 +62,25 @@ def drive(artifacts: Path, pixels: np.ndarray, loads: int, runs: int) -> dict:
             (root / name).symlink_to((WEB / name).resolve())
         (root / "artifacts").symlink_to(artifacts.resolve())
         images = pixels.reshape(len(pixels), -1).tolist()
-        request = {"shape": [1, *pixels.shape[1:]], "images": images, "runtimes": list(RUNTIMES),
-                   "loads": loads, "runs": runs, "network": NETWORK}
+        request = {
+            "shape": [1, *pixels.shape[1:]],
+            "images": images,
+            "runtimes": list(RUNTIMES),
+            "loads": loads,
+            "runs": runs,
+            "network": NETWORK,
+        }
         (root / "input.json").write_text(json.dumps(request))
         server = serve_folder(root)
         try:
             url = f"http://127.0.0.1:{server.server_address[1]}/page.html"
-            out = subprocess.run(["node", str(WEB / "drive.mjs"), url, str(root / "input.json")],
-                                 capture_output=True, text=True, check=False, timeout=1800)
+            out = subprocess.run(
+                ["node", str(WEB / "drive.mjs"), url, str(root / "input.json")],
+                capture_output=True,
+                text=True,
+                check=False,
+                timeout=1800,
+            )
         finally:
             server.shutdown()
     if out.returncode != 0:
@@ -82,10 +93,16 @@ def row(name: str, result: dict, expected: np.ndarray) -> list[str]:
     load = statistics.median(entry["loadMs"] for entry in result["loads"])
     mib = statistics.median(entry["bytes"] for entry in result["loads"]) / 2**20
     latency = np.asarray(result["latencyMs"])
-    return [RUNTIMES[name], result["backend"], f"{np.abs(logits - expected).max():.1e}",
-            f"{(logits.argmax(1) == expected.argmax(1)).mean():.0%}", f"{load:.0f}",
-            f"{np.median(latency):.3f} / {np.percentile(latency, 90):.3f}", f"{mib:.2f}",
-            f"{result['networkLoadMs']:.0f}"]
+    return [
+        RUNTIMES[name],
+        result["backend"],
+        f"{np.abs(logits - expected).max():.1e}",
+        f"{(logits.argmax(1) == expected.argmax(1)).mean():.0%}",
+        f"{load:.0f}",
+        f"{np.median(latency):.3f} / {np.percentile(latency, 90):.3f}",
+        f"{mib:.2f}",
+        f"{result['networkLoadMs']:.0f}",
+    ]
 
 
 def main() -> None:
@@ -97,17 +114,26 @@ def main() -> None:
     args = parser.parse_args()
     pixels, expected = reference(args.artifacts, args.images)
     results = drive(args.artifacts, pixels, args.loads, args.runs)
-    header = ["runtime", "backend", "max abs diff vs SavedModel", "top-1 agreement",
-              "cold load ms (median)", "batch-1 ms p50 / p90", "MiB fetched",
-              "cold load ms at 50 Mbit/s, 40 ms RTT"]
+    header = [
+        "runtime",
+        "backend",
+        "max abs diff vs SavedModel",
+        "top-1 agreement",
+        "cold load ms (median)",
+        "batch-1 ms p50 / p90",
+        "MiB fetched",
+        "cold load ms at 50 Mbit/s, 40 ms RTT",
+    ]
     print("| " + " | ".join(header) + " |\n|" + " --- |" * len(header))
     for name, result in results.items():
         print("| " + " | ".join(row(name, result, expected)) + " |")
     for name, result in results.items():
         files = sorted(result["fetched"], key=lambda f: -f["bytes"])[:4]
         listing = ", ".join(f"{Path(f['path']).name} {f['bytes'] / 2**20:.2f}" for f in files)
-        print(f"\n- {RUNTIMES[name]}: largest files (MiB): {listing}; "
-              f"page errors: {result['problems'] or 'none'}")
+        print(
+            f"\n- {RUNTIMES[name]}: largest files (MiB): {listing}; "
+            f"page errors: {result['problems'] or 'none'}"
+        )
 
 
 if __name__ == "__main__":
