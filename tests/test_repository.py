@@ -20,6 +20,14 @@ def test_code_is_lint_clean_and_typed():
         check=False,
     )
     assert ruff.returncode == 0, ruff.stdout
+    formatted = subprocess.run(
+        [BIN / "ruff", "format", "--check", "--no-cache", "src", "tests", "bench"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert formatted.returncode == 0, formatted.stdout
     mypy = subprocess.run(
         [sys.executable, "-m", "mypy"], cwd=ROOT, capture_output=True, text=True, check=False
     )
