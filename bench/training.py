@@ -2,23 +2,45 @@
 
 python bench/training.py VARIANT PROJECT_DIR EPOCHS
 
-Variants train the same model on the same data with batch 64 for EPOCHS epochs:
-  pytorch-generated  the generated starter's loop and settings (threads, loader, AdamW, OneCycle)
-  pytorch-minimal    a plain hand-written loop, PyTorch's default settings
-  pytorch-lightning  PyTorch Lightning's Trainer (no logger, checkpoints or progress bar)
-  keras-generated    the generated starter's loop (strategy.run in a tf.function), tf.data
-                     pipeline, threads and compile settings
-  keras-plain        model.fit on NumPy arrays with Keras's defaults
+Variants train the same model on the same data (the bundled digits' training split) with
+batch 64 for EPOCHS epochs:
+  pytorch-generated       the generated starter's loop and settings (threads, ShardedBatches
+                          with the split in memory, AdamW, OneCycle)
+  pytorch-generated-disk  the same, the split read per batch from a memory-mapped .npy, as the
+                          starter reads a photo folder's cache
+  pytorch-minimal         a plain hand-written loop, PyTorch's default settings
+  pytorch-lightning       PyTorch Lightning's Trainer (no logger, checkpoints or progress bar)
+  keras-generated         the generated starter's loop (strategy.run in a tf.function), tf.data
+                          pipeline (the split in memory: from_tensor_slices), threads and compile
+                          settings
+  keras-generated-disk    the same, the split read per batch from a memory-mapped .npy
+                          (tf.numpy_function, the pipeline every split took before)
+  keras-plain             model.fit on NumPy arrays with Keras's defaults
 Each variant runs in its own process: TensorFlow fixes its threads once it starts.
 """
 
 import importlib
 import json
 import sys
+import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 BATCH = 64
+
+
+def training_split(project: Path, on_disk: bool) -> Any:
+    """The digits' training split, in memory or (``on_disk``) as a memory map of a .npy file."""
+    data = package(project, "data")
+    split = data.load_splits(project / "data" / "digits.npz")["train"]
+    if not on_disk:
+        return split
+    import numpy as np
+
+    cache = Path(tempfile.mkdtemp()) / "train.npy"
+    np.save(cache, split.images)
+    return data.Split(np.load(cache, mmap_mode="r"), split.labels)
 
 
 def package(project: Path, module: str):
@@ -27,23 +49,25 @@ def package(project: Path, module: str):
     return importlib.import_module(f"{name}.{module}")
 
 
-def pytorch_generated(project: Path, epochs: int) -> float:
+def pytorch_generated(project: Path, epochs: int, on_disk: bool = False) -> float:
     import torch
 
     train = package(project, "train")
-    data = package(project, "data")
-    split = data.load_splits(project / "data" / "digits.npz")["train"]
+    distributed = package(project, "distributed")
+    split = training_split(project, on_disk)
     train.set_threads(0)
     torch.manual_seed(0)
-    loader = data.make_loader(split, BATCH, shuffle=True, seed=0)
+    cpu = torch.device("cpu")
+    batches = distributed.ShardedBatches(split, BATCH, True, 0, distributed.Process(cpu))
     model = package(project, "model").DigitsCNN()
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=1e-4)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, 3e-3, total_steps=epochs * len(loader)
+        optimizer, 3e-3, total_steps=epochs * len(batches)
     )
     start = time.perf_counter()
-    for _ in range(epochs):
-        train.train_one_epoch(model, loader, optimizer, scheduler, torch.device("cpu"))
+    for epoch in range(1, epochs + 1):
+        batches.set_epoch(epoch)
+        train.train_one_epoch(model, batches, optimizer, scheduler, cpu, show_progress=False)
     return epochs * len(split) / (time.perf_counter() - start)
 
 
@@ -111,14 +135,14 @@ def pytorch_lightning(project: Path, epochs: int) -> float:
     return epochs * len(labels) / (time.perf_counter() - start)
 
 
-def keras_generated(project: Path, epochs: int) -> float:
+def keras_generated(project: Path, epochs: int, on_disk: bool = False) -> float:
     import keras
     import tensorflow as tf
 
     train = package(project, "train")
     config = package(project, "config").load_config(project / "configs" / "default.yaml")
     config = package(project, "config").with_overrides(config, batch_size=BATCH)
-    split = package(project, "data").load_splits(project / "data" / "digits.npz")["train"]
+    split = training_split(project, on_disk)
     train.set_threads(0)
     keras.utils.set_random_seed(0)
     strategy = tf.distribute.get_strategy()
@@ -149,9 +173,11 @@ def keras_plain(project: Path, epochs: int) -> float:
 
 VARIANTS = {
     "pytorch-generated": pytorch_generated,
+    "pytorch-generated-disk": lambda project, epochs: pytorch_generated(project, epochs, True),
     "pytorch-minimal": pytorch_minimal,
     "pytorch-lightning": pytorch_lightning,
     "keras-generated": keras_generated,
+    "keras-generated-disk": lambda project, epochs: keras_generated(project, epochs, True),
     "keras-plain": keras_plain,
 }
 
