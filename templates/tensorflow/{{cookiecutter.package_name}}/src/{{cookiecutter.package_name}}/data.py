@@ -79,7 +79,8 @@ def make_dataset(split: Split, batch_size: int, shuffle: bool, seed: int,
 
 def _batches_in_memory(split: Split, batch_size: int, shuffle: bool,
                        seed: int) -> tf.data.Dataset:
-    """No cache(): the tensors already are the model's input, and in memory."""
+    """The split's tensors, shuffled and batched. No cache(): they already are the model's
+    input, in memory; cache() would keep a second copy."""
     dataset = tf.data.Dataset.from_tensor_slices((as_model_input(split.images), split.labels))
     if shuffle:
         dataset = dataset.shuffle(len(split), seed=seed, reshuffle_each_iteration=True)
