@@ -232,6 +232,7 @@ def training(
     envs: dict[str, dict[str, str]],
     repeats: int,
     quick: bool,
+    threads: int = 0,
 ) -> Section:
     epochs = "1" if quick else "5"
     script = ROOT / "bench" / "training.py"
@@ -260,6 +261,7 @@ def training(
                     variant,
                     str(projects[framework]),
                     epochs,
+                    str(threads),
                     cwd=ROOT,
                     env=envs[framework],
                 )
@@ -281,7 +283,7 @@ def training(
     return section
 
 
-def training_alone(scratch: Path, repeats: int) -> Section:
+def training_alone(scratch: Path, repeats: int, threads: int = 0) -> Section:
     """Section 4 on its own: a fresh project per framework, installed as its README says."""
     starters = {framework: starter_environment(framework) for framework in FRAMEWORKS}
     envs = {
@@ -294,7 +296,7 @@ def training_alone(scratch: Path, repeats: int) -> Section:
         new = ["new", str(project), "--framework", framework, "--yes", "--no-git"]
         run(str(BIN / "fwstart"), *new, cwd=scratch, env=dict(os.environ))
         install_project(project, starter, python_only=True)
-    return training(projects, envs, repeats, quick=False)
+    return training(projects, envs, repeats, quick=False, threads=threads)
 
 
 def inference(
@@ -409,10 +411,16 @@ def main(argv: list[str] | None = None) -> int:
         "and replace it in --out, keeping the other sections",
     )
     parser.add_argument("--repeats", type=int, help="repetitions (default 5, or 1 with --quick)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="CPU threads of each training variant with --only training (default 0: every core)",
+    )
     args = parser.parse_args(argv)
     repeats = args.repeats or (1 if args.quick else 5)
     if args.only:
-        return only(args.only, repeats, args.out)
+        return only(args.only, repeats, args.out, args.threads)
     starters = {framework: starter_environment(framework) for framework in FRAMEWORKS}
     envs = {
         "pytorch": lightning_overlay(starters["pytorch"]),
@@ -454,14 +462,14 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def only(names: list[str], repeats: int, out: Path) -> int:
+def only(names: list[str], repeats: int, out: Path, threads: int = 0) -> int:
     """Measure some sections again and put them in place of their old text in ``out``."""
     before = os.getloadavg()
     with tempfile.TemporaryDirectory() as folder:
         scratch = Path(folder)
-        sections = [ALONE[name](*_arguments(name, scratch, repeats)) for name in names]
+        sections = [ALONE[name](*_arguments(name, scratch, repeats, threads)) for name in names]
     text = out.read_text() if out.is_file() else "# Benchmarks\n\n"
-    flags = " ".join(f"--only {name}" for name in names)
+    flags = " ".join(f"--only {name}" for name in names) + (f" --threads {threads}" * bool(threads))
     load = " → ".join(f"{minute:.2f}" for minute in (before[0], os.getloadavg()[0]))
     stamp = (
         f"Measured alone on {date.today()}: `python -m bench {flags} --repeats {repeats}` "
@@ -479,7 +487,9 @@ def only(names: list[str], repeats: int, out: Path) -> int:
     return 0
 
 
-def _arguments(name: str, scratch: Path, repeats: int) -> tuple:
+def _arguments(name: str, scratch: Path, repeats: int, threads: int) -> tuple:
+    if name == "training":
+        return scratch, repeats, threads
     return (repeats,) if name == "startup" else (scratch, repeats)
 
 

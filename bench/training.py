@@ -1,6 +1,6 @@
 """Training throughput of one variant, run in the starter environment; prints samples/s.
 
-python bench/training.py VARIANT PROJECT_DIR EPOCHS
+python bench/training.py VARIANT PROJECT_DIR EPOCHS [THREADS]
 
 Variants train the same model on the same data (the bundled digits' training split) with
 batch 64 for EPOCHS epochs:
@@ -17,10 +17,13 @@ batch 64 for EPOCHS epochs:
                           (tf.numpy_function, the pipeline every split took before)
   keras-plain             model.fit on NumPy arrays with Keras's defaults
 Each variant runs in its own process: TensorFlow fixes its threads once it starts.
+THREADS (default 0: every core, the starters' default) sets every variant's CPU threads: on a
+machine that other work keeps busy, threads that wait for a core slow PyTorch down manyfold.
 """
 
 import importlib
 import json
+import os
 import sys
 import tempfile
 import time
@@ -28,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 BATCH = 64
+THREADS = 0  # CPU threads of every variant; 0 for every core
 
 
 def training_split(project: Path, on_disk: bool) -> Any:
@@ -55,7 +59,7 @@ def pytorch_generated(project: Path, epochs: int, on_disk: bool = False) -> floa
     train = package(project, "train")
     distributed = package(project, "distributed")
     split = training_split(project, on_disk)
-    train.set_threads(0)
+    train.set_threads(THREADS)
     torch.manual_seed(0)
     cpu = torch.device("cpu")
     batches = distributed.ShardedBatches(split, BATCH, True, 0, distributed.Process(cpu))
@@ -143,7 +147,7 @@ def keras_generated(project: Path, epochs: int, on_disk: bool = False) -> float:
     config = package(project, "config").load_config(project / "configs" / "default.yaml")
     config = package(project, "config").with_overrides(config, batch_size=BATCH)
     split = training_split(project, on_disk)
-    train.set_threads(0)
+    train.set_threads(THREADS)
     keras.utils.set_random_seed(0)
     strategy = tf.distribute.get_strategy()
     model = package(project, "model").build_model()
@@ -161,6 +165,10 @@ def keras_plain(project: Path, epochs: int) -> float:
 
     arrays = np.load(project / "data" / "digits.npz")
     pixels, labels = arrays["x_train"].astype(np.float32)[..., None], arrays["y_train"]
+    if THREADS:
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(THREADS)
     keras.utils.set_random_seed(0)
     model = package(project, "model").build_model()
     model.compile(
@@ -183,4 +191,7 @@ VARIANTS = {
 
 if __name__ == "__main__":
     variant, project_dir, epoch_count = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3])
+    THREADS = int(sys.argv[4]) if len(sys.argv) > 4 else 0
+    if THREADS:
+        os.environ["OMP_NUM_THREADS"] = str(THREADS)  # PyTorch reads it when it starts
     print(json.dumps({"samples_per_second": VARIANTS[variant](project_dir, epoch_count)}))
