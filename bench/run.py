@@ -4,6 +4,8 @@ python -m bench            full runs (5 repetitions; about 8 minutes on 2 cores)
 python -m bench --quick    one repetition of everything, tiny sizes (CI's smoke test)
 python -m bench --only generation [--repeats N]
                            that section alone, put in place in RESULTS.md (no starter env)
+python -m bench --only training [--repeats N]
+                           training throughput alone (two fresh projects, the starter envs)
 
 Writes bench/RESULTS.md (or --out FILE). Every comparison is a ratio of medians
 measured in the same run, with the alternatives interleaved, because absolute times
@@ -18,6 +20,7 @@ import re
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -229,6 +232,7 @@ def training(
     envs: dict[str, dict[str, str]],
     repeats: int,
     quick: bool,
+    threads: int = 0,
 ) -> Section:
     epochs = "1" if quick else "5"
     script = ROOT / "bench" / "training.py"
@@ -237,10 +241,16 @@ def training(
         "the generated loops ≥ 1.0× the best of the others",
         ["Variant", "Samples/s, median (min–max)", "÷ generated"],
     )
-    groups = {
-        "pytorch": ["pytorch-generated", "pytorch-minimal", "pytorch-lightning"],
-        "tensorflow": ["keras-generated", "keras-plain"],
+    groups = {  # the starter's loop first, then the same loop reading the split per batch
+        "pytorch": [
+            "pytorch-generated",
+            "pytorch-generated-disk",
+            "pytorch-minimal",
+            "pytorch-lightning",
+        ],
+        "tensorflow": ["keras-generated", "keras-generated-disk", "keras-plain"],
     }
+    generated: dict[str, Stats] = {}
     for framework, variants in groups.items():
         speeds: dict[str, list[float]] = {variant: [] for variant in variants}
         for _ in range(repeats):
@@ -251,21 +261,42 @@ def training(
                     variant,
                     str(projects[framework]),
                     epochs,
+                    str(threads),
                     cwd=ROOT,
                     env=envs[framework],
                 )
                 speeds[variant].append(json.loads(out.splitlines()[-1])["samples_per_second"])
         stats = {variant: Stats(tuple(values)) for variant, values in speeds.items()}
-        generated = stats[variants[0]]
+        ours = generated[framework] = stats[variants[0]]
         for variant, found in stats.items():
-            section.rows.append(
-                [variant, found.cell("", digits=4), f"{ratio(found, generated):.2f}×"]
-            )
-        best_other = max((stats[v] for v in variants[1:]), key=lambda s: s.median)
-        section.findings.append(
-            f"{variants[0]} ÷ best other: {verdict(ratio(generated, best_other), 1.0, True)}"
-        )
+            section.rows.append([variant, found.cell("", digits=4), f"{ratio(found, ours):.2f}×"])
+        best_other = max((stats[v] for v in variants[2:]), key=lambda s: s.median)
+        section.findings += [
+            f"{variants[0]} ÷ best other: {verdict(ratio(ours, best_other), 1.0, True)}",
+            f"{variants[0]} ÷ {variants[1]} (in memory ÷ read per batch): "
+            f"{ratio(ours, stats[variants[1]]):.2f}×",
+        ]
+    section.findings.append(
+        "keras-generated ÷ pytorch-generated (same data, batch and model): "
+        f"{ratio(generated['tensorflow'], generated['pytorch']):.2f}×"
+    )
     return section
+
+
+def training_alone(scratch: Path, repeats: int, threads: int = 0) -> Section:
+    """Section 4 on its own: a fresh project per framework, installed as its README says."""
+    starters = {framework: starter_environment(framework) for framework in FRAMEWORKS}
+    envs = {
+        "pytorch": lightning_overlay(starters["pytorch"]),
+        "tensorflow": starters["tensorflow"].variables,
+    }
+    projects = {}
+    for framework, starter in starters.items():
+        project = projects[framework] = scratch / f"training-{framework}"
+        new = ["new", str(project), "--framework", framework, "--yes", "--no-git"]
+        run(str(BIN / "fwstart"), *new, cwd=scratch, env=dict(os.environ))
+        install_project(project, starter, python_only=True)
+    return training(projects, envs, repeats, quick=False, threads=threads)
 
 
 def inference(
@@ -364,7 +395,8 @@ def machine(envs: dict[str, dict[str, str]]) -> list[str]:
     ]
 
 
-QUICK_SECTIONS = {"generation": generation, "startup": startup}
+QUICK_SECTIONS: dict[str, Callable[..., Section]] = {"generation": generation, "startup": startup}
+ALONE = {**QUICK_SECTIONS, "training": training_alone}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -373,16 +405,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "RESULTS.md")
     parser.add_argument(
         "--only",
-        choices=sorted(QUICK_SECTIONS),
+        choices=sorted(ALONE),
         action="append",
-        help="measure only this section (repeatable; no starter environment needed) and "
-        "replace it in --out, keeping the other sections",
+        help="measure only this section (repeatable; training needs the starter environments) "
+        "and replace it in --out, keeping the other sections",
     )
     parser.add_argument("--repeats", type=int, help="repetitions (default 5, or 1 with --quick)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="CPU threads of each training variant with --only training (default 0: every core)",
+    )
     args = parser.parse_args(argv)
     repeats = args.repeats or (1 if args.quick else 5)
     if args.only:
-        return only(args.only, repeats, args.out)
+        return only(args.only, repeats, args.out, args.threads)
     starters = {framework: starter_environment(framework) for framework in FRAMEWORKS}
     envs = {
         "pytorch": lightning_overlay(starters["pytorch"]),
@@ -424,14 +462,19 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def only(names: list[str], repeats: int, out: Path) -> int:
+def only(names: list[str], repeats: int, out: Path, threads: int = 0) -> int:
     """Measure some sections again and put them in place of their old text in ``out``."""
+    before = os.getloadavg()
     with tempfile.TemporaryDirectory() as folder:
         scratch = Path(folder)
-        sections = [QUICK_SECTIONS[name](*_arguments(name, scratch, repeats)) for name in names]
+        sections = [ALONE[name](*_arguments(name, scratch, repeats, threads)) for name in names]
     text = out.read_text() if out.is_file() else "# Benchmarks\n\n"
-    flags = " ".join(f"--only {name}" for name in names)
-    stamp = f"Measured alone on {date.today()}: `python -m bench {flags} --repeats {repeats}`."
+    flags = " ".join(f"--only {name}" for name in names) + (f" --threads {threads}" * bool(threads))
+    load = " → ".join(f"{minute:.2f}" for minute in (before[0], os.getloadavg()[0]))
+    stamp = (
+        f"Measured alone on {date.today()}: `python -m bench {flags} --repeats {repeats}` "
+        f"({os.cpu_count()} cores; 1-minute load average {load}, start → end)."
+    )
     for section in sections:
         block = section.markdown().replace("\n\nGoal:", f"\n\n{stamp}\n\nGoal:", 1)
         pattern = re.compile(rf"^## {re.escape(section.title)}\n.*?(?=^## |\Z)", re.M | re.S)
@@ -444,8 +487,10 @@ def only(names: list[str], repeats: int, out: Path) -> int:
     return 0
 
 
-def _arguments(name: str, scratch: Path, repeats: int) -> tuple:
-    return (scratch, repeats) if name == "generation" else (repeats,)
+def _arguments(name: str, scratch: Path, repeats: int, threads: int) -> tuple:
+    if name == "training":
+        return scratch, repeats, threads
+    return (repeats,) if name == "startup" else (scratch, repeats)
 
 
 if __name__ == "__main__":

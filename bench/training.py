@@ -1,24 +1,50 @@
 """Training throughput of one variant, run in the starter environment; prints samples/s.
 
-python bench/training.py VARIANT PROJECT_DIR EPOCHS
+python bench/training.py VARIANT PROJECT_DIR EPOCHS [THREADS]
 
-Variants train the same model on the same data with batch 64 for EPOCHS epochs:
-  pytorch-generated  the generated starter's loop and settings (threads, loader, AdamW, OneCycle)
-  pytorch-minimal    a plain hand-written loop, PyTorch's default settings
-  pytorch-lightning  PyTorch Lightning's Trainer (no logger, checkpoints or progress bar)
-  keras-generated    the generated starter's loop (strategy.run in a tf.function), tf.data
-                     pipeline, threads and compile settings
-  keras-plain        model.fit on NumPy arrays with Keras's defaults
+Variants train the same model on the same data (the bundled digits' training split) with
+batch 64 for EPOCHS epochs:
+  pytorch-generated       the generated starter's loop and settings (threads, ShardedBatches
+                          with the split in memory, AdamW, OneCycle)
+  pytorch-generated-disk  the same, the split read per batch from a memory-mapped .npy, as the
+                          starter reads a photo folder's cache
+  pytorch-minimal         a plain hand-written loop, PyTorch's default settings
+  pytorch-lightning       PyTorch Lightning's Trainer (no logger, checkpoints or progress bar)
+  keras-generated         the generated starter's loop (strategy.run in a tf.function), tf.data
+                          pipeline (the split in memory: from_tensor_slices), threads and compile
+                          settings
+  keras-generated-disk    the same, the split read per batch from a memory-mapped .npy
+                          (tf.numpy_function, the pipeline every split took before)
+  keras-plain             model.fit on NumPy arrays with Keras's defaults
 Each variant runs in its own process: TensorFlow fixes its threads once it starts.
+THREADS (default 0: every core, the starters' default) sets every variant's CPU threads: on a
+machine that other work keeps busy, threads that wait for a core slow PyTorch down manyfold.
 """
 
 import importlib
 import json
+import os
 import sys
+import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 BATCH = 64
+THREADS = 0  # CPU threads of every variant; 0 for every core
+
+
+def training_split(project: Path, on_disk: bool) -> Any:
+    """The digits' training split, in memory or (``on_disk``) as a memory map of a .npy file."""
+    data = package(project, "data")
+    split = data.load_splits(project / "data" / "digits.npz")["train"]
+    if not on_disk:
+        return split
+    import numpy as np
+
+    cache = Path(tempfile.mkdtemp()) / "train.npy"
+    np.save(cache, split.images)
+    return data.Split(np.load(cache, mmap_mode="r"), split.labels)
 
 
 def package(project: Path, module: str):
@@ -27,23 +53,25 @@ def package(project: Path, module: str):
     return importlib.import_module(f"{name}.{module}")
 
 
-def pytorch_generated(project: Path, epochs: int) -> float:
+def pytorch_generated(project: Path, epochs: int, on_disk: bool = False) -> float:
     import torch
 
     train = package(project, "train")
-    data = package(project, "data")
-    split = data.load_splits(project / "data" / "digits.npz")["train"]
-    train.set_threads(0)
+    distributed = package(project, "distributed")
+    split = training_split(project, on_disk)
+    train.set_threads(THREADS)
     torch.manual_seed(0)
-    loader = data.make_loader(split, BATCH, shuffle=True, seed=0)
+    cpu = torch.device("cpu")
+    batches = distributed.ShardedBatches(split, BATCH, True, 0, distributed.Process(cpu))
     model = package(project, "model").DigitsCNN()
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=1e-4)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, 3e-3, total_steps=epochs * len(loader)
+        optimizer, 3e-3, total_steps=epochs * len(batches)
     )
     start = time.perf_counter()
-    for _ in range(epochs):
-        train.train_one_epoch(model, loader, optimizer, scheduler, torch.device("cpu"))
+    for epoch in range(1, epochs + 1):
+        batches.set_epoch(epoch)
+        train.train_one_epoch(model, batches, optimizer, scheduler, cpu, show_progress=False)
     return epochs * len(split) / (time.perf_counter() - start)
 
 
@@ -111,15 +139,15 @@ def pytorch_lightning(project: Path, epochs: int) -> float:
     return epochs * len(labels) / (time.perf_counter() - start)
 
 
-def keras_generated(project: Path, epochs: int) -> float:
+def keras_generated(project: Path, epochs: int, on_disk: bool = False) -> float:
     import keras
     import tensorflow as tf
 
     train = package(project, "train")
     config = package(project, "config").load_config(project / "configs" / "default.yaml")
     config = package(project, "config").with_overrides(config, batch_size=BATCH)
-    split = package(project, "data").load_splits(project / "data" / "digits.npz")["train"]
-    train.set_threads(0)
+    split = training_split(project, on_disk)
+    train.set_threads(THREADS)
     keras.utils.set_random_seed(0)
     strategy = tf.distribute.get_strategy()
     model = package(project, "model").build_model()
@@ -137,6 +165,10 @@ def keras_plain(project: Path, epochs: int) -> float:
 
     arrays = np.load(project / "data" / "digits.npz")
     pixels, labels = arrays["x_train"].astype(np.float32)[..., None], arrays["y_train"]
+    if THREADS:
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(THREADS)
     keras.utils.set_random_seed(0)
     model = package(project, "model").build_model()
     model.compile(
@@ -149,12 +181,17 @@ def keras_plain(project: Path, epochs: int) -> float:
 
 VARIANTS = {
     "pytorch-generated": pytorch_generated,
+    "pytorch-generated-disk": lambda project, epochs: pytorch_generated(project, epochs, True),
     "pytorch-minimal": pytorch_minimal,
     "pytorch-lightning": pytorch_lightning,
     "keras-generated": keras_generated,
+    "keras-generated-disk": lambda project, epochs: keras_generated(project, epochs, True),
     "keras-plain": keras_plain,
 }
 
 if __name__ == "__main__":
     variant, project_dir, epoch_count = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3])
+    THREADS = int(sys.argv[4]) if len(sys.argv) > 4 else 0
+    if THREADS:
+        os.environ["OMP_NUM_THREADS"] = str(THREADS)  # PyTorch reads it when it starts
     print(json.dumps({"samples_per_second": VARIANTS[variant](project_dir, epoch_count)}))

@@ -35,6 +35,17 @@ def test_dry_run_takes_one_step_and_writes_nothing(smoke_config, tmp_path):
     assert not (tmp_path / "runs").exists()
 
 
+def test_augmented_training_keeps_grappler_noise_off_stderr(tmp_path):
+    """Each epoch, Grappler fails to cost the augmentation's crop (a TensorFlow bug, harmless);
+    quiet.py drops exactly that line, so training with augmentation shows none of it."""
+    command = train_command(tmp_path / "runs", "--dry-run", "--set", "augment=true")
+    result = subprocess.run(command, env=QUIET, capture_output=True, text=True, timeout=300,
+                            check=False)
+    assert result.returncode == 0, result.stderr
+    assert "dry run on" in result.stdout
+    assert "PredictCost" not in result.stderr, result.stderr
+
+
 def test_one_epoch_lowers_the_loss(default_config):
     keras.utils.set_random_seed(0)
     data = make_dataset(load_splits(default_config.data)["train"], 64, shuffle=True, seed=0)

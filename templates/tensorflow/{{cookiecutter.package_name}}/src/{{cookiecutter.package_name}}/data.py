@@ -61,16 +61,38 @@ def augment(pixels: tf.Tensor) -> tf.Tensor:
 
 def make_dataset(split: Split, batch_size: int, shuffle: bool, seed: int,
                  augmented: bool = False) -> tf.data.Dataset:
-    """A tf.data pipeline whose shuffled order depends only on ``seed``.
+    """A tf.data pipeline whose shuffled order depends only on ``seed``, prefetched.
 
-    Batches are read from the split's array in parallel and prefetched: rows of a photo
-    folder's cache come from disk only when their batch does, so a folder larger than
-    memory trains too.
+    A split held in memory (the digits, like many first datasets) goes into the pipeline
+    once, as the model's input: its batches are made without Python. A photo folder's cache
+    stays on disk, and its rows are read only when their batch comes, so a folder larger
+    than memory trains too. Both shuffle the same way, so a seed gives the same batches.
     """
+    on_disk = isinstance(split.images, np.memmap)
+    batches = (_batches_from_disk if on_disk else _batches_in_memory)(
+        split, batch_size, shuffle, seed)
+    if augmented:
+        batches = batches.map(lambda pixels, labels: (augment(pixels), labels),
+                              num_parallel_calls=tf.data.AUTOTUNE)
+    return batches.prefetch(tf.data.AUTOTUNE)
+
+
+def _batches_in_memory(split: Split, batch_size: int, shuffle: bool,
+                       seed: int) -> tf.data.Dataset:
+    """The split's tensors, shuffled and batched. No cache(): they already are the model's
+    input, in memory; cache() would keep a second copy."""
+    dataset = tf.data.Dataset.from_tensor_slices((as_model_input(split.images), split.labels))
+    if shuffle:
+        dataset = dataset.shuffle(len(split), seed=seed, reshuffle_each_iteration=True)
+    return dataset.batch(batch_size)
+
+
+def _batches_from_disk(split: Split, batch_size: int, shuffle: bool,
+                       seed: int) -> tf.data.Dataset:
     shape = (None, *split.images.shape[1:])
 
     def read(indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        rows = np.sort(indices)
+        rows = np.sort(indices)  # in file order: the cache is read front to back
         return as_model_input(split.images[rows]), split.labels[rows]
 
     def read_batch(indices: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
@@ -80,8 +102,4 @@ def make_dataset(split: Split, batch_size: int, shuffle: bool, seed: int,
     dataset = tf.data.Dataset.range(len(split))
     if shuffle:
         dataset = dataset.shuffle(len(split), seed=seed, reshuffle_each_iteration=True)
-    dataset = dataset.batch(batch_size).map(read_batch, num_parallel_calls=tf.data.AUTOTUNE)
-    if augmented:
-        dataset = dataset.map(lambda pixels, labels: (augment(pixels), labels),
-                              num_parallel_calls=tf.data.AUTOTUNE)
-    return dataset.prefetch(tf.data.AUTOTUNE)
+    return dataset.batch(batch_size).map(read_batch, num_parallel_calls=tf.data.AUTOTUNE)

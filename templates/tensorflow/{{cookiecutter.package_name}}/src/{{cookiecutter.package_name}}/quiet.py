@@ -15,15 +15,20 @@ import os
 import re
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from typing import TypeVar
 
-__all__ = ["keras", "native_noise_dropped", "tame_known_noise", "tf"]
+__all__ = ["keras", "native_noise_dropped", "quiet_iter", "tame_known_noise", "tf"]
+
+T = TypeVar("T")
 
 # Lines TensorFlow's and LiteRT's native code prints on start-up and while
 # converting or loading a model: INFO lines (I0000 ..., such as "oneDNN custom
 # operations are on" or "Reading SavedModel from ..."), two settings the converter
-# ignores on purpose, and the notice that XNNPACK is used. None of them needs
-# action; any other warning or error line is kept.
+# ignores on purpose, the notice that XNNPACK is used, and Grappler failing to
+# estimate the cost of the augmentation's CropAndResize for a batch of unknown size
+# while it optimizes the training pipeline (tensorflow/tensorflow#56904; the op
+# runs fine). None of them needs action; any other warning or error line is kept.
 _NATIVE_NOISE = re.compile(
     r"^(WARNING: All log messages before absl::InitializeLog\(\) is called"
     r"|I\d{4} [\d:.]+ +\d+ [\w.]+:\d+\] "
@@ -31,7 +36,9 @@ _NATIVE_NOISE = re.compile(
     r"|W0000 .*tf_tfl_flatbuffer_helpers\.cc:\d+\] Ignored (output_format|drop_control_dependency)"
     r"|W0000 .*flatbuffer_export\.cc:\d+\] Skipping runtime version metadata"
     r"|fully_quantize: \d+, inference_type: "
-    r"|INFO: Created TensorFlow Lite XNNPACK delegate for CPU\.)"
+    r"|INFO: Created TensorFlow Lite XNNPACK delegate for CPU\."
+    r"|W\d{4} .*op_level_cost_estimator\.cc:\d+\] Error in PredictCost\(\) for the op: .*"
+    r"op: \"CropAndResize\")"
 )
 
 
@@ -39,6 +46,13 @@ def tame_known_noise() -> None:
     """Import TensorFlow with its start-up banners dropped (call before anything else does)."""
     with native_noise_dropped():
         import tensorflow  # noqa: F401
+
+
+def quiet_iter(items: Iterable[T]) -> Iterator[T]:
+    """``iter(items)`` with the native lines above dropped: TensorFlow optimizes a tf.data
+    pipeline (and prints about it) when its iterator is made, once an epoch."""
+    with native_noise_dropped():
+        return iter(items)
 
 
 def _flush_native_buffers() -> None:

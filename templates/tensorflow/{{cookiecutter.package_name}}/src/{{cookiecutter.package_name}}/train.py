@@ -23,7 +23,7 @@ from .config import Config, load_config, parse_override
 from .data import Split, augments, load_data, make_dataset, num_classes
 from .model import build_model
 from .progress import Progress, explain_interrupt
-from .quiet import keras, tf
+from .quiet import keras, quiet_iter, tf
 
 # The best model so far, in run_dir; export and predict read it.
 CHECKPOINT = "best.keras"
@@ -177,7 +177,7 @@ def epoch_batches(split: Split, config: Config, epoch: int, strategy: tf.distrib
                            seed=config.seed * 10_000 + epoch, augmented=augments(config)).skip(skip)
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    return strategy.experimental_distribute_dataset(dataset.with_options(options))
+    return quiet_iter(strategy.experimental_distribute_dataset(dataset.with_options(options)))
 
 
 def train(config: Config, dry_run: bool = False, fresh: bool = False) -> dict:
