@@ -74,12 +74,17 @@ def choose_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def wrap(model: nn.Module, process: Process) -> nn.Module:
-    """DistributedDataParallel averages the gradients across processes after each backward."""
+def wrap(model: nn.Module, process: Process, some_frozen: bool = False) -> nn.Module:
+    """DistributedDataParallel averages the gradients across processes after each backward.
+
+    ``some_frozen``: some weights get no gradient in some epochs (a frozen backbone), so DDP
+    looks for them after each forward (``find_unused_parameters``) and leaves them out.
+    """
     if process.world_size == 1:
         return model
     device_ids = [process.device.index] if process.device.type == "cuda" else None
-    return DistributedDataParallel(model, device_ids=device_ids)
+    return DistributedDataParallel(model, device_ids=device_ids,
+                                   find_unused_parameters=some_frozen)
 
 
 def total(values: list[float], process: Process) -> list[float]:
