@@ -136,8 +136,8 @@ def test_a_resumed_run_goes_on_in_the_phase_it_stopped_in(backbone_config):
                *(word for key, value in settings.items() for word in ("--set", f"{key}={value}"))]
     outputs = []
     for next_epoch in (2, 4):
-        stopped = start_then_signal(command, lambda: saved_epoch(run_dir) == next_epoch,
-                                    signal.SIGINT)
+        stopped = start_then_signal(
+            command, lambda epoch=next_epoch: saved_epoch(run_dir) == epoch, signal.SIGINT)
         assert stopped.returncode == 130, stopped.stderr
         outputs.append(stopped.stdout)
     finished = subprocess.run(command, env=QUIET, capture_output=True, text=True, timeout=600,

@@ -242,8 +242,8 @@ def train(config: Config, dry_run: bool = False, fresh: bool = False) -> dict:
         model, optimizer = build(classes, shape, config, steps_per_epoch)
     steps = train_steps(model, optimizer, process.strategy, config, process.print)
     if dry_run:
-        loss = train_one_epoch(steps(1), epoch_batches(splits["train"], config, 1, process.strategy),
-                               max_batches=1)
+        batches = epoch_batches(splits["train"], config, 1, process.strategy)
+        loss = train_one_epoch(steps(1), batches, max_batches=1)
         val_loss, _ = evaluate(model, make_dataset(splits["val"], 256, False, 0), max_batches=1)
         process.print(f"dry run on {process.device}: train loss {loss:.4f}, "
                       f"val loss {val_loss:.4f}")
@@ -259,8 +259,8 @@ def train(config: Config, dry_run: bool = False, fresh: bool = False) -> dict:
 {%- endif %}
 
 
-def fit(model: keras.Model, steps: Callable[[int], Callable], state: checkpoint.ResumeState, config: Config,
-        process: distributed.Process, fresh: bool, splits: dict, folder: Path,
+def fit(model: keras.Model, steps: Callable[[int], Callable], state: checkpoint.ResumeState,
+        config: Config, process: distributed.Process, fresh: bool, splits: dict, folder: Path,
         threads: int) -> dict:
     """The epochs still to run; ``folder`` is run_dir for the chief, a temporary one else."""
     run_dir = Path(config.run_dir)
