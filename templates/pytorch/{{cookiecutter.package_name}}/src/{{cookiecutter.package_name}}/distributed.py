@@ -155,8 +155,11 @@ class ShardedBatches:
         if not self.shuffle:
             return torch.arange(count)[self.process.rank::world]
         generator = torch.Generator().manual_seed(self.seed * 10_000 + self.epoch)
-        # The same number of samples on every rank, so that they take the same steps.
-        order = torch.randperm(count, generator=generator)[: count // world * world]
+        # The same number of samples on every rank, so that they take the same steps, and never
+        # a last batch of one image: BatchNorm (the backbone's) cannot normalise it in training.
+        share = count // world
+        share -= 1 if share % self.batch_size == 1 and share > 1 else 0
+        order = torch.randperm(count, generator=generator)[: share * world]
         return order[self.process.rank::world]
 
     def __len__(self) -> int:

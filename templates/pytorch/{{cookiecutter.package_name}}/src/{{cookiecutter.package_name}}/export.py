@@ -48,8 +48,6 @@ def write_torchscript(model: nn.Module, example: torch.Tensor, path: Path) -> No
     # Python. A trace records one run, which holds for these models at any batch size.
     with warnings.catch_warnings():  # the image size becomes a constant: it is one
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
-        # transformers reads its own deprecated attribute while the tracer walks the model.
-        warnings.filterwarnings("ignore", "`is_gradient_checkpointing` is deprecated")
         torch.jit.trace(model, example).save(str(path))
 
 
