@@ -148,3 +148,25 @@ def test_a_resumed_run_goes_on_in_the_phase_it_stopped_in(backbone_config):
     assert "resuming from" in second and "epoch 2: backbone frozen" in second
     assert "epoch 3: fine-tuning" in second
     assert "resuming from" in last and "epoch 4: fine-tuning" in last and "frozen" not in last
+
+
+# train with `import transformers` failing, as in an install without the extra.
+WITHOUT_TRANSFORMERS = """
+import sys
+sys.modules["transformers"] = None
+from {{ cookiecutter.package_name }}.train import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize(("model", "code"), [("small_cnn", 0), ("mobilenet", 2)])
+def test_only_the_backbone_needs_transformers(photos, model, code):
+    argv = ["--dry-run", "--config", str(ROOT / "configs" / "smoke.yaml"), "--set",
+            f"data={photos}", "--set", f"image_size={SIZE}", "--set", f"model={model}"]
+    done = subprocess.run([sys.executable, "-c", WITHOUT_TRANSFORMERS, *argv], env=QUIET,
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == code, done.stderr
+    if code:
+        assert done.stderr.strip().splitlines()[-1] == (
+            "error: model: mobilenet needs Hugging Face transformers, an optional dependency: "
+            "pip install -e \".[backbone]\"")

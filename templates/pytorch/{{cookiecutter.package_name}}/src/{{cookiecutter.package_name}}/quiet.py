@@ -21,7 +21,8 @@ _LOG_NOISE = [
      "torchao's GPU kernels, absent from CPU-only installs"),
     ("torch.utils._pytree", r"is an Enum subclass and is now natively supported",
      "a deprecation inside torchao's import, not in this project's code"),
-    ("transformers.modeling_utils", r"`loss_type=None` was set in the config but it is unrecognized",
+    ("transformers.modeling_utils",
+     r"`loss_type=None` was set in the config but it is unrecognized",
      "an exporter reading every property of transformers' MobileNet; it is trained with "
      "cross-entropy in train.py, never with this loss"),
 ]
