@@ -109,7 +109,8 @@ def measure(framework: str, folder: Path, image_size: int, calls: int, repeats: 
     # fails its check is still timed (the table says which).
     subprocess.run(
         ["python", "-m", f"{package}.export", "--config", str(config), "--target", "server",
-         "--target", "mobile", "--target", "edge"], cwd=project, env=env, check=False, capture_output=True,
+         "--target", "mobile", "--target", "edge"],
+        cwd=project, env=env, check=False, capture_output=True,
     )  # fmt: skip
     out = run(
         "python", str(ROOT / "bench" / "inference.py"), str(project),
