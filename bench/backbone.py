@@ -118,7 +118,12 @@ def measure(framework: str, folder: Path, image_size: int, calls: int, repeats: 
         str(project / "runs" / "backbone" / CHECKPOINT[framework]), str(calls), str(repeats),
         str(project / "photos"), cwd=ROOT, env=env,
     )  # fmt: skip
-    return json.loads(out.splitlines()[-1])
+    results = json.loads(out.splitlines()[-1])
+    manifest = json.loads((project / "artifacts" / "backbone" / "manifest.json").read_text())
+    for entry in manifest["artifacts"]:
+        if entry["file"] in results:
+            results[entry["file"]]["verified"] = all(c["ok"] for c in entry["verified"])
+    return results
 
 
 def main() -> None:
@@ -128,8 +133,15 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     print(f"load average before: {os.getloadavg()[0]:.1f}")
-    print("| Framework | Artifact | Runtime | Size | Batch 1 (median, min–max of repeats) |")
-    print("| --- | --- | --- | --- | --- |")
+    print(
+        f"{args.image_size}x{args.image_size} photos; median of {args.calls} calls, "
+        f"{args.repeats} times"
+    )
+    print(
+        "| Framework | Artifact | Runtime | Size | Batch 1: median (min–max) | Test accuracy "
+        "| Verified |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- |")
     with tempfile.TemporaryDirectory() as scratch:
         for framework in ("pytorch", "tensorflow"):
             results = measure(framework, Path(scratch), args.image_size, args.calls, args.repeats)
@@ -138,7 +150,8 @@ def main() -> None:
                 print(
                     f"| {framework} | `{name}` | {found['runtime']} | "
                     f"{found['size_bytes'] / 1024:.0f} KiB | {times[len(times) // 2] * 1000:.2f} "
-                    f"ms ({times[0] * 1000:.2f}–{times[-1] * 1000:.2f}) |",
+                    f"ms ({times[0] * 1000:.2f}–{times[-1] * 1000:.2f}) | "
+                    f"{found['test_accuracy']:.3f} | {found.get('verified', '-')} |",
                     flush=True,
                 )
     print(f"load average after: {os.getloadavg()[0]:.1f}")

@@ -141,9 +141,10 @@ def load_checkpoint(path: Path) -> tuple[nn.Module, dict]:
     if not path.is_file():
         raise ValueError(f"No checkpoint at {path}: train first (python -m {__package__}.train).")
     saved = checkpoint.load(path)
-    # No pretrained weights to read: the checkpoint holds every weight.
-    model = build_model(saved["config"]["model"], saved["num_classes"], saved["image_size"],
-                        saved["channels"])
+    # No pretrained weights to read: the checkpoint holds every weight. (A checkpoint from
+    # before the model setting existed holds the small CNN.)
+    model = build_model(saved["config"].get("model", "small_cnn"), saved["num_classes"],
+                        saved["image_size"], saved["channels"])
     model.load_state_dict(saved["model_state"])
     return model.eval(), saved
 
