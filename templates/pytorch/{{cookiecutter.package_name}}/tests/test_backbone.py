@@ -1,7 +1,7 @@
 """model: mobilenet: the pretrained backbone, a local weights file, and its frozen first epochs.
 
 The weights file is written by the test (random weights: the tests download nothing). What
-differs between the frameworks is the first three functions; the tests are the same.
+differs between the frameworks is the first four functions; the tests are the same.
 """
 
 import signal
@@ -39,6 +39,11 @@ def write_weights(path: Path) -> None:
         backbone.train()(torch.rand(32, 3, SIZE, SIZE) * 2 - 1)
     save_file({PREFIX + name: tensor.contiguous()
                for name, tensor in backbone.state_dict().items()}, path)
+
+
+def write_other_weights(path: Path) -> None:
+    """A weights file of another network (the small CNN's)."""
+    save_file(build_model("small_cnn", 10, 8, 1).state_dict(), path)
 
 
 def backbone_weights(model: torch.nn.Module) -> list[np.ndarray]:
@@ -101,13 +106,17 @@ def test_grey_images_are_seen_as_three_equal_colour_planes(weights_file):
     (["model=resnet"], "Unknown model 'resnet'; choose from small_cnn, mobilenet."),
     (["model=mobilenet", "weights=none"], "needs images of at least 32x32 pixels"),
     (["model=mobilenet", "weights=missing.file"], "weights: missing.file does not exist"),
+    (["model=mobilenet", "weights=OTHER"], "does not hold MobileNetV2 1.0's weights"),
     (["model=mobilenet", "weights=CORRUPT"], "is not a .safetensors file"),
 ])
 def test_bad_backbone_settings_are_one_error_line(settings, message, photos, tmp_path, capsys):
     corrupt = tmp_path / "corrupt.safetensors"
     corrupt.write_bytes(b"not a weights file")
+    other = tmp_path / "other.safetensors"
+    write_other_weights(other)
     data = str(ROOT / "data" / "digits.npz") if "weights=none" in settings else str(photos)
-    overrides = [item.replace("CORRUPT", str(corrupt)) for item in settings]
+    overrides = [item.replace("CORRUPT", str(corrupt)).replace("OTHER", str(other))
+                 for item in settings]
     argv = ["--dry-run", "--config", str(ROOT / "configs" / "smoke.yaml"), "--set", f"data={data}"]
     assert main([*argv, *(word for item in overrides for word in ("--set", item))]) == 2
     error = capsys.readouterr().err.strip().splitlines()

@@ -86,14 +86,18 @@ def load_backbone(weights: str) -> nn.Module:
                              f"model.safetensors from https://huggingface.co/{HUB_ID} on a "
                              "connected machine and set weights: to its path.") from None
     if weights != "none" and Path(weights).is_dir():
-        return transformers.MobileNetV2Model.from_pretrained(weights)
+        try:
+            return transformers.MobileNetV2Model.from_pretrained(weights)
+        except OSError as error:  # not a model folder, or one without weights
+            raise ValueError(f"weights: {weights} is not a folder downloaded from the Hugging "
+                             f"Face Hub ({str(error).splitlines()[0]}).") from None
     backbone = transformers.MobileNetV2Model(transformers.MobileNetV2Config())
     if weights != "none":
         try:
             backbone.load_state_dict(read_weights(Path(weights)))
         except RuntimeError as error:  # names that are missing, or tensors of another shape
             raise ValueError(f"weights: {weights} does not hold MobileNetV2 1.0's weights "
-                             f"({str(error).splitlines()[1].strip()}).") from None
+                             f"({str(error).splitlines()[-1].strip()}).") from None
     return backbone
 
 

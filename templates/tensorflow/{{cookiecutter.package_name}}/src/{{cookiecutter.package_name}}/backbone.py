@@ -10,6 +10,7 @@ Weights (config ``weights``):
              saved from this network with backbone.save_weights.
 """
 
+import warnings
 from pathlib import Path
 
 from .quiet import keras
@@ -55,11 +56,15 @@ def load_backbone(image_size: int, weights: str) -> keras.Model:
         raise ValueError(f"weights: {weights} does not exist. Give a Keras weights file "
                          "(.h5 or .weights.h5), imagenet or none.")
     try:
-        return keras.applications.MobileNetV3Small(
-            input_shape=(image_size, image_size, 3), include_top=False, pooling="avg",
-            include_preprocessing=True, minimalistic=True,
-            weights=None if weights == "none" else weights, name=BACKBONE)
-    except (ValueError, OSError) as error:  # a file of other weights, or not a weights file
+        with warnings.catch_warnings():
+            # Keras warns, layer by layer, of weights a file lacks and keeps the random ones:
+            # here a file that does not fit the network is an error.
+            warnings.filterwarnings("error", "Skipping nested container", UserWarning)
+            return keras.applications.MobileNetV3Small(
+                input_shape=(image_size, image_size, 3), include_top=False, pooling="avg",
+                include_preprocessing=True, minimalistic=True,
+                weights=None if weights == "none" else weights, name=BACKBONE)
+    except (ValueError, OSError, UserWarning) as error:  # other weights, or not weights
         raise ValueError(f"weights: {weights} does not hold MobileNetV3-Small's weights "
                          f"({str(error).splitlines()[0]}).") from None
     except Exception as error:  # Keras' download raises a bare Exception when offline
