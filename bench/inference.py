@@ -1,11 +1,12 @@
 """Inference latency of every exported artifact vs the framework's own model.
 
-python bench/inference.py PROJECT_DIR ARTIFACTS_DIR CHECKPOINT CALLS REPEATS
+python bench/inference.py PROJECT_DIR ARTIFACTS_DIR CHECKPOINT CALLS REPEATS [DATA]
 
 Runs in the starter environment. Each artifact is loaded with the project's own
-runtimes module (the runtime its target uses) and called on test images at batch 1
-and batch 32; prints JSON with per-call latencies (the median of CALLS calls, REPEATS
-times), file sizes and each artifact's test accuracy.
+runtimes module (the runtime its target uses) and called on the test images of DATA
+(default: the project's data/digits.npz; a photo folder is read at the manifest's
+image_size and channels) at batch 1 and batch 32; prints JSON with per-call latencies
+(the median of CALLS calls, REPEATS times), file sizes and each artifact's test accuracy.
 """
 
 import json
@@ -30,14 +31,17 @@ def per_call(run, pixels: np.ndarray, calls: int) -> float:
     return float(np.median(times))
 
 
-def main(project: Path, artifacts: Path, checkpoint: Path, calls: int, repeats: int) -> dict:
+def main(
+    project: Path, artifacts: Path, checkpoint: Path, calls: int, repeats: int, data_path: Path
+) -> dict:
     sys.path.insert(0, str(project / "src"))
     name = next(p.name for p in (project / "src").iterdir() if (p / "__init__.py").is_file())
     runtimes = __import__(f"{name}.runtimes", fromlist=["load_runner"])
     data = __import__(f"{name}.data", fromlist=["load_splits"])
-    test = data.load_splits(project / "data" / "digits.npz")["test"]
-    pixels = data.as_model_input(test.images)
     manifest = json.loads((artifacts / "manifest.json").read_text())
+    size, channels = manifest.get("image_size", "auto"), manifest.get("channels", "auto")
+    test = data.load_splits(data_path, size, channels)["test"]
+    pixels = data.as_model_input(test.images)
     models = {"eager": (checkpoint, checkpoint.stat().st_size, "eager")}
     for entry in manifest["artifacts"]:
         runtime = entry["verified"][0]["runtime"]
@@ -59,8 +63,6 @@ def main(project: Path, artifacts: Path, checkpoint: Path, calls: int, repeats: 
 
 if __name__ == "__main__":
     project_dir, artifacts_dir, checkpoint_file = (Path(arg) for arg in sys.argv[1:4])
-    print(
-        json.dumps(
-            main(project_dir, artifacts_dir, checkpoint_file, int(sys.argv[4]), int(sys.argv[5]))
-        )
-    )
+    data_file = Path(sys.argv[6]) if len(sys.argv) > 6 else project_dir / "data" / "digits.npz"
+    calls, repeats = int(sys.argv[4]), int(sys.argv[5])
+    print(json.dumps(main(project_dir, artifacts_dir, checkpoint_file, calls, repeats, data_file)))

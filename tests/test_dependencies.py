@@ -48,6 +48,7 @@ NEEDS: dict[str, set[str]] = {
     "optuna": {"optuna"},
     "prometheus_client": {"prometheus-client"},
     "pytest": {"pytest"},
+    "safetensors": {"safetensors"},
     "schemathesis": {"schemathesis"},
     "scipy": {"scipy"},
     "sqlalchemy": {"sqlalchemy"},
@@ -58,6 +59,7 @@ NEEDS: dict[str, set[str]] = {
     "torch.onnx": {"torch", "onnx", "onnxscript"},  # the dynamo exporter
     "torch.utils.tensorboard": {"torch", "tensorboard"},
     "tqdm": {"tqdm"},
+    "transformers": {"transformers"},
     "tritonclient": {"tritonclient"},
     "uvicorn": {"uvicorn"},
     "yaml": {"pyyaml"},

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bench.backbone import prepare as prepare_backbone
 from bench.starter_env import (
     CACHE,
     StarterEnv,
@@ -188,6 +189,30 @@ def test_starter_installs_tests_trains_exports_and_predicts(
         env=starter_env,
     )
     assert "accuracy on 270 images" in predicted
+    train_and_export_the_backbone(project, package, starter)
+
+
+def train_and_export_the_backbone(project: Path, package: str, starter: StarterEnv) -> None:
+    """model: mobilenet trains from a local weights file, and every target's export verifies."""
+    # Photos and a weights file the test writes (random weights: it cannot download ImageNet's).
+    settings = {"image_size": 32, "epochs": 4, "head_epochs": 2}
+    config = prepare_backbone(project, package, starter.framework, starter.variables, **settings)
+    trained = run(
+        "python", "-m", f"{package}.train", "--config", str(config),
+        cwd=project, env=starter.variables,
+    )  # fmt: skip
+    assert "epoch 1: backbone frozen" in trained and "epoch 3: fine-tuning" in trained
+    exported = run(
+        "python", "-m", f"{package}.export", "--config", str(config),
+        cwd=project, env=starter.variables,
+    )  # fmt: skip
+    assert "artifact(s) verified" in exported
+    manifest = json.loads((project / "artifacts" / "backbone" / "manifest.json").read_text())
+    assert manifest["model"] == "mobilenet" and manifest["image_size"] == 32
+    assert {t for entry in manifest["artifacts"] for t in entry["targets"]} == set(EVERY_TARGET)
+    assert all(check["ok"] for entry in manifest["artifacts"] for check in entry["verified"])
+    web = "onnxruntime-web" if starter.framework == "pytorch" else "LiteRT.js (Node.js)"
+    assert any(c["runtime"] == web for e in manifest["artifacts"] for c in e["verified"])
 
 
 REFERENCE = """

@@ -13,6 +13,7 @@ from pathlib import Path
 import yaml
 
 TARGETS = ("mobile", "web", "edge", "server")
+MODELS = ("small_cnn", "mobilenet")  # model.py builds each
 # A device name, optionally with an index: auto, cpu, cuda, cuda:1, gpu, mps.
 DEVICE = re.compile(r"[a-z]+(:\d+)?")
 # Settings that are "auto" or a value of a type: the type of their other values.
@@ -40,6 +41,9 @@ class Config:
     image_size: int | str = "auto"
     channels: int | str = "auto"
     augment: bool | str = "auto"
+    model: str = "small_cnn"
+    weights: str = "imagenet"
+    head_epochs: int = 2
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1:
@@ -65,6 +69,10 @@ class Config:
             raise ValueError(f"channels must be auto, 1 or 3, got {self.channels!r}.")
         if self.augment not in ("auto", True, False):
             raise ValueError(f"augment must be auto, true or false, got {self.augment!r}.")
+        if self.model not in MODELS:
+            raise ValueError(f"Unknown model {self.model!r}; choose from {', '.join(MODELS)}.")
+        if self.head_epochs < 0:
+            raise ValueError("head_epochs must be 0 or a positive number.")
         if unknown := [target for target in self.targets if target not in TARGETS]:
             raise ValueError(f"Unknown target(s) {unknown}; choose from {', '.join(TARGETS)}.")
 

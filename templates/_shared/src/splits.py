@@ -26,8 +26,9 @@ SPLITS = ("train", "val", "test")
 # The model halves the image twice (two 2x2 poolings), so it needs at least 4x4 pixels.
 MIN_SIDE = 4
 # The side photos are resized to when image_size is auto: small, for the small CNN that
-# learns from scratch on two CPU cores (bench/RESULTS.md, "Photos").
-PHOTO_SIZE = 48
+# learns from scratch on two CPU cores (bench/RESULTS.md, "Photos"); the size a pretrained
+# backbone learnt ImageNet at, for it.
+PHOTO_SIZE = {"small_cnn": 48, "mobilenet": 224}
 NPZ_HINT = "write it with numpy.savez(path, x_train=..., y_train=..., x_val=..., y_val=..., " \
            "x_test=..., y_test=...)"
 
@@ -178,7 +179,7 @@ def split_image_folder(root: Path, image_size: int | str = "auto",
     its name alone. With ``cache_dir``, the pixels are kept there and reused (image_folder.py).
     """
     folder = image_folder.scan(root)
-    size = PHOTO_SIZE if image_size == "auto" else int(image_size)
+    size = PHOTO_SIZE["small_cnn"] if image_size == "auto" else int(image_size)
     depth = image_folder.auto_channels(folder) if channels == "auto" else int(channels)
     _check_side(str(root), size)
     assignment = image_folder.assign_splits(folder)
@@ -227,7 +228,9 @@ def load_data(config: Config, cache: bool = True) -> dict[str, Split]:
     """The config's data at its image_size and channels; a photo folder's pixels are cached
     in run_dir/cache (``cache``) and reused while the folder is unchanged."""
     cache_dir = Path(config.run_dir) / "cache" if cache else None
-    return load_splits(config.data, config.image_size, config.channels, cache_dir)
+    auto = config.image_size == "auto" and Path(config.data).is_dir()
+    size = PHOTO_SIZE[config.model] if auto else config.image_size
+    return load_splits(config.data, size, config.channels, cache_dir)
 
 
 def augments(config: Config) -> bool:
@@ -239,5 +242,5 @@ def augments(config: Config) -> bool:
 def trained_on(config: Config, saved: dict) -> Config:
     """``config`` with the data settings a checkpoint was trained with (``saved``: its config),
     which ``train --set data=...`` may have changed from the config file's."""
-    keys = ("data", "image_size", "channels")
+    keys = ("data", "image_size", "channels", "model")
     return with_overrides(config, **{key: saved[key] for key in keys if key in saved})

@@ -74,12 +74,17 @@ def choose_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def wrap(model: nn.Module, process: Process) -> nn.Module:
-    """DistributedDataParallel averages the gradients across processes after each backward."""
+def wrap(model: nn.Module, process: Process, some_frozen: bool = False) -> nn.Module:
+    """DistributedDataParallel averages the gradients across processes after each backward.
+
+    ``some_frozen``: some weights get no gradient in some epochs (a frozen backbone), so DDP
+    looks for them after each forward (``find_unused_parameters``) and leaves them out.
+    """
     if process.world_size == 1:
         return model
     device_ids = [process.device.index] if process.device.type == "cuda" else None
-    return DistributedDataParallel(model, device_ids=device_ids)
+    return DistributedDataParallel(model, device_ids=device_ids,
+                                   find_unused_parameters=some_frozen)
 
 
 def total(values: list[float], process: Process) -> list[float]:
@@ -150,8 +155,11 @@ class ShardedBatches:
         if not self.shuffle:
             return torch.arange(count)[self.process.rank::world]
         generator = torch.Generator().manual_seed(self.seed * 10_000 + self.epoch)
-        # The same number of samples on every rank, so that they take the same steps.
-        order = torch.randperm(count, generator=generator)[: count // world * world]
+        # The same number of samples on every rank, so that they take the same steps, and never
+        # a last batch of one image: BatchNorm (the backbone's) cannot normalise it in training.
+        share = count // world
+        share -= 1 if share % self.batch_size == 1 and share > 1 else 0
+        order = torch.randperm(count, generator=generator)[: share * world]
         return order[self.process.rank::world]
 
     def __len__(self) -> int:

@@ -12,6 +12,7 @@ the PyTorch model itself. A file that disagrees fails the export.
 import argparse
 import json
 import sys
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,8 +28,9 @@ from .images import RESIZE
 from .quiet import tame_known_noise
 from .train import CHECKPOINT, load_checkpoint
 
-# Exported models must match the PyTorch model this closely on every test image.
-MAX_ABS_DIFF = 1e-4
+# Exported models must match the PyTorch model this closely on every test image. MobileNet's
+# fifty-odd layers add up more float32 rounding where a runtime orders its sums its own way.
+MAX_ABS_DIFF = {"small_cnn": 1e-4, "mobilenet": 1e-3}
 MIN_TOP1_AGREEMENT = 1.0
 # The exported models accept any batch size in this range.
 MAX_BATCH = 1024
@@ -42,7 +44,11 @@ def write_torchscript(model: nn.Module, example: torch.Tensor, path: Path) -> No
     print("note: TorchScript (model.pt) is deprecated since PyTorch 2.11 in favour of "
           "torch.export; it is written for libtorch/C++ servers and older mobile apps. "
           "Prefer model.pt2 (servers) or model.pte (mobile, edge) for new work.")
-    torch.jit.script(model).save(str(path))
+    # Traced, not scripted: TorchScript's compiler cannot read the transformers MobileNet's
+    # Python. A trace records one run, which holds for these models at any batch size.
+    with warnings.catch_warnings():  # the image size becomes a constant: it is one
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        torch.jit.trace(model, example).save(str(path))
 
 
 def write_exported_program(model: nn.Module, example: torch.Tensor, path: Path) -> None:
@@ -83,10 +89,12 @@ class Format:
     file: str
     write: Callable[[nn.Module, torch.Tensor, Path], None]
     runtimes: dict[str, Callable[[Path], runtimes.Runner]]
+    how: str = ""  # recorded in the manifest where the way it is written matters
 
 
 FORMATS = {
-    "torchscript": Format("model.pt", write_torchscript, {"torch.jit": runtimes.torchscript}),
+    "torchscript": Format("model.pt", write_torchscript, {"torch.jit": runtimes.torchscript},
+                          "torch.jit.trace (transformers' MobileNet cannot be scripted)"),
     "torch.export": Format("model.pt2", write_exported_program,
                            {"torch.export": runtimes.exported_program}),
 {%- if onnx %}
@@ -163,7 +171,7 @@ def export(config: Config) -> dict:
                           "dtype": "float32", "layout": "NCHW", "range": [0, 255]},
                 "classes": class_names(config.data) or [str(n) for n in range(reference.shape[1])],
                 "image_size": int(pixels.shape[2]), "channels": int(pixels.shape[1]),
-                "resize": RESIZE,
+                "resize": RESIZE, "model": config.model,
                 "checkpoint": {"epoch": checkpoint["epoch"],
                                "val_accuracy": checkpoint["val_accuracy"]},
                 "artifacts": []}
@@ -171,19 +179,21 @@ def export(config: Config) -> dict:
     # What the service's drift score compares its traffic with: the training images.
     manifest["monitoring"] = drift.write_reference(as_model_input(splits["train"].images), out_dir)
 {%- endif %}
-    failures = []
+    failures, tolerance = [], MAX_ABS_DIFF[config.model]
     for name, (targets, checks) in plan(config.targets).items():
         path = out_dir / FORMATS[name].file
         FORMATS[name].write(model, example, path)
         entry = {"file": path.name, "format": name, "targets": targets,
                  "size_bytes": path.stat().st_size, "input_shape": [None, *pixels.shape[1:]],
                  "input_dtype": "float32", "dynamic_batch": [1, MAX_BATCH], "verified": []}
+        if FORMATS[name].how:
+            entry["written_with"] = FORMATS[name].how
         for runtime, load in checks.items():
             run = load(path)
             figures = compare(reference, run(pixels))
             single = compare(reference[:1], run(pixels[:1]))  # batch 1 runs too
             figures["max_abs_diff"] = max(figures["max_abs_diff"], single["max_abs_diff"])
-            ok = (figures["max_abs_diff"] <= MAX_ABS_DIFF
+            ok = (figures["max_abs_diff"] <= tolerance
                   and figures["top1_agreement"] >= MIN_TOP1_AGREEMENT)
             entry["verified"].append({"runtime": runtime, "samples": len(pixels), "ok": ok,
                                       **figures})
@@ -196,7 +206,7 @@ def export(config: Config) -> dict:
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     if failures:
         raise RuntimeError(f"Exported model(s) disagree with PyTorch beyond tolerance "
-                           f"(max |diff| {MAX_ABS_DIFF}, top-1 100%): {', '.join(failures)}.")
+                           f"(max |diff| {tolerance}, top-1 100%): {', '.join(failures)}.")
     return manifest
 
 

@@ -1,7 +1,15 @@
-"""The model: a small convolutional network for 8x8 grayscale digits."""
+"""The model: a small convolutional network for 8x8 grayscale digits, or a pretrained one.
+
+``model`` in the config names one of MODELS; each builder takes the number of classes, the
+image size, the channels and ``weights`` (the pretrained start; the small CNN has none).
+"""
+
+from collections.abc import Callable
 
 import torch
 from torch import nn
+
+from .backbone import MobileNetClassifier
 
 
 class DigitsCNN(nn.Module):
@@ -34,3 +42,24 @@ class DigitsCNN(nn.Module):
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
         """Return class logits (N, num_classes) for raw pixels (N, channels, H, W)."""
         return self.classifier(self.features(pixels / 255.0))
+
+
+def small_cnn(num_classes: int, image_size: int, channels: int, weights: str) -> nn.Module:
+    """DigitsCNN, learnt from scratch (it has no pretrained ``weights``)."""
+    return DigitsCNN(num_classes, image_size, channels=channels)
+
+
+MODELS: dict[str, Callable[[int, int, int, str], nn.Module]] = {
+    "small_cnn": small_cnn,
+    "mobilenet": MobileNetClassifier,
+}
+
+
+def build_model(name: str, num_classes: int, image_size: int, channels: int,
+                weights: str = "none") -> nn.Module:
+    """The config's ``model``, for these images and classes.
+
+    Raises:
+        ValueError: the images are too small for the model, or its weights are unusable.
+    """
+    return MODELS[name](num_classes, image_size, channels, weights)

@@ -21,6 +21,10 @@ _LOG_NOISE = [
      "torchao's GPU kernels, absent from CPU-only installs"),
     ("torch.utils._pytree", r"is an Enum subclass and is now natively supported",
      "a deprecation inside torchao's import, not in this project's code"),
+    ("transformers.modeling_utils",
+     r"`loss_type=None` was set in the config but it is unrecognized",
+     "an exporter reading every property of transformers' MobileNet; it is trained with "
+     "cross-entropy in train.py, never with this loss"),
 ]
 
 # (category, message pattern, why it is noise)
@@ -29,6 +33,8 @@ _WARNING_NOISE = [
      "raised inside ExecuTorch's lowering, not in this project's code"),
     (UserWarning, r"TF32 acceleration on top of oneDNN",
      "printed when ExecuTorch lowering switches oneDNN off, as it must"),
+    (FutureWarning, r"`is_gradient_checkpointing` is deprecated",
+     "an exporter reading every property of transformers' MobileNet, not this project's code"),
 ]
 
 # Lines ExecuTorch's native runtime prints while probing the CPU on start-up.

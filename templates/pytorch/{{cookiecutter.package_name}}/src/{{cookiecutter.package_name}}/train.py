@@ -21,10 +21,11 @@ from torch import nn
 from tqdm import tqdm
 
 from . import checkpoint, distributed{{ ", tracking" if cookiecutter.tracking else "" }}
+from .backbone import MobileNetClassifier
 from .config import Config, load_config, parse_override
 from .data import augments, load_data, num_classes
 from .distributed import ShardedBatches
-from .model import DigitsCNN
+from .model import build_model
 from .progress import Progress, explain_interrupt
 from .quiet import tame_known_noise
 
@@ -135,14 +136,43 @@ def save_best(path: Path, model: nn.Module, config: Config, classes: int,
                      "epoch": epoch, "val_accuracy": val_accuracy}, path)
 
 
-def load_checkpoint(path: Path) -> tuple[DigitsCNN, dict]:
+def load_checkpoint(path: Path) -> tuple[nn.Module, dict]:
     """Rebuild the model from a checkpoint; returns it (in eval mode) and the checkpoint."""
     if not path.is_file():
         raise ValueError(f"No checkpoint at {path}: train first (python -m {__package__}.train).")
     saved = checkpoint.load(path)
-    model = DigitsCNN(saved["num_classes"], saved["image_size"], channels=saved["channels"])
+    # No pretrained weights to read: the checkpoint holds every weight. (A checkpoint from
+    # before the model setting existed holds the small CNN.)
+    model = build_model(saved["config"].get("model", "small_cnn"), saved["num_classes"],
+                        saved["image_size"], saved["channels"])
     model.load_state_dict(saved["model_state"])
     return model.eval(), saved
+
+
+def parameter_groups(model: nn.Module, learning_rate: float) -> list[dict]:
+    """A pretrained backbone fine-tunes at a tenth of the new head's learning rate."""
+    if isinstance(model, MobileNetClassifier):
+        return [{"params": model.backbone.parameters(), "lr": learning_rate / 10},
+                {"params": model.classifier.parameters(), "lr": learning_rate}]
+    return [{"params": model.parameters(), "lr": learning_rate}]
+
+
+def freeze_for(epoch: int, model: nn.Module, config: Config,
+               say: Callable[[str], None]) -> None:
+    """A pretrained backbone is frozen for the first head_epochs (only the new head learns;
+    BatchNorm keeps its statistics), then fine-tuned with it. The phase follows the epoch
+    alone, so a resumed run goes on in the phase it stopped in."""
+    frozen = epoch <= config.head_epochs
+    if isinstance(model, MobileNetClassifier) and model.frozen is not frozen:
+        model.freeze_backbone(frozen)
+        say(phase_message(epoch, frozen, config))
+
+
+def phase_message(epoch: int, frozen: bool, config: Config) -> str:
+    if frozen:
+        return (f"epoch {epoch}: backbone frozen, only the new head trains "
+                f"(head_epochs: {config.head_epochs})")
+    return f"epoch {epoch}: fine-tuning the backbone too, at a lower learning rate"
 
 
 def dry_run_step(config: Config, process: distributed.Process) -> dict:
@@ -150,8 +180,10 @@ def dry_run_step(config: Config, process: distributed.Process) -> dict:
     torch.manual_seed(config.seed)
     splits = load_data(config, cache=False)
     _, size, _, channels = splits["train"].images.shape
-    model = DigitsCNN(num_classes(splits), size, channels=channels).to(process.device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate)
+    model = build_model(config.model, num_classes(splits), size, channels,
+                        config.weights).to(process.device)
+    freeze_for(1, model, config, print)
+    optimizer = torch.optim.AdamW(parameter_groups(model, config.learning_rate))
     scheduler = torch.optim.lr_scheduler.ConstantLR(optimizer, factor=1.0)
     batches = ShardedBatches(splits["train"], config.batch_size, True, config.seed, process,
                              augments(config))
@@ -192,11 +224,13 @@ def fit(config: Config, process: distributed.Process, fresh: bool) -> dict:
                                    augments(config))
     val_batches = ShardedBatches(splits["val"], 256, False, config.seed, process)
 
-    model = DigitsCNN(classes, image_size, channels=channels).to(process.device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate,
+    model = build_model(config.model, classes, image_size, channels,
+                        config.weights).to(process.device)
+    optimizer = torch.optim.AdamW(parameter_groups(model, config.learning_rate),
                                   weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=config.learning_rate, total_steps=config.epochs * len(train_batches))
+        optimizer, max_lr=[group["lr"] for group in optimizer.param_groups],
+        total_steps=config.epochs * len(train_batches))
     precision = distributed.mixed_precision(config.precision, process.device)
     parts = {"model": model, "optimizer": optimizer, "scheduler": scheduler,
              "scaler": precision[1]}
@@ -205,7 +239,9 @@ def fit(config: Config, process: distributed.Process, fresh: bool) -> dict:
         checkpoint.finish(run_dir)  # forget the interrupted run
     distributed.barrier(process)
     progress = checkpoint.resume(run_dir, config, parts)
-    network = distributed.wrap(model, process)
+    # Wrapped while every weight is trainable; DDP then skips a frozen backbone's weights.
+    network = distributed.wrap(model, process,
+                               some_frozen=isinstance(model, MobileNetClassifier))
     if config.compile:
         network = torch.compile(network)
     writer = open_writer(run_dir) if process.main else None
@@ -222,6 +258,7 @@ def fit(config: Config, process: distributed.Process, fresh: bool) -> dict:
     with explain_interrupt(progress, speak=process.main):
         for epoch in range(progress.next_epoch, config.epochs + 1):
             train_batches.set_epoch(epoch, skip=progress.step)
+            freeze_for(epoch, model, config, process.print)
             start = time.perf_counter()
             train_one_epoch(network, train_batches, optimizer, scheduler, process.device,
                             precision=precision, show_progress=process.main, step_done=step_done)

@@ -37,9 +37,10 @@ from .quiet import keras
 {%- endif %}
 from .train import CHECKPOINT, load_checkpoint
 
-# float32 models must match Keras this closely on every test image; int8 models
-# must pick the same class for nearly all of them.
-MAX_ABS_DIFF = 1e-4
+# float32 models must match Keras this closely on every test image (per model: MobileNet's
+# fifty-odd layers add up more float32 rounding where a runtime orders its sums its own way);
+# int8 models must pick the same class for nearly all of them.
+MAX_ABS_DIFF = {"small_cnn": 1e-4, "mobilenet": 1e-3}
 MIN_TOP1_AGREEMENT = {"float32": 1.0, "int8": 0.99}
 {%- if saved_model %}
 
@@ -149,9 +150,9 @@ def compare(reference: np.ndarray, candidate: np.ndarray) -> dict[str, float]:
     }
 
 
-def passes(precision: str, figures: dict[str, float]) -> bool:
-    """float32 must match closely; int8 is judged by the classes it picks."""
-    close = precision != "float32" or figures["max_abs_diff"] <= MAX_ABS_DIFF
+def passes(precision: str, figures: dict[str, float], tolerance: float) -> bool:
+    """float32 must match within ``tolerance``; int8 is judged by the classes it picks."""
+    close = precision != "float32" or figures["max_abs_diff"] <= tolerance
     return close and figures["top1_agreement"] >= MIN_TOP1_AGREEMENT[precision]
 
 
@@ -174,13 +175,13 @@ def export(config: Config) -> dict:
                           "dtype": "float32", "layout": "NHWC", "range": [0, 255]},
                 "classes": class_names(config.data) or [str(n) for n in range(reference.shape[1])],
                 "image_size": int(pixels.shape[2]), "channels": int(pixels.shape[3]),
-                "resize": RESIZE,
+                "resize": RESIZE, "model": config.model,
                 "artifacts": []}
 {%- if cookiecutter.monitoring %}
     # What the service's drift score compares its traffic with: the training images.
     manifest["monitoring"] = drift.write_reference(as_model_input(splits["train"].images), out_dir)
 {%- endif %}
-    failures = []
+    failures, tolerance = [], MAX_ABS_DIFF[config.model]
     for name, targets in plan(config.targets).items():
         form, path = FORMATS[name], out_dir / FORMATS[name].file
         form.write(model, sample, path)
@@ -194,7 +195,7 @@ def export(config: Config) -> dict:
             figures = compare(reference, run(pixels))
             single = compare(reference[:1], run(pixels[:1]))  # batch 1 runs too
             figures["max_abs_diff"] = max(figures["max_abs_diff"], single["max_abs_diff"])
-            ok = passes(form.precision, figures)
+            ok = passes(form.precision, figures, tolerance)
             entry["verified"].append({"runtime": runtime, "samples": len(pixels), "ok": ok,
                                       **figures})
             print(f"{'ok  ' if ok else 'FAIL'} {path.name:<17} {runtime:<15} "
@@ -206,7 +207,7 @@ def export(config: Config) -> dict:
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     if failures:
         raise RuntimeError(f"Exported model(s) disagree with Keras beyond tolerance "
-                           f"(float32: max |diff| {MAX_ABS_DIFF} and top-1 100%; int8: top-1 "
+                           f"(float32: max |diff| {tolerance} and top-1 100%; int8: top-1 "
                            f"{MIN_TOP1_AGREEMENT['int8']:.0%}): {', '.join(failures)}.")
     return manifest
 

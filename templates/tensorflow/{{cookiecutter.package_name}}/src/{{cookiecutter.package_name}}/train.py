@@ -19,6 +19,7 @@ from functools import partial
 from pathlib import Path
 
 from . import checkpoint, distributed{{ ", tracking" if cookiecutter.tracking else "" }}
+from .backbone import backbone_of
 from .config import Config, load_config, parse_override
 from .data import Split, augments, load_data, make_dataset, num_classes
 from .model import build_model
@@ -98,13 +99,57 @@ def load_checkpoint(path: Path) -> tuple[keras.Model, dict]:
 def build(classes: int, shape: tuple[int, ...], config: Config,
           steps_per_epoch: int) -> tuple[keras.Model, keras.optimizers.Optimizer]:
     """The model and its optimizer (call inside the strategy's scope)."""
-    model = build_model(classes, shape[1], channels=shape[3])
-    schedule = keras.optimizers.schedules.CosineDecay(
-        config.learning_rate, decay_steps=config.epochs * steps_per_epoch)
-    optimizer = keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay)
+    model = build_model(config.model, classes, shape[1], shape[3], config.weights)
+    optimizer = keras.optimizers.AdamW(learning_rate_schedule(model, config, steps_per_epoch),
+                                       weight_decay=config.weight_decay)
     if keras.mixed_precision.global_policy().name == "mixed_float16":
         optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+    # Its state for every weight, made now, while all are trainable: a frozen backbone's
+    # weights get theirs too, ready for fine-tuning and for a resumed run's checkpoint.
+    optimizer.build(model.trainable_variables)
     return model, optimizer
+
+
+def learning_rate_schedule(model: keras.Model, config: Config,
+                           steps_per_epoch: int) -> keras.optimizers.schedules.LearningRateSchedule:
+    """Cosine decay; a pretrained backbone fine-tunes at a tenth of the new head's rate."""
+    if backbone_of(model) is not None:
+        return keras.optimizers.schedules.PiecewiseConstantDecay(
+            [config.head_epochs * steps_per_epoch], [config.learning_rate,
+                                                     config.learning_rate / 10])
+    return keras.optimizers.schedules.CosineDecay(
+        config.learning_rate, decay_steps=config.epochs * steps_per_epoch)
+
+
+def train_steps(model: keras.Model, optimizer: keras.optimizers.Optimizer,
+                strategy: tf.distribute.Strategy, config: Config,
+                say: Callable[[str], None]) -> Callable[[int], Callable]:
+    """The train step of each epoch. A pretrained backbone is frozen for the first head_epochs
+    (only the new head learns; a frozen BatchNorm runs in inference mode, as Keras'
+    transfer-learning guide wants), then fine-tuned with it: each phase traces its own step
+    for its trainable weights. The phase follows the epoch alone, so a resumed run goes on in
+    the phase it stopped in."""
+    backbone = backbone_of(model)
+    steps: dict[bool, Callable] = {}
+
+    def for_epoch(epoch: int) -> Callable:
+        frozen = backbone is not None and epoch <= config.head_epochs
+        if backbone is not None:
+            backbone.trainable = not frozen
+        if frozen not in steps:
+            steps[frozen] = make_train_step(model, optimizer, strategy, config.compile)
+            if backbone is not None:
+                say(phase_message(epoch, frozen, config))
+        return steps[frozen]
+
+    return for_epoch
+
+
+def phase_message(epoch: int, frozen: bool, config: Config) -> str:
+    if frozen:
+        return (f"epoch {epoch}: backbone frozen, only the new head trains "
+                f"(head_epochs: {config.head_epochs})")
+    return f"epoch {epoch}: fine-tuning the backbone too, at a lower learning rate"
 
 
 def make_train_step(model: keras.Model, optimizer: keras.optimizers.Optimizer,
@@ -195,10 +240,10 @@ def train(config: Config, dry_run: bool = False, fresh: bool = False) -> dict:
     steps_per_epoch = len(make_dataset(splits["train"], config.batch_size, False, config.seed))
     with process.strategy.scope():
         model, optimizer = build(classes, shape, config, steps_per_epoch)
-    step = make_train_step(model, optimizer, process.strategy, config.compile)
+    steps = train_steps(model, optimizer, process.strategy, config, process.print)
     if dry_run:
-        loss = train_one_epoch(step, epoch_batches(splits["train"], config, 1, process.strategy),
-                               max_batches=1)
+        batches = epoch_batches(splits["train"], config, 1, process.strategy)
+        loss = train_one_epoch(steps(1), batches, max_batches=1)
         val_loss, _ = evaluate(model, make_dataset(splits["val"], 256, False, 0), max_batches=1)
         process.print(f"dry run on {process.device}: train loss {loss:.4f}, "
                       f"val loss {val_loss:.4f}")
@@ -208,14 +253,14 @@ def train(config: Config, dry_run: bool = False, fresh: bool = False) -> dict:
 {%- if cookiecutter.tracking %}
         system = {"framework": f"tensorflow {tf.__version__}", "device": process.device}
         with tracking.run(config, fresh, system, main=process.main):
-            return fit(model, step, state, config, process, fresh, splits, folder, threads)
+            return fit(model, steps, state, config, process, fresh, splits, folder, threads)
 {%- else %}
-        return fit(model, step, state, config, process, fresh, splits, folder, threads)
+        return fit(model, steps, state, config, process, fresh, splits, folder, threads)
 {%- endif %}
 
 
-def fit(model: keras.Model, step: Callable, state: checkpoint.ResumeState, config: Config,
-        process: distributed.Process, fresh: bool, splits: dict, folder: Path,
+def fit(model: keras.Model, steps: Callable[[int], Callable], state: checkpoint.ResumeState,
+        config: Config, process: distributed.Process, fresh: bool, splits: dict, folder: Path,
         threads: int) -> dict:
     """The epochs still to run; ``folder`` is run_dir for the chief, a temporary one else."""
     run_dir = Path(config.run_dir)
@@ -241,7 +286,7 @@ def fit(model: keras.Model, step: Callable, state: checkpoint.ResumeState, confi
             batches = epoch_batches(splits["train"], config, epoch, process.strategy,
                                     skip=progress.step)
             start = time.perf_counter()
-            train_one_epoch(step, batches, step_done=step_done)
+            train_one_epoch(steps(epoch), batches, step_done=step_done)
             progress.train_seconds += time.perf_counter() - start
             loss = progress.epoch_loss  # a resumed epoch's steps before the stop too
             val_loss, val_accuracy = evaluate(model, val_data)

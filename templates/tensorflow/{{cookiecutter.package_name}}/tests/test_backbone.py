@@ -1,0 +1,159 @@
+"""model: mobilenet: the pretrained backbone, a local weights file, and its frozen first epochs.
+
+The weights file is written by the test (random weights: the tests download nothing). What
+differs between the frameworks is the first four functions; the tests are the same.
+"""
+
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+from PIL import Image
+
+from {{ cookiecutter.package_name }}.backbone import BACKBONE
+from {{ cookiecutter.package_name }}.config import Config, with_overrides
+from {{ cookiecutter.package_name }}.model import build_model
+from {{ cookiecutter.package_name }}.train import CHECKPOINT, main, train
+
+from .test_resume import QUIET, saved_epoch, start_then_signal
+
+ROOT = Path(__file__).resolve().parents[1]
+SIZE = 32  # MobileNet's smallest input: fast enough for a test
+
+
+def write_weights(path: Path) -> None:
+    """Random backbone weights, saved as backbone.save_weights writes them. Keras' random
+    initialisation shrinks MobileNet's features to ~1e-8 (no real weights do): BatchNorm
+    statistics measured on random images keep them near 1."""
+    keras.utils.set_random_seed(1)
+    backbone = build_model("mobilenet", 3, SIZE, 3).get_layer(BACKBONE)
+    for layer in backbone.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.momentum = 0.0
+    backbone(np.random.default_rng(0).uniform(0, 255, (32, SIZE, SIZE, 3)), training=True)
+    backbone.save_weights(path)
+
+
+def write_other_weights(path: Path) -> None:
+    """A weights file of another network (the small CNN's)."""
+    build_model("small_cnn").save_weights(path)
+
+
+def backbone_weights(model: keras.Model) -> list[np.ndarray]:
+    """Every weight of the backbone, BatchNorm statistics included."""
+    return [np.asarray(weight) for weight in model.get_layer(BACKBONE).get_weights()]
+
+
+def trained_backbone(run_dir: Path) -> list[np.ndarray]:
+    return backbone_weights(keras.models.load_model(run_dir / CHECKPOINT))
+
+
+@pytest.fixture(scope="module")
+def weights_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("weights") / "backbone.weights.h5"
+    write_weights(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Three classes of colour photos (reddish, greenish, bluish), 12 of each, 40x40."""
+    root = tmp_path_factory.mktemp("photos")
+    rng = np.random.default_rng(0)
+    for label, name in enumerate(["red", "green", "blue"]):
+        (root / name).mkdir()
+        for index in range(12):
+            pixels = rng.integers(0, 90, (40, 40, 3))
+            pixels[..., label] += 160
+            Image.fromarray(pixels.astype(np.uint8)).save(root / name / f"{index}.png")
+    return root
+
+
+@pytest.fixture()
+def backbone_config(smoke_config: Config, photos: Path, weights_file: Path,
+                    tmp_path: Path) -> Config:
+    return with_overrides(smoke_config, data=str(photos), image_size=SIZE, model="mobilenet",
+                          weights=str(weights_file), batch_size=8, epochs=1, threads=1,
+                          run_dir=str(tmp_path / "runs"))
+
+
+def test_a_local_weights_file_is_loaded_into_the_backbone(weights_file):
+    loaded = build_model("mobilenet", 5, SIZE, 3, str(weights_file))
+    fresh = build_model("mobilenet", 5, SIZE, 3)
+    saved = fresh.get_layer(BACKBONE)
+    expected = keras.models.clone_model(saved)
+    expected.load_weights(weights_file)
+    for mine, theirs in zip(backbone_weights(loaded), expected.get_weights(), strict=True):
+        np.testing.assert_array_equal(mine, theirs)
+    assert not np.array_equal(backbone_weights(loaded)[0], backbone_weights(fresh)[0])
+
+
+def test_grey_images_are_seen_as_three_equal_colour_planes(weights_file):
+    grey = build_model("mobilenet", 4, SIZE, 1, str(weights_file))
+    colour = build_model("mobilenet", 4, SIZE, 3, str(weights_file))
+    colour.get_layer("logits").set_weights(grey.get_layer("logits").get_weights())
+    pixels = np.random.default_rng(0).uniform(0, 255, (2, SIZE, SIZE, 1)).astype("float32")
+    np.testing.assert_allclose(grey(pixels, training=False),
+                               colour(np.repeat(pixels, 3, axis=3), training=False),
+                               rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize(("settings", "message"), [
+    (["model=resnet"], "Unknown model 'resnet'; choose from small_cnn, mobilenet."),
+    (["model=mobilenet", "weights=none"], "needs images of at least 32x32 pixels"),
+    (["model=mobilenet", "weights=missing.file"], "weights: missing.file does not exist"),
+    (["model=mobilenet", "weights=OTHER"], "does not hold MobileNetV3-Small's weights"),
+    (["model=mobilenet", "weights=CORRUPT"], "does not hold MobileNetV3-Small's weights"),
+])
+def test_bad_backbone_settings_are_one_error_line(settings, message, photos, tmp_path, capsys):
+    corrupt = tmp_path / "corrupt.weights.h5"
+    corrupt.write_bytes(b"not a weights file")
+    other = tmp_path / "other.weights.h5"
+    write_other_weights(other)
+    data = str(ROOT / "data" / "digits.npz") if "weights=none" in settings else str(photos)
+    overrides = [item.replace("CORRUPT", str(corrupt)).replace("OTHER", str(other))
+                 for item in settings]
+    argv = ["--dry-run", "--config", str(ROOT / "configs" / "smoke.yaml"), "--set", f"data={data}"]
+    assert main([*argv, *(word for item in overrides for word in ("--set", item))]) == 2
+    error = capsys.readouterr().err.strip().splitlines()
+    assert error[-1].startswith("error: ") and message in error[-1], error
+    assert not any("Traceback" in line for line in error)
+
+
+@pytest.mark.parametrize(("head_epochs", "frozen"), [(1, True), (0, False)])
+def test_the_backbone_stays_frozen_for_head_epochs(backbone_config, weights_file, head_epochs,
+                                                   frozen):
+    train(with_overrides(backbone_config, head_epochs=head_epochs))
+    start = build_model("mobilenet", 3, SIZE, 3, str(weights_file))
+    after = trained_backbone(Path(backbone_config.run_dir))
+    same = all(np.array_equal(a, b) for a, b in zip(backbone_weights(start), after, strict=True))
+    assert same == frozen
+
+
+def test_a_resumed_run_goes_on_in_the_phase_it_stopped_in(backbone_config):
+    """Stopped after epoch 1 (head phase) and after epoch 3 (fine-tuning), with head_epochs 2."""
+    run_dir = Path(backbone_config.run_dir)
+    settings = {"data": backbone_config.data, "image_size": SIZE, "model": "mobilenet",
+                "weights": backbone_config.weights, "batch_size": 8, "threads": 1,
+                "run_dir": run_dir, "head_epochs": 2}
+    command = [sys.executable, "-m", "{{ cookiecutter.package_name }}.train", "--config",
+               str(ROOT / "configs" / "smoke.yaml"), "--epochs", "4",
+               *(word for key, value in settings.items() for word in ("--set", f"{key}={value}"))]
+    outputs = []
+    for next_epoch in (2, 4):
+        stopped = start_then_signal(
+            command, lambda epoch=next_epoch: saved_epoch(run_dir) == epoch, signal.SIGINT)
+        assert stopped.returncode == 130, stopped.stderr
+        outputs.append(stopped.stdout)
+    finished = subprocess.run(command, env=QUIET, capture_output=True, text=True, timeout=600,
+                              check=False)
+    assert finished.returncode == 0, finished.stderr
+    first, second, last = (*outputs, finished.stdout)
+    assert "epoch 1: backbone frozen" in first
+    assert "resuming from" in second and "epoch 2: backbone frozen" in second
+    assert "epoch 3: fine-tuning" in second
+    assert "resuming from" in last and "epoch 4: fine-tuning" in last and "frozen" not in last
