@@ -61,12 +61,20 @@ class ServedModel:
         self.failure = ""
         self.stopping = False  # set on SIGTERM: not ready, though it still answers
         self.on_failure: Callable[[], None] = lambda: None  # serve's main stops the server
+        # A worker of --workers N says it has loaded, and is ready only once every one has:
+        # a probe may reach any of them (serve.py sets both).
+        self.on_loaded: Callable[[], None] = lambda: None
+        self.all_loaded: Callable[[], bool] = lambda: True
         self._engine: Batcher | Unbatched | None = None
         self._loading: asyncio.Task | None = None
 
     @property
+    def loaded(self) -> bool:
+        return self._engine is not None
+
+    @property
     def ready(self) -> bool:
-        return self._engine is not None and not self.stopping
+        return self.loaded and not self.stopping and self.all_loaded()
 
     def start(self) -> None:
         """Load and warm up in a worker thread; the service answers liveness meanwhile."""
@@ -86,6 +94,7 @@ class ServedModel:
         mode = (f"batches of up to {settings.max_batch} images, waiting at most "
                 f"{settings.max_delay * 1000:g} ms" if settings.batching else "no batching")
         print(f"Model ready: {self.file.name} ({mode}).", flush=True)
+        self.on_loaded()
 
     def _warm_runner(self) -> Runner:
         run = server_runner(self.file, self.settings.threads)

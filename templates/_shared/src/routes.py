@@ -48,7 +48,9 @@ async def _logits(request: Request, model: ServedModel, metrics: Metrics,
 def _ready(model: ServedModel) -> JSONResponse:
     if model.ready:
         return JSONResponse({"ready": True})
-    stopping = "The service is stopping." if model.stopping else "The model is loading."
+    stopping = ("The service is stopping." if model.stopping else
+                "The model is loading." if not model.loaded else
+                "Other workers are still loading the model.")
     return JSONResponse({"ready": False, "error": model.failure or stopping}, 503)
 
 

@@ -13,7 +13,7 @@ GET  /v1/models/NAME          TF Serving's model status
 POST /v2/models/NAME/infer    Open Inference Protocol (KServe v2, Triton): one FP32 tensor
 GET  /v2/models/NAME          its metadata: input and output names, datatypes, shapes
 GET  /healthz, /v2/health/live                   liveness: the process answers
-GET  /v2/health/ready, /v2/models/NAME/ready     readiness: the model is loaded and warmed up
+GET  /v2/health/ready, /v2/models/NAME/ready     readiness: every worker has warmed up its model
 GET  /metrics                 Prometheus text: responses by endpoint and status, latency, classes
 {%- if cookiecutter.monitoring %}
                               and the inputs: mean pixel, contrast, drift score (monitoring.py)
@@ -132,8 +132,10 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
                         help="processes serving on the one socket, one model each")
     parser.add_argument("--threads", type=int, default=Settings.threads,
                         help="the runtime's threads per model call (0: one per core)")
-    # How --workers hands each worker the socket it bound; not for people.
+    # How --workers hands each worker the socket it bound, and where the workers note that
+    # they have loaded the model; not for people.
     parser.add_argument("--socket-fd", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--loaded-dir", type=Path, default=None, help=argparse.SUPPRESS)
 {%- if cookiecutter.monitoring %}
     sample_log.add_arguments(parser)
 {%- endif %}
@@ -198,15 +200,23 @@ def _serve(app: FastAPI, listener: socket.socket, timeout: float,
     return 130 if signal.SIGINT in stopped_by else 0
 
 
+def _count_loaded(model: ServedModel, folder: Path, workers: int) -> None:
+    """Each worker leaves a file in the supervisor's folder once its model is loaded; every
+    worker is ready once all of them are (a readiness probe may reach any one of them)."""
+    model.on_loaded = lambda: (folder / str(os.getpid())).touch()
+    model.all_loaded = lambda: sum(1 for _ in folder.iterdir()) >= workers
+
+
 def _supervise(argv: list[str], workers: int, listener: socket.socket,
                announcement: str) -> int:
     """Start the workers on our socket, pass SIGTERM or Ctrl-C on to them once, and stop
     them all when one ends; the first of their exit codes that is not 0 (nor the signal's
     own, for a worker stopped as it started), else 0. The announcement is printed once the
     signals are ours to pass on."""
-    command = [sys.executable, "-m", "{{ cookiecutter.package_name }}.serve", *argv,
-               "--socket-fd", str(listener.fileno())]
-    with tempfile.TemporaryDirectory(prefix="serve-metrics-") as metrics:
+    with tempfile.TemporaryDirectory(prefix="serve-metrics-") as metrics, \
+            tempfile.TemporaryDirectory(prefix="serve-loaded-") as loaded:
+        command = [sys.executable, "-m", "{{ cookiecutter.package_name }}.serve", *argv,
+                   "--socket-fd", str(listener.fileno()), "--loaded-dir", loaded]
         environment = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": metrics}
         # A session of their own: Ctrl-C reaches them once, through us.
         running = [subprocess.Popen(command, env=environment, pass_fds=[listener.fileno()],
@@ -263,6 +273,7 @@ def main(argv: list[str] | None = None) -> int:
         app = create_app(args.artifacts, _settings(args){{ ", samples=sample_log.from_arguments(args)" if cookiecutter.monitoring else "" }})
 {%- endif %}
         if args.socket_fd is not None:  # a worker of --workers N
+            _count_loaded(app.state.model, args.loaded_dir, args.workers)
             return _serve(app, socket.socket(fileno=args.socket_fd), args.timeout)
         listener = _listen(args.host, args.port)
     except ValueError as error:

@@ -4,6 +4,7 @@
 
 import base64
 import json
+import os
 import re
 import signal
 import socket
@@ -213,6 +214,20 @@ def test_openapi_documents_every_endpoint_and_error(client):
 
 
 def start(artifacts: Path, *flags: str) -> tuple[subprocess.Popen, str]:
+    """``python -m ...serve --port 0``, once ready: its process and address."""
+    service, url = start_unready(artifacts, *flags)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and service.poll() is None:
+        try:
+            with urllib.request.urlopen(f"{url}/v2/health/ready", timeout=2):
+                return service, url
+        except (urllib.error.URLError, OSError):
+            time.sleep(0.2)
+    service.kill()
+    raise AssertionError("the service did not become ready within 120 s")
+
+
+def start_unready(artifacts: Path, *flags: str) -> tuple[subprocess.Popen, str]:
     """``python -m ...serve --port 0``: its address, read from the line it prints first."""
 {%- if cookiecutter.monitoring %}
     flags = ("--sample-log", str(artifacts.parent / "traffic.jsonl"), *flags)  # not the project's
@@ -225,15 +240,7 @@ def start(artifacts: Path, *flags: str) -> tuple[subprocess.Popen, str]:
     assert "Stop with Ctrl-C or SIGTERM" in first_line, first_line
     url = re.search(r"http://[\d.]+:\d+", first_line)
     assert url, first_line
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and service.poll() is None:
-        try:
-            with urllib.request.urlopen(f"{url[0]}/v2/health/ready", timeout=2):
-                return service, url[0]
-        except (urllib.error.URLError, OSError):
-            time.sleep(0.2)
-    service.kill()
-    raise AssertionError("the service did not become ready within 120 s")
+    return service, url[0]
 
 
 def post(url: str, body: dict) -> tuple[int, dict]:
@@ -250,6 +257,36 @@ def post(url: str, body: dict) -> tuple[int, dict]:
 def service(artifacts):
     process, url = start(artifacts)
     yield url
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=30) == 0
+
+
+def readiness(url: str) -> tuple[int, dict]:
+    try:
+        with urllib.request.urlopen(f"{url}/v2/health/ready", timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def test_ready_means_every_worker_has_loaded_the_model(artifacts):
+    # A probe may reach either worker: one that has loaded must not say ready for both.
+    process, url = start_unready(artifacts, "--workers", "2")
+    children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
+    os.kill(int(children[0]), signal.SIGSTOP)  # still importing: it loads nothing while held
+    try:
+        deadline = time.monotonic() + 120
+        while (answer := readiness(url))[1].get("error") != \
+                "Other workers are still loading the model." and time.monotonic() < deadline:
+            assert answer[0] == 503, answer
+            time.sleep(0.2)
+        assert [readiness(url)[0] for _ in range(5)] == [503] * 5
+    finally:
+        os.kill(int(children[0]), signal.SIGCONT)
+    deadline = time.monotonic() + 120
+    while readiness(url)[0] != 200 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert readiness(url) == (200, {"ready": True})
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=30) == 0
 
