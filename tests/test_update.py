@@ -491,6 +491,9 @@ def update_signalled(
         capture_output=True,
         text=True,
         check=False,
+        # Ctrl-C as at a terminal, even where the tests run as a shell's background job
+        # (which ignores it, and so would fwstart).
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
 

@@ -40,11 +40,18 @@ def saved_epoch(run_dir: Path) -> int | None:
     return progress["next_epoch"] if progress else None
 
 
+def ctrl_c_as_at_a_terminal() -> None:
+    """In the child: Ctrl-C does what it does at a terminal, even where these tests were
+    started in the background (a shell's background job, as CI may run them, ignores it)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_then_signal(command: list[str], ready: Callable[[], bool], how: signal.Signals,
                       within: float = 120) -> subprocess.CompletedProcess:
     """Start ``command``; send it ``how`` as soon as ``ready()`` (or it ends by itself)."""
     process = subprocess.Popen(command, env=QUIET, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+                               stderr=subprocess.PIPE, text=True,
+                               preexec_fn=ctrl_c_as_at_a_terminal)
     deadline = time.monotonic() + within
     while not ready() and process.poll() is None:
         assert time.monotonic() < deadline, f"not ready after {within} s"

@@ -312,6 +312,9 @@ def report(config: Config, process: distributed.Process, splits: dict,
     if process.main:
         (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
         checkpoint.finish(run_dir)
+    # Every process leaves the group together: gloo aborted a process (SIGABRT, "terminate
+    # called without an active exception") whose peer had already left.
+    distributed.barrier(process)
     process.print(f"test accuracy {test_accuracy:.4f} (best checkpoint: {run_dir / CHECKPOINT}, "
                   f"metrics: {run_dir / 'metrics.json'})")
     return metrics
