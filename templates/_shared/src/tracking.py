@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
+from types import FrameType
 
 import mlflow
 from alembic.util import CommandError
@@ -196,9 +197,13 @@ def _log_results(run_dir: Path) -> None:
 
 @contextmanager
 def _sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM (what Kubernetes, Slurm and kill send) stops the run like Ctrl-C does."""
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
+    """SIGTERM (what Kubernetes, Slurm and kill send) stops the run like Ctrl-C does: through
+    Ctrl-C's own handler where train.py set one (to stop between two steps), else at once."""
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        ctrl_c = signal.getsignal(signal.SIGINT)
+        if not callable(ctrl_c):  # ignored (a background job) or the system's default
+            raise KeyboardInterrupt
+        ctrl_c(signal.SIGINT, frame)
 
     previous = signal.signal(signal.SIGTERM, interrupt)
     try:
