@@ -68,6 +68,12 @@ class Progress:
         return asdict(self)
 
 
+def figures(record: dict[str, float]) -> str:
+    """``train loss 0.1234  val accuracy 0.9876``: every figure of a record, as printed."""
+    return "  ".join(f"{name.replace('_', ' ')} {value:.4f}" for name, value in record.items()
+                     if name != "epoch")
+
+
 class Interrupted(KeyboardInterrupt):
     """Ctrl-C during training; its message says what was saved and how to go on."""
 

@@ -103,7 +103,7 @@ def test_grey_images_are_seen_as_three_equal_colour_planes(weights_file):
 
 
 @pytest.mark.parametrize(("settings", "message"), [
-    (["model=resnet"], "Unknown model 'resnet'; choose from small_cnn, mobilenet."),
+    (["model=resnet"], "Unknown model 'resnet'"),
     (["model=mobilenet", "weights=none"], "needs images of at least 32x32 pixels"),
     (["model=mobilenet", "weights=missing.file"], "weights: missing.file does not exist"),
     (["model=mobilenet", "weights=OTHER"], "does not hold MobileNetV2 1.0's weights"),
