@@ -1,10 +1,12 @@
 """The data as the model takes it. Reading your own images: see splits.py."""
 
 import math
+from collections.abc import Iterable
 
 import numpy as np
 
-from .quiet import tf
+from .config import Config
+from .quiet import quiet_iter, tf
 from .splits import (
     SPLITS,
     Split,
@@ -17,8 +19,9 @@ from .splits import (
     trained_on,
 )
 
-__all__ = ["SPLITS", "Split", "as_model_input", "augment", "augments", "class_names", "load_data",
-           "load_splits", "make_dataset", "num_classes", "split_image_folder", "trained_on"]
+__all__ = ["SPLITS", "Split", "as_model_input", "augment", "augments", "class_names",
+           "epoch_batches", "load_data", "load_splits", "make_dataset", "num_classes",
+           "split_image_folder", "trained_on"]
 
 # Random resized crop: the share of the image's area kept, and the crop's width/height ratio.
 CROP_AREA = (0.6, 1.0)
@@ -57,6 +60,18 @@ def augment(pixels: tf.Tensor) -> tf.Tensor:
     contrast = tf.reshape(uniform(1 - JITTER, 1 + JITTER), [-1, 1, 1, 1])
     brightness = tf.reshape(uniform(1 - JITTER, 1 + JITTER), [-1, 1, 1, 1])
     return tf.clip_by_value(((cropped - mean) * contrast + mean) * brightness, 0, 255)
+
+
+def epoch_batches(split: Split, config: Config, epoch: int, strategy: tf.distribute.Strategy,
+                  skip: int = 0) -> Iterable:
+    """This epoch's batches, in an order that depends only on the seed and the epoch (so that
+    a resumed run goes on after the ``skip`` batches it took), split among the strategy's
+    replicas (each worker takes its share of every batch)."""
+    dataset = make_dataset(split, config.batch_size, shuffle=True,
+                           seed=config.seed * 10_000 + epoch, augmented=augments(config)).skip(skip)
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return quiet_iter(strategy.experimental_distribute_dataset(dataset.with_options(options)))
 
 
 def make_dataset(split: Split, batch_size: int, shuffle: bool, seed: int,
