@@ -5,6 +5,7 @@ from {{ cookiecutter.package_name }}.data import (
     Split,
     as_model_input,
     augment,
+    augmentation,
     load_splits,
     make_dataset,
 )
@@ -62,7 +63,7 @@ def test_model_input_is_raw_pixels_with_a_channel_axis(default_config):
 
 def test_augmentation_changes_images_within_the_pixel_range():
     pixels = np.random.default_rng(0).uniform(0, 255, (16, 24, 24, 3)).astype(np.float32)
-    changed = augment(tf.constant(pixels)).numpy()
+    changed = augment(tf.constant(pixels), augmentation()).numpy()
     assert changed.shape == pixels.shape
     assert changed.min() >= 0 and changed.max() <= 255
     assert not np.allclose(changed, pixels)

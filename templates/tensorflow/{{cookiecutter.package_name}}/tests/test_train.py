@@ -38,8 +38,8 @@ def test_dry_run_takes_one_step_and_writes_nothing(smoke_config, tmp_path):
 
 
 def test_augmented_training_keeps_grappler_noise_off_stderr(tmp_path):
-    """Each epoch, Grappler fails to cost the augmentation's crop (a TensorFlow bug, harmless);
-    quiet.py drops exactly that line, so training with augmentation shows none of it."""
+    """Grappler fails to cost some image ops of unknown batch size (tensorflow#56904, harmless):
+    the augmentation's Keras layers print none of it."""
     command = train_command(tmp_path / "runs", "--dry-run", "--set", "augment=true")
     result = subprocess.run(command, env=QUIET, capture_output=True, text=True, timeout=300,
                             check=False)
