@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from {{ cookiecutter.package_name }}.config import with_overrides
-from {{ cookiecutter.package_name }}.data import Batches, load_splits
+from {{ cookiecutter.package_name }}.data import Batches, augments, load_splits
 from {{ cookiecutter.package_name }}.distributed import Process
 from {{ cookiecutter.package_name }}.model import build_model
 from {{ cookiecutter.package_name }}.precision import mixed_precision
@@ -37,7 +37,8 @@ def one_epoch(config, steps_done=None):
     on the validation split."""
     torch.manual_seed(config.seed)
     process, splits = Process(torch.device("cpu")), load_splits(config.data)
-    batches = Batches(splits["train"], config.batch_size, True, config.seed, process)
+    batches = Batches(splits["train"], config.batch_size, True, config.seed, process,
+                      augments(config))
     model = build_model(config.model, 10, 8, 1)
     optimizer, scheduler = make_optimizer(model, config, len(batches))
     step_done = steps_done or Progress().counter(0, None)

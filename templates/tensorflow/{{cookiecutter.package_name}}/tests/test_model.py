@@ -1,9 +1,9 @@
+import keras
 import numpy as np
 import pytest
 
 from {{ cookiecutter.package_name }} import model as models
 from {{ cookiecutter.package_name }}.model import MODELS, ModelSpec, build_model
-from {{ cookiecutter.package_name }}.quiet import keras
 
 
 def renamed_input(classes: int, *_: object) -> keras.Model:

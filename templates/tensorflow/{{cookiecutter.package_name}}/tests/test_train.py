@@ -13,7 +13,7 @@ import tensorflow as tf
 
 from {{ cookiecutter.package_name }} import checkpoint
 from {{ cookiecutter.package_name }}.config import load_config, with_overrides
-from {{ cookiecutter.package_name }}.data import load_splits, make_dataset
+from {{ cookiecutter.package_name }}.data import augments, load_splits, make_dataset
 from {{ cookiecutter.package_name }}.model import build_model
 from {{ cookiecutter.package_name }}.progress import Progress
 from {{ cookiecutter.package_name }}.train import (
@@ -53,7 +53,8 @@ def one_epoch(config, step_done=None):
     on the validation split."""
     keras.utils.set_random_seed(config.seed)
     splits = load_splits(config.data)
-    data = make_dataset(splits["train"], config.batch_size, shuffle=True, seed=config.seed)
+    data = make_dataset(splits["train"], config.batch_size, shuffle=True, seed=config.seed,
+                        augmented=augments(config))
     model = build_model(config.model, 10, 8, 1)
     optimizer = make_optimizer(model, config, len(data))
     step = make_train_step(model, optimizer, tf.distribute.get_strategy(), jit_compile=False)

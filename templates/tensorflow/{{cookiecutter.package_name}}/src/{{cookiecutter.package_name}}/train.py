@@ -102,8 +102,7 @@ def make_train_step(model: keras.Model, optimizer: keras.optimizers.Optimizer,
     def replica_step(pixels: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         with tf.GradientTape() as tape:
             logits = tf.cast(model(pixels, training=True), tf.float32)
-            losses = keras.losses.sparse_categorical_crossentropy(labels, logits,
-                                                                  from_logits=True)
+            losses = keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)
             # The mean over the whole batch, across replicas: their gradients are summed.
             loss = optimizer.scale_loss(tf.nn.compute_average_loss(losses))
         gradients = tape.gradient(loss, model.trainable_variables)
