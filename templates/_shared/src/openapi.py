@@ -8,6 +8,7 @@ from typing import Any
 
 from .binary import HEADER, MEDIA_TYPE
 from .inputs import MAX_INSTANCES
+from .open_inference import OUTPUTS
 
 Schema = dict[str, Any]
 
@@ -33,10 +34,10 @@ METADATA: Schema = {"type": "object", "required": ["name", "versions", "platform
                                    "classes": LABELS}}  # the label of each logits column
 SERVER_METADATA: Schema = {"type": "object", "required": ["name", "version", "extensions"],
                            "properties": {"extensions": LABELS}}
-VERSION: Schema = {"name": "version", "in": "path", "required": True,
-                   "schema": {"type": "string"},
-                   "description": "The version served (the metadata's versions); another "
-                                  "answers 404."}
+VERSION_PARAMETER = {"name": "version", "in": "path", "required": True,
+                     "schema": {"type": "string"},
+                     "description": "The version served (the metadata's versions); another "
+                                    "answers 404."}
 
 
 def _json(description: str, schema: Schema) -> dict:
@@ -64,7 +65,7 @@ PREDICT_ERRORS = errors(400, 408, 413, 500, 503, 504)
 
 def versioned(route: dict) -> dict:
     """A route's arguments for the same endpoint under .../versions/{version}."""
-    extra = {**route.get("openapi_extra", {}), "parameters": [VERSION]}
+    extra = {**route.get("openapi_extra", {}), "parameters": [VERSION_PARAMETER]}
     return {**route, "openapi_extra": extra, "responses": {**route["responses"], **errors(404)}}
 
 
@@ -129,7 +130,7 @@ def infer_v2(name: str, shape: list[int]) -> dict:
     tensor = _strict(["name", "datatype", "shape", "data"], {
         "name": {"const": name}, "datatype": {"const": "FP32"}, "shape": dims, "data": data,
         "parameters": _parameters(binary_data_size=False)})  # JSON: the data is in "data"
-    wanted = _strict(["name"], {"name": {"enum": ["logits", "label"]},
+    wanted = _strict(["name"], {"name": {"enum": list(OUTPUTS)},
                                 "parameters": _parameters(binary_data={"type": "boolean"})})
     request = _strict(["inputs"], {
         "id": {"type": "string"}, "parameters": _parameters(
@@ -138,7 +139,7 @@ def infer_v2(name: str, shape: list[int]) -> dict:
         "outputs": {"type": "array", "items": wanted}})
     sizes = _parameters(binary_data_size={"type": "integer", "minimum": 0})
     output = {"type": "object", "required": ["name", "datatype", "shape"],
-              "properties": {"name": {"enum": ["logits", "label"]}, "parameters": sizes,
+              "properties": {"name": {"enum": list(OUTPUTS)}, "parameters": sizes,
                              "data": {"type": "array",
                                       "items": {"type": ["number", "string"]}}}}
     response = {"type": "object", "required": ["model_name", "outputs"],
