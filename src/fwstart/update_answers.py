@@ -146,8 +146,7 @@ def _check_needs_kept(
                     noun, remove = catalog.by_key[key].noun, _FLAGS.get(question.key)
                     how = f" ({remove[1]} {choice})" if remove else ""
                     raise InputError(
-                        f"{choice} needs the {noun} {value}, which cannot go while {choice} "
-                        "stays.",
+                        f"{choice} needs the {noun} {value}, which cannot go while {choice} stays.",
                         f"Remove {choice} as well{how}, or keep the {noun} {value}.",
                     )
 
