@@ -12,8 +12,9 @@ _EXPLAIN = {
     BOTH_ADDED: "the template now has a file of this name: yours is left as it is; the "
     "template's is in refs/fwstart/base (or .fwstart/base.tar.gz)",
     LINKED: "it is, or is in, a symbolic link: fwstart writes nothing through a symbolic link, "
-    "which may lead out of the project; make the template's change by hand (its version is in "
-    "refs/fwstart/base, or .fwstart/base.tar.gz)",
+    "which may lead out of the project; make the template's change by hand (git show "
+    "refs/fwstart/base:PATH prints the template's version; outside git, .fwstart/base.tar.gz "
+    "holds it)",
 }
 _KEPT = {
     "git-init": "Started a git repository whose first commit is the generated project; "
