@@ -134,8 +134,6 @@ def update_project(
         base_tree, new_tree = read_tree(base_folder), read_tree(new_folder)
         labels = (f"fwstart {old_version}", f"fwstart {__version__}")
         merged = merge_trees(base_tree, new_tree, project, labels)
-        if not dry_run:
-            remove_scratch(project, {*base_tree, *new_tree})  # left by an update killed
         plan = UpdatePlan(
             project,
             base.source,
@@ -146,7 +144,10 @@ def update_project(
             gitops.save_uncommitted(repo) if repo and allow_dirty and not dry_run else None,
         )
         check_writable(project, plan.changes)
-        if dry_run or not plan.changes or not confirm(plan):
+        if dry_run or (plan.changes and not confirm(plan)):
+            return UpdateResult(plan, False)
+        remove_scratch(project, {*base_tree, *new_tree})  # left by an update killed writing
+        if not plan.changes:
             return UpdateResult(plan, False)
         on_step("Writing the update")
         _apply(plan, repo, new_folder)
