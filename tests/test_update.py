@@ -733,7 +733,8 @@ def test_a_snapshot_that_would_extract_too_much_is_refused(fwstart, tmp_path):
     result = fwstart("update", "demo", "--add-target", "web", "--yes")
     assert result.exit_code == 1, result.output
     text = " ".join(result.stderr.split())
-    assert f"would extract more than {SNAPSHOT_LIMIT_BYTES // 2**20} MiB (data/huge.bin" in text
+    limit = f"would extract more than {SNAPSHOT_LIMIT_BYTES // 2**20} MiB"
+    assert f"{limit} (data/huge.bin brings it to" in text
 
 
 class ZeroStream(io.RawIOBase):
@@ -742,3 +743,36 @@ class ZeroStream(io.RawIOBase):
     def readinto(self, buffer):  # type: ignore[override]
         buffer[:] = bytes(len(buffer))
         return len(buffer)
+
+
+def test_a_render_on_fwstarts_ref_that_would_extract_too_much_is_refused(fwstart, tmp_path):
+    assert fwstart("new", "demo", "--yes").exit_code == 0
+    project = tmp_path / "demo"
+    # fwstart's ref, as fetched from a remote, with a blob past the limit (stored compressed).
+    huge = (
+        subprocess.run(
+            ["git", "hash-object", "-w", "--stdin"],
+            input=bytes(SNAPSHOT_LIMIT_BYTES + 1),
+            cwd=project,
+            capture_output=True,
+            check=True,
+        )
+        .stdout.decode()
+        .strip()
+    )
+    index = {**os.environ, "GIT_INDEX_FILE": str(tmp_path / "index")}
+    for args in (
+        ["read-tree", "refs/fwstart/base"],
+        ["update-index", "--add", "--cacheinfo", f"100644,{huge},data/huge.bin"],
+    ):
+        subprocess.run(["git", *args], cwd=project, env=index, check=True)
+    tree_id = subprocess.run(
+        ["git", "write-tree"], cwd=project, env=index, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    render = git(project, "commit-tree", tree_id, "-p", "refs/fwstart/base", "-m", "x").strip()
+    git(project, "update-ref", "refs/fwstart/base", render)
+    result = fwstart("update", "demo", "--add-target", "web")
+    assert result.exit_code == 1, result.output
+    text = " ".join(result.stderr.split())
+    limit = f"would extract more than {SNAPSHOT_LIMIT_BYTES // 2**20} MiB"
+    assert f"on refs/fwstart/base {limit} (data/huge.bin brings it to" in text

@@ -110,6 +110,10 @@ def load_base(project: Path, into: Path, name: str) -> Base:
     """
     repo = gitops.find_repo(project)
     if repo is not None and (commit_id := _matching_render(repo, project)):
+        where, total = f"The render {commit_id[:12]} on {BASE_REF}", 0
+        for count, (path, size) in enumerate(gitops.tree_sizes(repo, commit_id), 1):
+            total += size
+            _check_limits(where, count, total, path, _DROP_REF)
         gitops.extract(repo, commit_id, into)
         return Base("git", _framework(into))
     snapshot = project / SNAPSHOT
@@ -122,23 +126,32 @@ def load_base(project: Path, into: Path, name: str) -> Base:
 
 def _extract_snapshot(snapshot: Path, into: Path) -> None:
     """Extract, member by member, refusing before any write past the limits."""
-    total = 0
     try:
         with tarfile.open(snapshot) as tar:
+            total = 0
             for count, member in enumerate(iter(tar.next, None), 1):
                 total += member.size  # the header's size, read before any of the data
-                if count > SNAPSHOT_LIMIT_FILES or total > SNAPSHOT_LIMIT_BYTES:
-                    raise FwstartError(
-                        f"{snapshot} would extract more than {SNAPSHOT_LIMIT_BYTES // 2**20} "
-                        f"MiB ({member.name}: {member.size} bytes) or {SNAPSHOT_LIMIT_FILES} "
-                        "files: far more than any render of fwstart's, so it is not one.",
-                        _RESTORE,
-                    )
+                _check_limits(str(snapshot), count, total, member.name, _RESTORE)
                 tar.extract(member, into, filter="data")
     except (tarfile.TarError, OSError, EOFError) as error:
         raise FwstartError(f"{snapshot} is damaged ({error}).", _RESTORE) from None
 
 
+def _check_limits(where: str, count: int, total: int, name: str, hint: str) -> None:
+    """Refuse a base past what any render of fwstart's holds (a decompression bomb)."""
+    if count > SNAPSHOT_LIMIT_FILES or total > SNAPSHOT_LIMIT_BYTES:
+        raise FwstartError(
+            f"{where} would extract more than {SNAPSHOT_LIMIT_BYTES // 2**20} MiB ({name} "
+            f"brings it to {total} bytes) or {SNAPSHOT_LIMIT_FILES} files: far more than any "
+            "render of fwstart's, so it is not one.",
+            hint,
+        )
+
+
+_DROP_REF = (
+    f"Remove that ref (git update-ref -d {BASE_REF}): the update then compares with the "
+    "current template for the recorded answers."
+)
 _RESTORE = (
     "Restore it from a backup or version control; it is fwstart's copy of the template as it "
     "was rendered for this project."

@@ -185,6 +185,13 @@ def tree_blobs(repo: Repo, commit_id: str) -> dict[str, str]:
     return {path: meta.split()[2] for meta, path in entries}
 
 
+def tree_sizes(repo: Repo, commit_id: str) -> list[tuple[str, int]]:
+    """Every file of ``commit_id`` with its size, without reading any of them."""
+    out = repo.git("ls-tree", "-r", "-l", "-z", commit_id).decode()
+    entries = (entry.split("\t", 1) for entry in out.split("\0") if entry)
+    return [(path, int(meta.split()[3]) if meta.split()[3] != "-" else 0) for meta, path in entries]
+
+
 def extract(repo: Repo, commit_id: str, folder: Path) -> None:
     """Write the files of ``commit_id`` into ``folder``."""
     archive = repo.git("archive", "--format=tar", commit_id)
