@@ -95,8 +95,8 @@ def merge_trees(
     for path in sorted(set(base) | set(new)):
         before, after = base.get(path), new.get(path)
         if (link := _link_on(project, path)) is not None:
-            if before != after:  # a link of the person's where the template adds a file
-                added = before is None and link == project / path
+            if before != after:  # never written; a link where the template adds a file
+                added = before is None and link == project / path  # is one of the person's
                 changes.append(
                     Change(path, BOTH_ADDED if added else LINKED, None, before, None, after)
                 )
