@@ -254,9 +254,7 @@ def _model_files(args: argparse.Namespace) -> tuple[Path, str]:
         return args.artifacts, "1"
     from .registered import fetch  # MLflow's client loads only for --model
 
-    folder, version = fetch(args.model, MODEL_NAME, args.model_cache)
-    print(f"{args.model} is version {version}.", flush=True)  # an alias moves: say where
-    return folder, version
+    return fetch(args.model, MODEL_NAME, args.model_cache)
 
 
 {% endif -%}
@@ -267,6 +265,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         artifacts, version = _model_files(args)
         if args.model and not args.fetched:  # the workers serve this very version
+            print(f"{args.model} is version {version}.", flush=True)  # an alias moves
             argv = [*argv, "--fetched", str(artifacts), version]
         app = create_app(artifacts, _settings(args), version{% if cookiecutter.monitoring %},
                          samples=sample_log.from_arguments(args){% endif %})
