@@ -14,9 +14,10 @@ ERROR: Schema = {"type": "object", "required": ["error"],
                  "properties": {"error": {"type": "string"}}}
 REASONS = {400: "Malformed request: the message says what is wrong",
            408: "The body did not arrive in time (--timeout)",
-           413: "The body is larger than --max-body-bytes",
+           413: "The body is larger than --max-body-bytes, or an image has more pixels than "
+                "MAX_IMAGE_PIXELS",
            500: "Internal error", 503: "The model is not ready",
-           504: "The model did not answer in time (--timeout)"}
+           504: "The images were not decoded, or the model did not answer, in time (--timeout)"}
 HEALTHZ: Schema = {"type": "object", "properties": {"status": {"const": "ok"}}}
 LIVE: Schema = {"type": "object", "properties": {"live": {"const": True}}}
 FLOATS: Schema = {"type": "array", "items": {"type": "number"}}

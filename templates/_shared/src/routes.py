@@ -1,6 +1,7 @@
 """The service's endpoints: TF Serving's REST API (KServe v1), the Open Inference Protocol
 (KServe v2, Triton), health and metrics. Bodies are read with a size limit and a deadline,
-and parsed in a worker thread; the model runs through the batcher."""
+and parsed in a worker thread (a small one on the event loop); encoded images are decoded by
+a Decoder's own threads, never on the event loop; the model runs through the batcher."""
 
 import asyncio
 import time
@@ -12,7 +13,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from . import openapi
-from .inputs import Refused, image_decoder, instances, parse_json, read_body, tensor
+from .inputs import Decoder, Encoded, Refused, instances, parse_json, read_body, tensor
 from .model_server import ServedModel
 from .monitoring import Metrics, observe
 from .runtimes import SERVER_PLATFORM
@@ -28,7 +29,8 @@ def add(app: FastAPI, model: ServedModel, metrics: Metrics) -> None:
 
 
 async def _logits(request: Request, model: ServedModel, metrics: Metrics,
-                  parse: Callable[[object], np.ndarray]) -> np.ndarray:
+                  parse: Callable[[object], np.ndarray | Encoded],
+                  decode: Decoder | None = None) -> np.ndarray:
     started = time.perf_counter()
     try:
         body = await asyncio.wait_for(read_body(request, model.body_limit), model.settings.timeout)
@@ -39,6 +41,8 @@ async def _logits(request: Request, model: ServedModel, metrics: Metrics,
         pixels = parse(parse_json(body))
     else:
         pixels = await asyncio.to_thread(lambda: parse(parse_json(body)))
+    if isinstance(pixels, Encoded) and decode:  # within what is left of the timeout
+        pixels = await decode(pixels, model.settings.timeout - (time.perf_counter() - started))
     logits = await model.predict(pixels)
     observe(metrics, started, [model.classes[label] for label in logits.argmax(axis=1)]
             {{- ", pixels" if cookiecutter.monitoring else "" }})
@@ -81,15 +85,15 @@ def _add_v1(app: FastAPI, model: ServedModel, metrics: Metrics) -> None:
     layout = model.manifest["input"]["layout"]  # the model's shape: (C, H, W) or (H, W, C)
     nchw = layout == "NCHW"
     channels, size = model.shape[0 if nchw else 2], model.shape[1 if nchw else 0]
-    decode = image_decoder(size, channels, layout)
+    decode = Decoder(size, channels, layout)
 
-    def parse(body: object) -> np.ndarray:
-        return instances(body, model.shape, decode)
+    def parse(body: object) -> np.ndarray | Encoded:
+        return instances(body, model.shape, encoded=True)
 
     @app.post(f"/v1/models/{model.name}:predict", **openapi.predict_v1(model.shape))
     @app.post("/predict", **openapi.predict_v1(model.shape))
     async def predict(request: Request) -> JSONResponse:
-        logits = await _logits(request, model, metrics, parse)
+        logits = await _logits(request, model, metrics, parse, decode)
         return JSONResponse({"predictions": logits.tolist()})
 
     @app.get(f"/v1/models/{model.name}", responses=openapi.answer("Model status", openapi.STATUS))
