@@ -40,13 +40,14 @@ CASES = [
 ]
 
 # Run in a fresh process: the baseline is taken after the imports and the file's bytes.
-CHILD = """
+CHILD = r"""
 import inspect, io, json, re, sys, time
 from pathlib import Path
 sys.path.insert(0, sys.argv[1])
 import images
 data = Path(sys.argv[2]).read_bytes()
-limit = {"limit": int(sys.argv[4])} if "limit" in inspect.signature(images.load_image).parameters else {}
+takes_limit = "limit" in inspect.signature(images.load_image).parameters  # older ones do not
+limit = {"limit": int(sys.argv[4])} if takes_limit else {}
 def peak_kb():
     return int(re.search(r"VmHWM:\s+(\d+)", Path("/proc/self/status").read_text())[1])
 before = peak_kb()
@@ -93,8 +94,10 @@ def main(argv: list[str] | None = None) -> int:
     limit = max(pixels, ours.MAX_PIXELS)  # decode N pixels even above the default limit
     height = int(math.sqrt(pixels * 3 / 4))  # a 4:3 photo
     width = pixels // height
-    print(f"{args.images.relative_to(ROOT) if args.images.is_relative_to(ROOT) else args.images}"
-          f": {width} x {height} = {width * height:,} pixels, image_size {args.size}\n")
+    print(
+        f"{args.images.relative_to(ROOT) if args.images.is_relative_to(ROOT) else args.images}"
+        f": {width} x {height} = {width * height:,} pixels, image_size {args.size}\n"
+    )
     print("| Picture | File | Peak memory growth | Bytes per pixel | Time |")
     print("| --- | --- | --- | --- | --- |")
     cases = [*CASES, ("JPEG at 4x the limit, RGB", "big.jpg", "RGB", {"quality": 90})]
@@ -104,9 +107,11 @@ def main(argv: list[str] | None = None) -> int:
             path = write_case(Path(scratch), name, mode, options, width * scale, height * scale)
             result = measure(args.images, path, args.size, limit)
             grown = result["grown_kb"] * 1024
-            print(f"| {label} | {path.stat().st_size / 1e3:,.0f} KB | {grown / 1e6:,.0f} MB "
-                  f"| {grown / (width * height * scale * scale):.1f} | "
-                  f"{result['seconds']:.2f} s ({result['outcome']}) |")
+            print(
+                f"| {label} | {path.stat().st_size / 1e3:,.0f} KB | {grown / 1e6:,.0f} MB "
+                f"| {grown / (width * height * scale * scale):.1f} | "
+                f"{result['seconds']:.2f} s ({result['outcome']}) |"
+            )
             path.unlink()
     return 0
 

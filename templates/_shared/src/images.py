@@ -17,9 +17,10 @@ web page (its JavaScript twin) all turn a picture into pixels this one way, with
 A picture of more than ``max_pixels()`` pixels (width x height, read from its header before
 anything is decoded; only the first frame of an animation or a multi-page file is ever
 decoded, so the other frames cost nothing) is refused with ImageTooLarge: a few KB of PNG or
-WebP can hold 13000 x 13000 pixels, gigabytes once decoded. A JPEG above the limit is decoded at 1/2, 1/4
-or 1/8 of its size (libjpeg's DCT scaling, Pillow's ``draft``) when that fits the limit and
-keeps the shorter side at least ``size``. Only the formats in FORMATS are opened.
+WebP can hold 13000 x 13000 pixels, gigabytes once decoded. A JPEG above the limit is
+decoded at 1/2, 1/4 or 1/8 of its size (libjpeg's DCT scaling, Pillow's ``draft``) when
+that fits the limit and keeps the shorter side at least ``size``. Only the formats in
+FORMATS are opened.
 """
 
 import os
