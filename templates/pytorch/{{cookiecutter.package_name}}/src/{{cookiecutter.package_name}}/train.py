@@ -30,6 +30,7 @@ from .quiet import tame_known_noise
 
 {%- if cookiecutter.tracking or cookiecutter.tuning %}
 {%- set uses = (["tracking.py logs them"] if cookiecutter.tracking else []) + (["tune.py prunes trials"] if cookiecutter.tuning else []) %}
+
 # Called with each finished epoch's figures ({{ uses | join(", ") }}).
 EPOCH_LISTENERS: list[Callable[[dict[str, float]], None]] = [
 {{- "tracking.log_epoch" if cookiecutter.tracking else "" }}]
