@@ -2,6 +2,7 @@
 the page's JavaScript prepares an image exactly as images.py does."""
 
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -56,6 +57,39 @@ def test_the_page_and_its_model_are_served(page_url, path):
                                   "/.venv/bin/python", "/node_modules/", "/artifacts/"])
 def test_nothing_else_is_served(page_url, path):
     assert status(page_url + path) == 404
+
+
+def fetch(url: str, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+    request = urllib.request.Request(url, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), b""
+
+
+def test_a_cached_page_is_used_only_while_its_bytes_are_the_same(page_url, tmp_path):
+    # Another project's page on the same port: same file names, other bytes, older dates.
+    status_code, first, body = fetch(f"{page_url}/digits.js", {})
+    assert status_code == 200 and "no-cache" in first["Cache-Control"]
+    cached = {"If-None-Match": first["ETag"],
+              "If-Modified-Since": first.get("Last-Modified", "Sat, 01 Jan 2100 00:00:00 GMT")}
+    assert fetch(f"{page_url}/digits.js", cached)[0] == 304
+    other = tmp_path / "web"
+    other.mkdir()
+    for name in ("index.html", "digits.js", "preprocess.js", "model.js", "style.css"):
+        (other / name).write_bytes((ROOT / "web" / name).read_bytes())
+    (other / "digits.js").write_bytes(body + b"\n// another project\n")
+    os.utime(other / "digits.js", (0, 0))
+    server = make_server(0, other, tmp_path)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/digits.js"
+        status_code, _, served = fetch(url, cached)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert status_code == 200 and served == (other / "digits.js").read_bytes()
 
 
 def test_a_taken_port_is_one_clear_line(tmp_path, monkeypatch, capsys):
