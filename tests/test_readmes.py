@@ -1,0 +1,46 @@
+"""What the generated READMEs tell a new user is true: their links, commands and artifacts."""
+
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from fwstart.api import new_project
+from fwstart.questions import Answers
+
+ROOT = Path(__file__).resolve().parents[1]
+EVERY_TARGET = ("mobile", "web", "edge", "server")
+EVERY_OPTION = ("tracking", "tuning", "registry", "monitoring")
+URL = re.compile(r"https?://[^\s)>\]`'\"]+")
+
+
+def readme(catalog, tmp_path: Path, framework: str, targets=EVERY_TARGET, options=()) -> str:
+    goal = "deployment" if targets else "research"
+    answers = Answers(goal, tuple(targets), "neither", "none", "github", tuple(options))
+    project = new_project(catalog, tmp_path / "demo", answers, framework).path
+    return (project / "README.md").read_text()
+
+
+@pytest.fixture(params=["pytorch", "tensorflow"])
+def framework(request):
+    return request.param
+
+
+def test_links_to_fwstart_are_only_those_its_pyproject_declares(catalog, tmp_path, framework):
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = set(project.get("urls", {}).values())
+    texts = [readme(catalog, tmp_path, framework, EVERY_TARGET, EVERY_OPTION)]
+    texts += [path.read_text() for path in sorted((ROOT / "src" / "fwstart").glob("*.py"))]
+    ours = {url for text in texts for url in URL.findall(text) if "fwstart" in url.lower()}
+    assert ours <= declared, f"not in [project.urls]: {sorted(ours - declared)}"
+
+
+def test_prometheus_in_the_readme_listens_on_this_machine_only(catalog, tmp_path, framework):
+    text = readme(catalog, tmp_path, framework, ("server",), ("monitoring",))
+    commands = re.findall(r"^prometheus (?:.*\\\n)*.*", text, flags=re.MULTILINE)
+    assert commands, "the README shows no prometheus command"
+    for command in commands:
+        assert "--web.listen-address=127.0.0.1:" in command, command
+        # Its default storage is ./data/: the project's own data folder, which git tracks.
+        assert "--storage.tsdb.path=monitoring/" in command, command
