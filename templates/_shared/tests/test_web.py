@@ -155,6 +155,33 @@ def test_the_page_prepares_images_as_python_does():
         np.testing.assert_array_equal(np.asarray(page), python, err_msg=str(case["spec"]))
 
 
+# What the page draws on its pad after an upload: the model's input as RGBA pixels.
+SEES = """
+import { toModelInput, toRgba } from "./web/preprocess.js";
+let text = "";
+for await (const chunk of process.stdin) text += chunk;
+const shown = JSON.parse(text).map(({ rgba, width, height, spec }) => Array.from(
+  toRgba(toModelInput({ data: Uint8ClampedArray.from(rgba), width, height }, spec), spec)));
+console.log(JSON.stringify(shown));
+"""
+
+
+@pytest.mark.parametrize("channels, layout", [(1, "NCHW"), (1, "NHWC"), (3, "NCHW"), (3, "NHWC")])
+def test_the_page_shows_the_image_the_model_sees(channels, layout):
+    node = shutil.which("node")
+    assert node, "the web page's tests need Node.js 20+ (see README)"
+    rgb = np.random.default_rng(1).integers(0, 256, (50, 70, 3), dtype=np.uint8)
+    rgba = np.dstack([rgb, np.full((50, 70), 255, np.uint8)])
+    case = {"rgba": rgba.ravel().tolist(), "width": 70, "height": 50,
+            "spec": {"size": 16, "channels": channels, "layout": layout}}
+    result = subprocess.run([node, "--input-type=module", "-e", SEES], cwd=ROOT,
+                            input=json.dumps([case]), capture_output=True, text=True, check=True)
+    shown = np.asarray(json.loads(result.stdout)[0], np.uint8).reshape(16, 16, 4)
+    seen = prepare(Image.fromarray(rgb), 16, channels)  # (16, 16, channels), as Python sees it
+    np.testing.assert_array_equal(shown[..., :3], np.broadcast_to(seen, (16, 16, 3)))
+    assert (shown[..., 3] == 255).all()
+
+
 def test_only_the_runtime_files_the_page_loads_are_served(tmp_path):
     for path in SERVED + NOT_SERVED:
         file = tmp_path / "node_modules" / path
