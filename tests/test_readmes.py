@@ -44,3 +44,16 @@ def test_prometheus_in_the_readme_listens_on_this_machine_only(catalog, tmp_path
         assert "--web.listen-address=127.0.0.1:" in command, command
         # Its default storage is ./data/: the project's own data folder, which git tracks.
         assert "--storage.tsdb.path=monitoring/" in command, command
+
+
+def test_photos_where_the_readme_puts_them_never_block_an_update(fwstart, tmp_path, framework):
+    assert fwstart("new", "demo", "--yes", "--framework", framework).exit_code == 0
+    project = tmp_path / "demo"
+    folder = re.search(r"`(data/[\w-]+)/cat/", (project / "README.md").read_text())
+    assert folder, "the README names no folder for photos"
+    for name in ("cat", "dog"):
+        (project / folder[1] / name).mkdir(parents=True)
+        (project / folder[1] / name / "1.jpg").write_bytes(b"\xff\xd8\xff a photo")
+    updated = fwstart("update", "demo", "--add-target", "web")
+    assert updated.exit_code == 0, updated.output
+    assert (project / "web" / "index.html").is_file()
