@@ -101,7 +101,7 @@ def test_a_taken_port_is_one_clear_line(tmp_path, monkeypatch, capsys):
         port = taken.getsockname()[1]
         code = main(["--port", str(port), "--artifacts", str(tmp_path)])
     err = capsys.readouterr().err
-    assert code == 1 and f"127.0.0.1:{port} (in use)" in err
+    assert code == 1 and err.count("\n") == 1 and f"127.0.0.1:{port}" in err
 
 
 @pytest.mark.parametrize("port", ["70000", "-1", "http"])
@@ -109,7 +109,7 @@ def test_a_port_out_of_range_is_a_usage_error(port, capsys):
     with pytest.raises(SystemExit) as exited:
         main(["--port", port])
     assert exited.value.code == 2
-    assert "is not a port: give 0-65535" in capsys.readouterr().err
+    assert port in capsys.readouterr().err
 
 
 def test_the_page_server_imports_no_framework():
