@@ -70,14 +70,15 @@ class PageHandler(SimpleHTTPRequestHandler):
         self.web_dir, self.artifacts = web_dir, artifacts
         super().__init__(*args, directory=str(web_dir), **kwargs)  # type: ignore[arg-type]
 
-    def send_head(self) -> io.BytesIO | None:  # type: ignore[override]
+    def send_head(self) -> io.BytesIO | None:
         file = page_file(urllib.parse.urlsplit(self.path).path, self.web_dir, self.artifacts)
         if file is None:
             self.send_error(404, "File not found")
             return None
         body = file.read_bytes()
         etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
-        unchanged = etag in [tag.strip() for tag in self.headers.get("If-None-Match", "").split(",")]
+        asked = self.headers.get("If-None-Match", "")
+        unchanged = etag in [tag.strip() for tag in asked.split(",")]
         self.send_response(304 if unchanged else 200)
         self.send_header("Cache-Control", "no-cache")
         self.send_header("ETag", etag)
