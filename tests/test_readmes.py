@@ -57,3 +57,34 @@ def test_photos_where_the_readme_puts_them_never_block_an_update(fwstart, tmp_pa
     updated = fwstart("update", "demo", "--add-target", "web")
     assert updated.exit_code == 0, updated.output
     assert (project / "web" / "index.html").is_file()
+
+
+# A duration a README states: "about 10 s", "in seconds", "takes several minutes", "~2 ms"...
+# (not a setting's value such as "--timeout (10 s)" or an alert's "for 5 minutes").
+DURATION = re.compile(
+    r"(?:\b(?:about|under|within|in|takes)\s+(?:a|an|several|a few|\d+(?:\.\d+)?)?\s?"
+    r"(?:ms|s|seconds?|minutes?|min|hours?)\b|~\d+(?:\.\d+)? ?(?:ms|s)\b)"
+)
+
+
+def test_every_duration_a_readme_states_is_measured_in_bench_results(catalog, tmp_path):
+    results = (ROOT / "bench" / "RESULTS.md").read_text()
+    assert "## Durations the READMEs state" in results
+    table = results.split("## Durations the READMEs state", 1)[1].split("\n## ", 1)[0]
+    listed = set(re.findall(r"^\| `([^`]+)` \|", table, flags=re.MULTILINE))
+    texts = {"README.md": (ROOT / "README.md").read_text()}
+    for framework in ("pytorch", "tensorflow"):
+        for targets in ((), EVERY_TARGET):
+            name = f"{framework} {'-'.join(targets) or 'research'}"
+            where = tmp_path / name.replace(" ", "-")
+            texts[name] = readme(
+                catalog, where, framework, targets, EVERY_OPTION if targets else ()
+            )
+    stated = {
+        (name, " ".join(claim.split()))
+        for name, text in texts.items()
+        for claim in DURATION.findall(text)
+    }
+    assert stated, "no duration found: the pattern no longer matches the READMEs"
+    missing = sorted((name, claim) for name, claim in stated if claim not in listed)
+    assert not missing, f"durations with no measurement in bench/RESULTS.md: {missing}"
