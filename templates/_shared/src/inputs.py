@@ -12,7 +12,6 @@ import base64
 import binascii
 import io
 import json
-import math
 from collections.abc import Callable
 
 import numpy as np
@@ -87,11 +86,10 @@ def as_pixels(values: object, shape: list[int]) -> np.ndarray:
 
 V1_FIELDS = {"instances"}
 B64_FORM = '{"b64": "<base64 of an image file>"}'
-V2_FIELDS = {"id", "inputs", "outputs", "parameters"}
-TENSOR_FIELDS = {"name", "shape", "datatype", "data", "parameters"}
 
 
-def _known_fields(given: dict, known: set[str], where: str) -> None:
+def known_fields(given: dict, known: set[str], where: str) -> None:
+    """Refused if ``given`` has a field not in ``known``, naming it and the known ones."""
     unknown = sorted(set(given) - known)
     if unknown:
         raise Refused(f"Unknown field(s) in {where}: {', '.join(map(repr, unknown))}; "
@@ -104,7 +102,7 @@ def instances(body: object, shape: list[int],
     nested lists of pixels or, with ``decode``, an encoded file as {"b64": "..."}."""
     if not isinstance(body, dict) or "instances" not in body:
         raise Refused('The body must be a JSON object with an "instances" list.')
-    _known_fields(body, V1_FIELDS, "the body")
+    known_fields(body, V1_FIELDS, "the body")
     images = body["instances"]
     if not isinstance(images, list) or not 1 <= len(images) <= MAX_INSTANCES:
         raise Refused(f'"instances" must be a list of 1 to {MAX_INSTANCES} images.')
@@ -134,35 +132,3 @@ def _encoded(image: object, index: int, decode: Callable[[bytes], np.ndarray]) -
     except ValueError as error:
         raise Refused(f"Instance {index} is not an image this service reads "
                       f"({str(error).removeprefix('the image ')}).") from None
-
-
-def tensor(body: object, name: str, shape: list[int]) -> np.ndarray:
-    """Pixels (N, *shape) from an Open Inference Protocol request's one FP32 input."""
-    if not isinstance(body, dict) or not isinstance(body.get("inputs"), list):
-        raise Refused('The body must be a JSON object with an "inputs" list.')
-    if len(body["inputs"]) != 1 or not isinstance(body["inputs"][0], dict):
-        raise Refused(f'"inputs" must hold one tensor, "{name}".')
-    _known_fields(body, V2_FIELDS, "the body")
-    given = body["inputs"][0]
-    _known_fields(given, TENSOR_FIELDS, "the input")
-    for wanted in body.get("outputs") or []:
-        if not isinstance(wanted, dict) or not isinstance(wanted.get("name"), str):
-            raise Refused('Each of "outputs" must be an object with a "name".')
-        _known_fields(wanted, {"name", "parameters"}, "an output")
-    expected = {"name": name, "datatype": "FP32"}
-    for key, value in expected.items():
-        if given.get(key) != value:
-            raise Refused(f'The input\'s "{key}" must be "{value}", got {given.get(key)!r}.')
-    dims = given.get("shape")
-    if isinstance(dims, list) and dims and type(dims[0]) is float and dims[0].is_integer():
-        dims = [int(dims[0]), *dims[1:]]  # JSON Schema's integers include 2.0
-    if (not isinstance(dims, list) or len(dims) != len(shape) + 1 or dims[1:] != shape
-            or type(dims[0]) is not int or not 1 <= dims[0] <= MAX_INSTANCES):
-        raise Refused(f'The input\'s "shape" must be [N, {", ".join(map(str, shape))}] '
-                         f"with N from 1 to {MAX_INSTANCES}, got {dims!r}.")
-    dims = [dims[0], *shape]  # ints, even where the client wrote 8.0
-    data = np.asarray(given.get("data"), dtype=object).ravel()
-    if data.size != math.prod(dims):
-        raise Refused(f'The input\'s "data" must hold {math.prod(dims)} numbers '
-                         f"(shape {dims}), got {data.size}.")
-    return as_pixels(data.reshape(dims), shape)
