@@ -17,9 +17,10 @@ ERROR: Schema = {"type": "object", "required": ["error"],
 REASONS = {400: "Malformed request: the message says what is wrong",
            404: "Not a version this service serves: the message names the one it serves",
            408: "The body did not arrive in time (--timeout)",
-           413: "The body is larger than --max-body-bytes",
+           413: "The body is larger than --max-body-bytes, or an image has more pixels than "
+                "MAX_IMAGE_PIXELS",
            500: "Internal error", 503: "The model is not ready",
-           504: "The model did not answer in time (--timeout)"}
+           504: "The images were not decoded, or the model did not answer, in time (--timeout)"}
 HEALTHZ: Schema = {"type": "object", "properties": {"status": {"const": "ok"}}}
 LIVE: Schema = {"type": "object", "properties": {"live": {"const": True}}}
 FLOATS: Schema = {"type": "array", "items": {"type": "number"}}

@@ -1,7 +1,8 @@
 """The service's endpoints: TF Serving's REST API (KServe v1), the Open Inference Protocol
 (KServe v2, Triton; its binary tensor data extension too), health and metrics. Bodies are read
-with a size limit and a deadline, and parsed in a worker thread; the model runs through the
-batcher. Each endpoint of a model also answers under the version it serves."""
+with a size limit and a deadline, and parsed in a worker thread (a small one on the event loop);
+encoded images are decoded by a Decoder's own threads, never on the event loop; the model runs
+through the batcher. Each endpoint of a model also answers under the version it serves."""
 
 import asyncio
 import functools
@@ -15,7 +16,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from . import binary, open_inference, openapi
-from .inputs import Refused, image_decoder, instances, parse_json, read_body
+from .inputs import Decoder, Encoded, Refused, instances, parse_json, read_body
 from .model_server import ServedModel
 from .monitoring import Metrics, observe
 from .runtimes import SERVER_PLATFORM
@@ -33,8 +34,8 @@ def add(app: FastAPI, model: ServedModel, metrics: Metrics) -> None:
 
 
 async def _logits(request: Request, model: ServedModel, metrics: Metrics,
-                  parse: Callable[[bytes], tuple[np.ndarray, Parsed]]
-                  ) -> tuple[np.ndarray, list[str], Parsed]:
+                  parse: Callable[[bytes], tuple[np.ndarray | Encoded, Parsed]],
+                  decode: Decoder | None = None) -> tuple[np.ndarray, list[str], Parsed]:
     """The logits and each row's label for the pixels that ``parse`` finds in the body, and
     what else it found there."""
     started = time.perf_counter()
@@ -47,6 +48,8 @@ async def _logits(request: Request, model: ServedModel, metrics: Metrics,
         pixels, parsed = parse(body)
     else:
         pixels, parsed = await asyncio.to_thread(parse, body)
+    if isinstance(pixels, Encoded) and decode:  # within what is left of the timeout
+        pixels = await decode(pixels, model.settings.timeout - (time.perf_counter() - started))
     logits = await model.predict(pixels)
     labels = [model.classes[label] for label in logits.argmax(axis=1)]
     observe(metrics, started, labels{{ ", pixels" if cookiecutter.monitoring else "" }})
@@ -100,10 +103,10 @@ def _add_v1(app: FastAPI, model: ServedModel, metrics: Metrics) -> None:
     layout = model.manifest["input"]["layout"]  # the model's shape: (C, H, W) or (H, W, C)
     nchw = layout == "NCHW"
     channels, size = model.shape[0 if nchw else 2], model.shape[1 if nchw else 0]
-    decode = image_decoder(size, channels, layout)
+    decode = Decoder(size, channels, layout)
 
-    def parse(body: bytes) -> tuple[np.ndarray, None]:
-        return instances(parse_json(body), model.shape, decode), None
+    def parse(body: bytes) -> tuple[np.ndarray | Encoded, None]:
+        return instances(parse_json(body), model.shape, encoded=True), None
 
     route = openapi.predict_v1(model.shape)
 
@@ -112,7 +115,7 @@ def _add_v1(app: FastAPI, model: ServedModel, metrics: Metrics) -> None:
     @app.post("/predict", **route)
     async def predict(request: Request) -> JSONResponse:
         _served(model, request)
-        logits, labels, _ = await _logits(request, model, metrics, parse)
+        logits, labels, _ = await _logits(request, model, metrics, parse, decode)
         return JSONResponse({"predictions": logits.tolist(), "labels": labels})
 
     status_route = {"responses": openapi.answer("Model status", openapi.STATUS)}
