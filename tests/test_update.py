@@ -217,7 +217,7 @@ def test_add_target_equals_a_new_project_with_it_plus_my_edits(fwstart, tmp_path
     assert result.exit_code == 0, result.output
     # The new targets bring dependencies: the README's own install lines are named.
     again = " ".join(result.stdout.split()).split("install them again with ")[1]
-    assert again.startswith('pip install -e ".[dev]"') and "npm ci --prefix web" in again
+    assert again.startswith("uv sync --extra cpu") and "npm ci --prefix web" in again
     made = fwstart(
         "new", "fresh/demo", "--framework", framework, "-t", "web", "-t", "edge", "--yes"
     )
