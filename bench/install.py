@@ -61,6 +61,7 @@ def pip_stand_in(scratch: Path) -> dict[str, str]:
 
 
 def new_project(where: Path, framework: str) -> Path:
+    where.mkdir(parents=True)
     subprocess.run(
         [str(BIN / "fwstart"), "new", "starter", "--yes", "--framework", framework],
         cwd=where, check=True, capture_output=True,
