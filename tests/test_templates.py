@@ -277,6 +277,10 @@ def test_ci_installs_with_pinned_uv_and_runs_the_readme_commands(catalog, tmp_pa
         commands = [line for job in jobs for line in job.get("before_script", [])]
         commands += [line for job in jobs for line in job.get("script", [])]
     assert re.fullmatch(r"\d+\.\d+\.\d+", version), version
+    if ci == "github":  # Dependabot keeps uv.lock and the pinned actions current
+        dependabot = yaml.safe_load((project / ".github" / "dependabot.yml").read_text())
+        ecosystems = {update["package-ecosystem"] for update in dependabot["updates"]}
+        assert ecosystems == {"uv", "github-actions"}
     install = [c for c in commands if "uv sync" in c]
     assert install == [
         "if [ -f uv.lock ]; then uv sync --locked --extra cpu; else uv sync --extra cpu; fi"
