@@ -44,7 +44,6 @@ EVERY_TARGET = ("mobile", "web", "edge", "server")
 # Written into each environment: the project it was built from and the exact commands.
 RECORD = "fwstart-built-with.json"
 LIGHTNING = "pytorch-lightning==2.6.6"  # for the benchmarks: its newest release; accepts torch 2.13
-UV_VERSION = "0.13.9"  # the uv that builds the environments (and fwstart's test group pins)
 
 
 @dataclass(frozen=True)

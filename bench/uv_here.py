@@ -13,6 +13,7 @@ import os
 import platform
 import shutil
 import socket
+import subprocess
 import sys
 import tomllib
 from functools import cache
@@ -21,6 +22,7 @@ from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = Path(os.environ.get("FWSTART_CACHE", ROOT / ".cache"))
+UV_VERSION = "0.13.9"  # the uv that builds the environments: fwstart's test group pins it
 
 
 @cache
@@ -66,6 +68,9 @@ def uv_folder() -> Path:
     folder = CACHE / "uv-bin"
     found = Path(sys.executable).parent / "uv"
     uv = found if found.is_file() else Path(shutil.which("uv") or "uv")
+    version = subprocess.run([uv, "--version"], capture_output=True, text=True, check=True)
+    if version.stdout.split()[1] != UV_VERSION:
+        raise RuntimeError(f"{uv} is {version.stdout.strip()}; the bench pins uv {UV_VERSION}")
     folder.mkdir(parents=True, exist_ok=True)
     link = folder / "uv"
     if not link.exists() or link.resolve() != uv.resolve():

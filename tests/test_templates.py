@@ -9,11 +9,13 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
 import yaml
 
+from bench.uv_here import UV_VERSION
 from fwstart.api import new_project
 from fwstart.questions import Answers
 
@@ -277,6 +279,8 @@ def test_ci_installs_with_pinned_uv_and_runs_the_readme_commands(catalog, tmp_pa
         commands = [line for job in jobs for line in job.get("before_script", [])]
         commands += [line for job in jobs for line in job.get("script", [])]
     assert re.fullmatch(r"\d+\.\d+\.\d+", version), version
+    pins = tomllib.loads((ROOT / "pyproject.toml").read_text())["dependency-groups"]["test"]
+    assert version == UV_VERSION and f"uv=={UV_VERSION}" in " ".join(pins), "one uv, pinned"
     if ci == "github":  # Dependabot keeps uv.lock and the pinned actions current
         dependabot = yaml.safe_load((project / ".github" / "dependabot.yml").read_text())
         ecosystems = {update["package-ecosystem"] for update in dependabot["updates"]}
