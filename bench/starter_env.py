@@ -1,16 +1,19 @@
 """One environment per framework where generated starters run, for fwstart's tests and benchmarks.
 
 Each is built from nothing but the install command in the README of that framework's largest
-generated project (every target and option), run as the README writes it — `pip install -e
-".[dev]"`, with build isolation — plus `-c constraints-<framework>.txt`, which only pins
-versions of distributions that project already requires. The environments are never shared
-between frameworks. Each lives in .cache/env-<framework> (or $FWSTART_CACHE) and is reused while
-the digest of its constraints and of the largest project's pyproject.toml is unchanged.
-Smaller projects of the same framework are installed into it with the same command.
+generated project (every target and option), run as the README writes it — `uv sync --extra
+cpu` — held to constraints-<framework>.txt, which only pins versions of distributions that
+project already requires (uv reads them as `constraint-dependencies` from a settings file of
+its own: `uv sync` has no `-c`). The environments are never shared between frameworks. Each
+lives in .cache/env-<framework> (or $FWSTART_CACHE) and is reused while the digest of its
+constraints and of the largest project's pyproject.toml is unchanged. Smaller projects of the
+same framework are installed into it with the same command and `--inexact` (which leaves the
+largest project's packages in place).
 
-One thing may be left out of a README's pip line: an extra package index this machine cannot
-reach (fwstart's own CI has no route to download.pytorch.org, whose CPU wheel of torch lies in
-pip's find-links here); the environment's record says what was run.
+What this machine needs, and nothing more (bench/uv_here.py; the environment's record says
+what was run): pip's find-links and a local stand-in for PyTorch's index, for uv, and the
+copy's lock narrowed to this machine. pip's route leaves out an `--extra-index-url` it cannot
+reach.
 """
 
 import hashlib
@@ -18,21 +21,24 @@ import json
 import os
 import shlex
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
-from urllib.parse import urlsplit
 
+from bench.uv_here import (
+    CACHE,
+    narrow_lock_to_this_machine,
+    reachable,
+    uv_folder,
+    uv_variables,
+)
 from fwstart.api import load_catalog, new_project
 from fwstart.questions import Answers
 
 ROOT = Path(__file__).resolve().parents[1]
 HERE = Path(__file__).parent
-CACHE = Path(os.environ.get("FWSTART_CACHE", ROOT / ".cache"))
 FRAMEWORKS = ("pytorch", "tensorflow")
 EVERY_TARGET = ("mobile", "web", "edge", "server")
 # Written into each environment: the project it was built from and the exact commands.
@@ -55,6 +61,7 @@ class StarterEnv:
             **os.environ,
             "PATH": f"{self.directory / 'bin'}:{os.environ['PATH']}",
             "VIRTUAL_ENV": str(self.directory),
+            "UV_PROJECT_ENVIRONMENT": str(self.directory),
             "PYTHONPATH": "",
         }
 
@@ -77,23 +84,20 @@ def largest_project(destination: Path, framework: str) -> Path:
     return new_project(catalog, destination, answers, framework).path
 
 
-def readme_install_commands(project: Path) -> list[list[str]]:
-    """The install lines (pip install, npm ci) of the README's Start block, as written."""
+def start_blocks(project: Path) -> list[str]:
+    """The bash blocks of the README's "Start" section: uv's route first, then pip's."""
     text = (project / "README.md").read_text()
-    block = text.split("## Start", 1)[1].split("```bash", 1)[1].split("```", 1)[0]
-    commands = [shlex.split(line, comments=True) for line in block.splitlines()]
-    return [c for c in commands if c[:2] in (["pip", "install"], ["npm", "ci"])]
+    section = text.split("\n## Start\n", 1)[1].split("\n## ", 1)[0]
+    return [part.split("```", 1)[0] for part in section.split("```bash\n")[1:]]
 
 
-@cache
-def reachable(url: str) -> bool:
-    """Whether this machine can open a connection to the URL's host."""
-    parts = urlsplit(url)
-    try:
-        with socket.create_connection((parts.hostname, parts.port or 443), timeout=5):
-            return True
-    except OSError:
-        return False
+def readme_install_commands(project: Path, route: int = 0) -> list[list[str]]:
+    """The install lines (uv sync, pip install, npm ci) of a Start block (0: uv, 1: pip)."""
+    commands = [
+        shlex.split(line, comments=True) for line in start_blocks(project)[route].splitlines()
+    ]
+    installs = (["uv", "sync"], ["pip", "install"], ["npm", "ci"])
+    return [c for c in commands if c[:2] in installs]
 
 
 def runnable_here(command: list[str]) -> list[str]:
@@ -145,17 +149,23 @@ def run(*command: str, cwd: Path, env: dict[str, str], timeout: int = 900) -> st
 def install_project(
     project: Path, starter: StarterEnv, python_only: bool = False
 ) -> list[list[str]]:
-    """Run the README's install lines in the project, pip's held to the pins; return them.
+    """Run the README's uv install lines in the project, into the starter's environment and
+    held to its pins; return them. The first install builds the environment; later ones add
+    to it (`--inexact`).
 
     ``python_only`` leaves out `npm ci` (which fills the project's web/, not the environment).
     """
+    narrow_lock_to_this_machine(project)
+    uv = uv_variables(project, starter.constraints)
+    variables = {**starter.variables, **uv, "PATH": f"{starter.variables['PATH']}:{uv_folder()}"}
+    built = (starter.directory / ".digest").is_file()
     commands = []
     for command in readme_install_commands(project):
-        if command[0] == "pip":
-            command = [*runnable_here(command), "-c", str(starter.constraints)]
-        elif python_only:
+        if command[0] == "uv" and built:
+            command = [*command, "--inexact"]
+        elif command[0] != "uv" and python_only:
             continue
-        run(*command, cwd=project, env=starter.variables)
+        run(*command, cwd=project, env=variables)
         commands.append(command)
     return commands
 

@@ -88,7 +88,7 @@ def test_new_generates_a_project_and_records_the_answers(fwstart, tmp_path, fram
     assert (project / ".gitlab-ci.yml").exists() == (ci == "gitlab")
     assert not (project / ".github").exists() or ci == "github", "no empty folders are left"
     assert "python -m demo_app.train" in result.stdout
-    assert '".[dev]"' in result.stdout
+    assert "uv sync --extra cpu" in result.stdout
     assert "npm ci --prefix web" in result.stdout
     assert "--target web" in result.stdout and f"--framework {framework} --yes" in result.stdout
     assert not leftovers(tmp_path)
@@ -485,7 +485,7 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 
 
 def test_readme_set_up_makes_the_project_outside_the_clone(fwstart, tmp_path, monkeypatch):
-    command = re.search(r"```bash\npython3 -m pip install \. && (fwstart .*)\n", README.read_text())
+    command = re.search(r"```bash\nuv run (fwstart .*)\n", README.read_text())
     clone = tmp_path / "clone"
     clone.mkdir()
     monkeypatch.chdir(clone)

@@ -5,9 +5,10 @@ options on the smallest and largest project, the project is rendered and every
 .py file in it (package, tests, scripts, deploy/) is parsed with `ast`, imports inside functions
 included. Each third-party name it imports, or reaches through an imported module (such as
 `keras.callbacks.TensorBoard`), must map through NEEDS to distributions that the generated
-pyproject.toml declares for `pip install -e ".[dev]"`. No install: this is the cheap check that
-catches a smaller project's missing dependency. (The goal, experience and stack answers change
-only the README's text, so the goal here follows the targets.)
+pyproject.toml declares for the README's install (`uv sync --extra cpu`: the project's
+dependencies, its `cpu` extra and its `dev` dependency group). No install: this is the cheap
+check that catches a smaller project's missing dependency. (The goal, experience and stack
+answers change only the README's text, so the goal here follows the targets.)
 """
 
 import ast
@@ -81,13 +82,15 @@ def parse_requirement(text: str) -> tuple[str, list[str]]:
     return normalize(found.group(1)), extras
 
 
-def declared(pyproject: dict, extras: list[str]) -> set[str]:
-    """Distributions that `pip install -e .[extras]` asks for, following self-references."""
+def declared(pyproject: dict, extras: list[str], groups: tuple[str, ...] = ()) -> set[str]:
+    """Distributions that `pip install -e .[extras] --group G` (for each of ``groups``) asks
+    for, following self-references."""
     project = pyproject["project"]
     optional = {normalize(k): v for k, v in project.get("optional-dependencies", {}).items()}
     names: set[str] = set()
     pending, seen = [*project["dependencies"]], set()
     pending += [req for extra in extras for req in optional[normalize(extra)]]
+    pending += [req for group in groups for req in pyproject["dependency-groups"][group]]
     while pending:
         name, wanted = parse_requirement(pending.pop())
         if name != normalize(project["name"]):
@@ -207,16 +210,17 @@ def ci_commands(project: Path, ci: str) -> list[str]:
 
 
 def ci_installs(pyproject: dict, commands: list[str]) -> set[str]:
-    """What the CI's `pip install` lines of the project itself ask for."""
+    """What the CI's `uv sync` commands ask for: the project's dependencies, each `--extra`
+    and the `dev` group (which uv installs unless told `--no-dev`)."""
     names: set[str] = set()
-    installs = [c for c in commands if re.match(r"\s*(python -m )?pip install", c)]
+    installs = [found for c in commands for found in re.findall(r"uv sync([^;&|]*)", c)]
     assert installs, "the CI installs nothing"
-    for command in installs:
-        for spec in re.findall(r"""["']?\.\[([^\]]*)\]["']?""", command):
-            extras = [normalize(e) for e in spec.split(",")]
-            defined = {normalize(k) for k in pyproject["project"].get("optional-dependencies", {})}
-            assert set(extras) <= defined, f"CI installs .[{spec}]; defined: {sorted(defined)}"
-            names |= declared(pyproject, extras)
+    defined = {normalize(k) for k in pyproject["project"].get("optional-dependencies", {})}
+    for options in installs:
+        extras = [normalize(e) for e in re.findall(r"--extra[ =](\S+)", options)]
+        assert set(extras) <= defined, f"CI installs extras {extras}; defined: {sorted(defined)}"
+        groups = () if "--no-dev" in options else ("dev",)
+        names |= declared(pyproject, extras, groups)
     return names
 
 
@@ -258,12 +262,47 @@ def check_declared(
     project = new_project(catalog, tmp_path / "demo-app", answers, framework).path
     pyproject = tomllib.loads((project / "pyproject.toml").read_text())
     needs = imported_needs(project, "demo_app")
-    undeclared = missing(needs, declared(pyproject, ["dev"]))
+    undeclared = missing(needs, declared(pyproject, ["cpu"], ("dev",)))
     assert not undeclared, "pyproject.toml does not declare:\n" + "\n".join(undeclared)
     if ci == "none":
         return
     commands = ci_commands(project, ci)
     installed = ci_installs(pyproject, commands)
-    tools = {f"{w} (CI)": {TOOLS[w]} for c in commands if (w := (c.split() or [""])[0]) in TOOLS}
+    run = [c.removeprefix("uv run ").split() or [""] for c in commands]
+    tools = {f"{w} (CI)": {TOOLS[w]} for c in run if (w := c[0]) in TOOLS}
     uninstalled = missing({**needs, **tools}, installed)
     assert not uninstalled, "the CI does not install:\n" + "\n".join(uninstalled)
+
+
+FRAMEWORK_DISTRIBUTIONS = {"pytorch": {"torch"}, "tensorflow": {"tensorflow", "tensorflow-cpu"}}
+
+
+@pytest.mark.parametrize("targets", [(), ("server",), EVERY_TARGET], ids=["none", "server", "all"])
+@pytest.mark.parametrize("framework", ["pytorch", "tensorflow"])
+def test_the_framework_comes_from_one_of_two_conflicting_extras(
+    catalog, tmp_path, framework, targets
+):
+    """`uv sync` always installs [project.dependencies], so the framework is not there: the
+    `cpu` and `cuda` extras each bring a build, uv may install only one of them, and the dev
+    group leaves the choice to the person. PyTorch's builds come from PyTorch's own indexes
+    (explicit, so nothing else is looked up there); its service needs no torch."""
+    goal = "deployment" if targets else "research"
+    answers = Answers(goal, targets, "neither", "none", "github", ())
+    project = new_project(catalog, tmp_path / "demo-app", answers, framework).path
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    framework_names = FRAMEWORK_DISTRIBUTIONS[framework]
+    assert not declared(pyproject, []) & framework_names
+    assert declared(pyproject, ["cpu"]) & framework_names
+    assert declared(pyproject, ["cuda"]) & framework_names
+    assert [{"extra": "cpu"}, {"extra": "cuda"}] in pyproject["tool"]["uv"]["conflicts"]
+    own = [parse_requirement(r) for r in pyproject["dependency-groups"]["dev"]]
+    chosen = {e for name, extras in own if name == "demo-app" for e in extras}
+    assert not chosen & {"cpu", "cuda"}, "the dev group must not choose the build"
+    if framework == "pytorch":
+        indexes = {i["name"]: i for i in pyproject["tool"]["uv"]["index"]}
+        sources = pyproject["tool"]["uv"]["sources"]["torch"]
+        assert {s["extra"] for s in sources} == {"cpu", "cuda"}
+        assert all(indexes[s["index"]]["explicit"] for s in sources)
+        assert indexes["pytorch-cpu"]["url"] == "https://download.pytorch.org/whl/cpu"
+        if "server" in targets:
+            assert not declared(pyproject, ["serve"]) & framework_names

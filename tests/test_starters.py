@@ -29,7 +29,6 @@ from bench.starter_env import (
     light_python,
     readme_install_commands,
     run,
-    runnable_here,
 )
 from fwstart.api import new_project
 from fwstart.questions import Answers
@@ -40,14 +39,17 @@ pytestmark = pytest.mark.slow
 EVERY_TARGET = ("mobile", "web", "edge", "server")
 
 
-def installed_requirements(python: str, project: str) -> set[str]:
-    """Distributions installed as requirements of ``project[dev]``, followed transitively."""
+def installed_requirements(python: str, seeds: list[str]) -> set[str]:
+    """Distributions installed as requirements of ``seeds`` (requirement strings: the dev
+    group's and ``project[cpu]``), followed transitively."""
     script = (
         "import json, re, sys\n"
         "from importlib.metadata import distribution\n"
         "from packaging.requirements import Requirement\n"
         "norm = lambda n: re.sub(r'[-_.]+', '-', n).lower()\n"
-        "seen, todo = set(), [(sys.argv[1], ('dev',))]\n"
+        "seeds = [Requirement(r) for r in json.loads(sys.argv[1])]\n"
+        "seen = {(norm(r.name), tuple(sorted(r.extras))) for r in seeds}\n"
+        "todo = [(r.name, tuple(r.extras)) for r in seeds]\n"
         "while todo:\n"
         "    name, extras = todo.pop()\n"
         "    for text in distribution(name).requires or []:\n"
@@ -61,7 +63,7 @@ def installed_requirements(python: str, project: str) -> set[str]:
         "            todo.append((req.name, tuple(req.extras)))\n"
         "print(json.dumps(sorted({name for name, _ in seen})))\n"
     )
-    out = subprocess.run([python, "-c", script, project], capture_output=True, text=True)
+    out = subprocess.run([python, "-c", script, json.dumps(seeds)], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     return set(json.loads(out.stdout))
 
@@ -72,18 +74,13 @@ def test_environment_is_built_by_the_readme_install_and_pins_only_what_it_requir
 ):
     starter = starter_envs(framework)
     project = Path(starter.record["project"])
-    readme = readme_install_commands(project)
-    expected = [
-        [*runnable_here(command), "-c", str(constraints_file(framework))]
-        for command in readme
-        if command[0] == "pip"
-    ]
-    assert starter.record["commands"] == expected
-    assert any("--no-build-isolation" not in c and c[:2] == ["pip", "install"] for c in expected)
+    expected = [c for c in readme_install_commands(project) if c[0] == "uv"]
+    assert starter.record["commands"] == expected == [["uv", "sync", "--extra", "cpu"]]
     lines = constraints_file(framework).read_text().splitlines()
     pinned = {line.split("==")[0] for line in lines if line and not line.startswith("#")}
-    name = tomllib.loads((project / "pyproject.toml").read_text())["project"]["name"]
-    required = installed_requirements(str(starter.directory / "bin" / "python"), name)
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    seeds = [*pyproject["dependency-groups"]["dev"], f"{pyproject['project']['name']}[cpu]"]
+    required = installed_requirements(str(starter.directory / "bin" / "python"), seeds)
     assert pinned <= required, f"pinned but not required by the project: {pinned - required}"
     other = "tensorflow" if framework == "pytorch" else "torch"
     found = run(

@@ -5,14 +5,17 @@ offline) and for meaning: actionlint with shellcheck on `run:` steps and zizmor 
 GitHub Actions; stages and needs for GitLab CI.
 """
 
+import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
 import yaml
 
+from bench.uv_here import UV_VERSION
 from fwstart.api import new_project
 from fwstart.questions import Answers
 
@@ -110,6 +113,7 @@ def test_github_actions_are_pinned_to_node24_majors_by_commit(catalog, tmp_path,
     minimum = {
         "actions/checkout": 5,
         "actions/setup-python": 6,
+        "astral-sh/setup-uv": 10,
         "actions/setup-node": 5,
         "actions/upload-artifact": 6,
     }
@@ -253,3 +257,40 @@ def test_edge_projects_get_the_light_runner(catalog, tmp_path, framework):
     runner = (project / "deploy" / "edge" / "run.py").read_text()
     assert "import torch" not in runner and "import tensorflow" not in runner
     assert not (project / "deploy" / "android").exists()
+
+
+@pytest.mark.parametrize("ci", ["github", "gitlab"])
+def test_ci_installs_with_pinned_uv_and_runs_the_readme_commands(catalog, tmp_path, framework, ci):
+    """uv at a pinned version with its cache kept; `uv sync --locked` once uv.lock is
+    committed, `uv sync` before; then the README's own `uv run` commands."""
+    project = generate(catalog, tmp_path, framework, ci, ("server",))
+    if ci == "github":
+        workflow = yaml.safe_load((project / ".github" / "workflows" / "ci.yml").read_text())
+        steps = workflow["jobs"]["test"]["steps"]
+        setup = [s for s in steps if s.get("uses", "").startswith("astral-sh/setup-uv@")]
+        assert len(setup) == 1 and setup[0]["with"]["enable-cache"] is True
+        version = setup[0]["with"]["version"]
+        commands = [line for s in steps for line in s.get("run", "").splitlines()]
+    else:
+        pipeline = yaml.safe_load((project / ".gitlab-ci.yml").read_text())
+        version = pipeline["default"]["image"].split(":")[1].split("-")[0]
+        assert ".cache/uv" in pipeline[".python"]["cache"]["paths"]
+        jobs = [job for job in pipeline.values() if isinstance(job, dict)]
+        commands = [line for job in jobs for line in job.get("before_script", [])]
+        commands += [line for job in jobs for line in job.get("script", [])]
+    assert re.fullmatch(r"\d+\.\d+\.\d+", version), version
+    pins = tomllib.loads((ROOT / "pyproject.toml").read_text())["dependency-groups"]["test"]
+    assert version == UV_VERSION and f"uv=={UV_VERSION}" in " ".join(pins), "one uv, pinned"
+    if ci == "github":  # Dependabot keeps uv.lock and the pinned actions current
+        dependabot = yaml.safe_load((project / ".github" / "dependabot.yml").read_text())
+        ecosystems = {update["package-ecosystem"] for update in dependabot["updates"]}
+        assert ecosystems == {"uv", "github-actions"}
+    install = [c for c in commands if "uv sync" in c]
+    assert install == [
+        "if [ -f uv.lock ]; then uv sync --locked --extra cpu; else uv sync --extra cpu; fi"
+    ]
+    readme = (project / "README.md").read_text()
+    assert "\nuv sync --extra cpu " in readme and "\nuv run pytest\n" in readme
+    assert "uv run pytest" in commands and "uv run ruff check ." in commands
+    package = project.name.replace("-", "_")
+    assert f"uv run python -m {package}.train --config configs/smoke.yaml" in commands

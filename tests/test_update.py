@@ -10,6 +10,7 @@ import sys
 import tarfile
 import tempfile
 import time
+import tomllib
 from pathlib import Path
 
 import pexpect
@@ -220,7 +221,7 @@ def test_add_target_equals_a_new_project_with_it_plus_my_edits(fwstart, tmp_path
     assert result.exit_code == 0, result.output
     # The new targets bring dependencies: the README's own install lines are named.
     again = " ".join(result.stdout.split()).split("install them again with ")[1]
-    assert again.startswith('pip install -e ".[dev]"') and "npm ci --prefix web" in again
+    assert again.startswith("uv sync --extra cpu") and "npm ci --prefix web" in again
     made = fwstart(
         "new", "fresh/demo", "--framework", framework, "-t", "web", "-t", "edge", "--yes"
     )
@@ -776,3 +777,57 @@ def test_a_render_on_fwstarts_ref_that_would_extract_too_much_is_refused(fwstart
     text = " ".join(result.stderr.split())
     limit = f"would extract more than {SNAPSHOT_LIMIT_BYTES // 2**20} MiB"
     assert f"on refs/fwstart/base {limit} (data/huge.bin brings it to" in text
+
+
+def pip_style_templates(tmp_path: Path) -> Path:
+    """fwstart's templates as they were before uv: torch among the dependencies, no cpu or
+    cuda extra, the dev tools in a `dev` extra, and a README that installs `.[dev]` with pip."""
+    copy = tmp_path / "templates-pip"
+    shutil.copytree(templates_dir(), copy)
+    root = copy / "pytorch" / PACKAGE_ROOT
+    pyproject = root / "pyproject.toml"
+    text = pyproject.read_text()
+    edit(pyproject, '  "tqdm>=4.66",\n]', '  "torch>=2.11",\n  "tqdm>=4.66",\n]')
+    text = pyproject.read_text()
+    start = text.index("# PyTorch itself")
+    text = text[:start] + text[text.index('cuda = ["torch>=2.11"]\n') + 23 :]
+    groups = text.index("\n[dependency-groups]\n")
+    text = text[:groups] + "\n" + text[text.index("dev = [", groups) :]
+    text = text[: text.index("[tool.uv]\n")] + text[text.index("[tool.hatch") :]
+    pyproject.write_text(text)
+    readme = root / "README.md"
+    old = readme.read_text()
+    start, pip = old.index("## Start\n"), old.index("With pip instead")
+    readme.write_text(old[: start + 9] + "\n" + old[old.index("```bash", pip) :])
+    edit(readme, "--group dev --extra-index-url", "--extra-index-url")
+    edit(readme, 'pip install -e ".[cpu]"', 'pip install -e ".[dev]"')
+    return copy
+
+
+def test_update_carries_a_pip_style_project_over_to_uv_as_an_ordinary_merge(
+    fwstart, tmp_path, monkeypatch
+):
+    """A project made before uv (a `dev` extra, torch a dependency), with the person's own
+    dependency and dev tool: the update moves the dev tools into a dependency group, torch
+    into the cpu and cuda extras, and the README to uv, keeping both of the person's lines."""
+    monkeypatch.setenv("FWSTART_TEMPLATES", str(pip_style_templates(tmp_path)))
+    assert fwstart("new", "demo", "--yes").exit_code == 0
+    project = tmp_path / "demo"
+    pyproject = project / "pyproject.toml"
+    edit(pyproject, '  "pyyaml>=6",\n', '  "pyyaml>=6",\n  "rich>=13",  # mine\n')
+    edit(pyproject, '  "pytest>=8",\n', '  "mypy>=1.15",  # mine\n  "pytest>=8",\n')
+    commit_all(project, "my dependencies")
+    assert tomllib.loads(pyproject.read_text())["project"]["optional-dependencies"]["dev"]
+    monkeypatch.delenv("FWSTART_TEMPLATES")
+
+    result = fwstart("update", "demo")
+    assert result.exit_code == 0, result.output
+    assert "merged pyproject.toml" in " ".join(result.stdout.split())
+    merged = tomllib.loads(pyproject.read_text())
+    assert "dev" not in merged["project"]["optional-dependencies"]
+    assert "mypy>=1.15" in merged["dependency-groups"]["dev"]
+    assert "rich>=13" in merged["project"]["dependencies"]
+    assert not [r for r in merged["project"]["dependencies"] if r.startswith("torch")]
+    assert merged["project"]["optional-dependencies"]["cpu"] == ["torch>=2.11"]
+    assert "\nuv sync --extra cpu" in (project / "README.md").read_text()
+    assert "uv sync --extra cpu" in " ".join(result.stdout.split())  # install again, with uv

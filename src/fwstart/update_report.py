@@ -82,7 +82,9 @@ def _install_again(plan: UpdatePlan) -> str:
         return ""
     lines = start_commands(plan.project / "README.md")
     return " && ".join(
-        line.split("#")[0].strip() for line in lines if line.startswith(("pip install", "npm ci"))
+        line.split("#")[0].strip()
+        for line in lines
+        if line.startswith(("uv sync", "pip install", "npm ci"))
     )
 
 

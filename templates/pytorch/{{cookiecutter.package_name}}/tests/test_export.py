@@ -81,7 +81,7 @@ def test_a_package_that_is_not_installed_is_one_line(trained, tmp_path, monkeypa
     code = main(["--config", str(tmp_path / "mine.yaml"), "--target", target])
     err = capsys.readouterr().err
     assert code == 1 and err.count("\n") == 1, err
-    assert "executorch" in err and 'pip install -e ".[dev]"' in err
+    assert "executorch" in err and "uv sync --extra cpu" in err
 {%- endif %}
 
 

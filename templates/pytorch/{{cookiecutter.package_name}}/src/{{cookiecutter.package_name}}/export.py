@@ -248,7 +248,8 @@ def main(argv: list[str] | None = None) -> int:
 {%- endif %}
     except ModuleNotFoundError as error:  # an install that predates a target (fwstart update)
         print(f"error: {error.name} is not installed, and this export needs it. Install the "
-              "project's dependencies again: pip install -e \".[dev]\"", file=sys.stderr)
+              "project's dependencies again: uv sync --extra cpu (with pip: "
+              "pip install -e \".[cpu]\" --group dev)", file=sys.stderr)
         return 1
     except (ValueError, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)
