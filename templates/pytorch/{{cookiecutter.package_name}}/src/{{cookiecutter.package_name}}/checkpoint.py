@@ -10,6 +10,8 @@ run again trains afresh.
 """
 
 import io
+import pickle
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,8 @@ from .config import Config
 from .progress import Progress, atomic_path, check_same_settings, settings
 
 RESUME = "resume.ckpt"
+# What loading a best checkpoint (train.save_best's) needs from it.
+BEST_KEYS = ("model_state", "config", "num_classes", "image_size", "channels")
 
 
 def save(state: dict[str, Any], path: Path) -> None:
@@ -31,8 +35,32 @@ def save(state: dict[str, Any], path: Path) -> None:
         temporary.write_bytes(buffer.getbuffer())
 
 
-def load(path: Path) -> dict[str, Any]:
-    return torch.load(path, map_location="cpu", weights_only=True)
+def load(path: Path, fix: str = "train again") -> dict[str, Any]:
+    """torch.load; a file that is empty, cut short or not a checkpoint is a ValueError naming
+    it and ``fix``."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (EOFError, RuntimeError, pickle.UnpicklingError, zipfile.BadZipFile) as error:
+        raise damaged(path, fix, error) from None
+    if not isinstance(state, dict):
+        raise damaged(path, fix, TypeError(f"it holds a {type(state).__name__}"))
+    return state
+
+
+def load_best(path: Path) -> dict[str, Any]:
+    """The best checkpoint (save_best's), every part it needs there."""
+    state = load(path)
+    if missing := [key for key in BEST_KEYS if key not in state]:
+        raise damaged(path, "train again", KeyError(", ".join(missing)))
+    return state
+
+
+def damaged(path: Path, fix: str, error: Exception) -> ValueError:
+    """The one-line error for a checkpoint that cannot be used."""
+    reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+    if isinstance(error, KeyError):
+        reason = f"it lacks {error.args[0]}"
+    return ValueError(f"{path} is damaged or not a checkpoint ({reason}): {fix}.")
 
 
 def resume(run_dir: Path, config: Config, parts: dict[str, Any]) -> Progress:
@@ -44,14 +72,18 @@ def resume(run_dir: Path, config: Config, parts: dict[str, Any]) -> Progress:
     path = run_dir / RESUME
     if not path.is_file():
         return Progress()
-    state = load(path)
-    check_same_settings(state["config"], config, path)
-    for name, part in parts.items():
-        part.load_state_dict(state[name])
-    torch.set_rng_state(state["rng"]["torch"])
-    if torch.cuda.is_available() and state["rng"]["cuda"]:
-        torch.cuda.set_rng_state_all(state["rng"]["cuda"])
-    return Progress(**state["progress"])
+    fix = "train again with --fresh to start over"
+    state = load(path, fix)
+    try:
+        check_same_settings(state["config"], config, path)
+        for name, part in parts.items():
+            part.load_state_dict(state[name])
+        torch.set_rng_state(state["rng"]["torch"])
+        if torch.cuda.is_available() and state["rng"]["cuda"]:
+            torch.cuda.set_rng_state_all(state["rng"]["cuda"])
+        return Progress(**state["progress"])
+    except (KeyError, TypeError, RuntimeError) as error:  # not what save_resume_state wrote
+        raise damaged(path, fix, error) from None
 
 
 def save_resume_state(run_dir: Path, config: Config, parts: dict[str, Any],

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from . import checkpoint, distributed{{ ", tracking" if cookiecutter.tracking else "" }}
+from . import checkpoint, distributed, run_lock{{ ", tracking" if cookiecutter.tracking else "" }}
 from .backbone import MobileNetClassifier
 from .config import Config, load_config, parse_override
 from .data import augments, load_data, num_classes
@@ -140,7 +140,7 @@ def load_checkpoint(path: Path) -> tuple[nn.Module, dict]:
     """Rebuild the model from a checkpoint; returns it (in eval mode) and the checkpoint."""
     if not path.is_file():
         raise ValueError(f"No checkpoint at {path}: train first (python -m {__package__}.train).")
-    saved = checkpoint.load(path)
+    saved = checkpoint.load_best(path)
     # No pretrained weights to read: the checkpoint holds every weight. (A checkpoint from
     # before the model setting existed holds the small CNN.)
     model = build_model(saved["config"].get("model", "small_cnn"), saved["num_classes"],
@@ -204,12 +204,13 @@ def train(config: Config, dry_run: bool = False, fresh: bool = False) -> dict:
     try:
         if dry_run:
             return dry_run_step(config, process)
+        with run_lock.held(Path(config.run_dir), take=process.main):
 {%- if cookiecutter.tracking %}
-        system = {"framework": f"torch {torch.__version__}", "device": str(process.device)}
-        with tracking.run(config, fresh, system, main=process.main):
-            return fit(config, process, fresh)
+            system = {"framework": f"torch {torch.__version__}", "device": str(process.device)}
+            with tracking.run(config, fresh, system, main=process.main):
+                return fit(config, process, fresh)
 {%- else %}
-        return fit(config, process, fresh)
+            return fit(config, process, fresh)
 {%- endif %}
     finally:
         distributed.stop()

@@ -18,7 +18,7 @@ from dataclasses import asdict
 from functools import partial
 from pathlib import Path
 
-from . import checkpoint, distributed{{ ", tracking" if cookiecutter.tracking else "" }}
+from . import checkpoint, distributed, run_lock{{ ", tracking" if cookiecutter.tracking else "" }}
 from .backbone import backbone_of
 from .config import Config, load_config, parse_override
 from .data import Split, augments, load_data, make_dataset, num_classes
@@ -93,7 +93,7 @@ def load_checkpoint(path: Path) -> tuple[keras.Model, dict]:
     """The trained Keras model and the settings saved beside it."""
     if not path.is_file():
         raise ValueError(f"No checkpoint at {path}: train first (python -m {__package__}.train).")
-    return keras.models.load_model(path), json.loads(path.with_suffix(".json").read_text())
+    return checkpoint.load_best(path)
 
 
 def build(classes: int, shape: tuple[int, ...], config: Config,
@@ -235,27 +235,28 @@ def train(config: Config, dry_run: bool = False, fresh: bool = False) -> dict:
     threads = set_threads(config.threads)
     process = distributed.start(config.device)
     distributed.mixed_precision(config.precision)
-    splits = load_data(config, cache=not dry_run)
-    classes, shape = num_classes(splits), splits["train"].images.shape
-    steps_per_epoch = len(make_dataset(splits["train"], config.batch_size, False, config.seed))
-    with process.strategy.scope():
-        model, optimizer = build(classes, shape, config, steps_per_epoch)
-    steps = train_steps(model, optimizer, process.strategy, config, process.print)
-    if dry_run:
-        batches = epoch_batches(splits["train"], config, 1, process.strategy)
-        loss = train_one_epoch(steps(1), batches, max_batches=1)
-        val_loss, _ = evaluate(model, make_dataset(splits["val"], 256, False, 0), max_batches=1)
-        process.print(f"dry run on {process.device}: train loss {loss:.4f}, "
-                      f"val loss {val_loss:.4f}")
-        return {"train_loss": loss, "val_loss": val_loss, "device": process.device}
-    state = checkpoint.ResumeState(model, optimizer)
-    with distributed.own_folder(Path(config.run_dir), process) as folder:
+    with run_lock.held(Path(config.run_dir), take=process.main and not dry_run):
+        splits = load_data(config, cache=not dry_run)
+        classes, shape = num_classes(splits), splits["train"].images.shape
+        steps_per_epoch = len(make_dataset(splits["train"], config.batch_size, False, config.seed))
+        with process.strategy.scope():
+            model, optimizer = build(classes, shape, config, steps_per_epoch)
+        steps = train_steps(model, optimizer, process.strategy, config, process.print)
+        if dry_run:
+            batches = epoch_batches(splits["train"], config, 1, process.strategy)
+            loss = train_one_epoch(steps(1), batches, max_batches=1)
+            val_loss, _ = evaluate(model, make_dataset(splits["val"], 256, False, 0), max_batches=1)
+            process.print(f"dry run on {process.device}: train loss {loss:.4f}, "
+                          f"val loss {val_loss:.4f}")
+            return {"train_loss": loss, "val_loss": val_loss, "device": process.device}
+        state = checkpoint.ResumeState(model, optimizer)
+        with distributed.own_folder(Path(config.run_dir), process) as folder:
 {%- if cookiecutter.tracking %}
-        system = {"framework": f"tensorflow {tf.__version__}", "device": process.device}
-        with tracking.run(config, fresh, system, main=process.main):
-            return fit(model, steps, state, config, process, fresh, splits, folder, threads)
+            system = {"framework": f"tensorflow {tf.__version__}", "device": process.device}
+            with tracking.run(config, fresh, system, main=process.main):
+                return fit(model, steps, state, config, process, fresh, splits, folder, threads)
 {%- else %}
-        return fit(model, steps, state, config, process, fresh, splits, folder, threads)
+            return fit(model, steps, state, config, process, fresh, splits, folder, threads)
 {%- endif %}
 
 
