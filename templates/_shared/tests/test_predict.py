@@ -77,11 +77,11 @@ def test_a_folder_is_not_an_image_and_the_message_says_what_to_pass(trained, tmp
 
 def test_predict_warns_when_the_checkpoint_or_its_data_changed_since_the_export(trained,
                                                                                tmp_path, capsys):
-    run_dir = Path(shutil.copytree(trained.run_dir, tmp_path / "runs"))
-    data = Path(shutil.copy(trained.data, tmp_path / "digits.npz"))
+    run_dir, data = tmp_path / "runs", Path(shutil.copy(trained.data, tmp_path / "digits.npz"))
     target = next(name for name in ("server", "edge", "mobile", "web") if name in TARGET_FORMATS)
     config = with_overrides(trained, run_dir=str(run_dir), data=str(data), targets=[target],
-                            artifacts_dir=str(tmp_path / "artifacts"))
+                            artifacts_dir=str(tmp_path / "artifacts"), epochs=1)
+    train(config)
     model = tmp_path / "artifacts" / export(config)["artifacts"][0]["file"]
     image = tmp_path / "digit.png"
     Image.fromarray(load_splits(data)["test"].images[0, :, :, 0]).save(image)
@@ -97,7 +97,7 @@ def test_predict_warns_when_the_checkpoint_or_its_data_changed_since_the_export(
     np.savez(data, **changed)
     said = warnings()
     assert str(data) in said and export_folder in said and checkpoint not in said
-    train(with_overrides(config, epochs=1, seed=config.seed + 1))  # trained again
+    train(with_overrides(config, seed=config.seed + 1))  # trained again
     said = warnings()
     assert checkpoint in said and export_folder in said
 {%- endif %}
