@@ -1,8 +1,8 @@
 """Where an export came from: each file's SHA-256, and fingerprints of the checkpoint and data.
 
-export records them in the manifest; register checks every file against its size and hash
-before it makes anything; predict, serve and the web page warn when the checkpoint was
-rewritten (trained again) since the export, or when the data it came from changed.
+export records them in the manifest. What reads an export checks its files against their size
+and hash before it uses them (damaged_files), and warns when the checkpoint was written again
+(trained again) since the export, or when the data it came from changed (warn_if_stale).
 """
 
 import hashlib

@@ -1,6 +1,6 @@
 """One training run at a time in a run_dir.
 
-Two runs in one folder would resume from the same state, log to one MLflow run and delete
+Two runs in one folder would resume from the same state, log over each other and delete
 each other's image cache. The lock is the operating system's (flock, through the filelock
 library): it dies with the process that holds it, so a run killed or requeued (on this node
 or another that shares the folder) is never refused by a lock its predecessor left behind.
