@@ -42,6 +42,7 @@ def held(run_dir: Path, take: bool = True) -> Iterator[None]:
                                       f"{time.strftime('%Y-%m-%d %H:%M:%S %Z')}\n")
         yield
     finally:
+        (run_dir / HOLDER).unlink(missing_ok=True)  # while held: never the next holder's
         lock.release()
 
 
