@@ -10,6 +10,7 @@ import torch
 from {{ cookiecutter.package_name }}.config import with_overrides
 from {{ cookiecutter.package_name }}.data import load_splits, make_loader
 from {{ cookiecutter.package_name }}.model import DigitsCNN
+from {{ cookiecutter.package_name }}.run_lock import LOCK
 from {{ cookiecutter.package_name }}.train import CHECKPOINT, evaluate, main, train, train_one_epoch
 
 from .test_resume import PACKAGE, QUIET, ROOT, train_command
@@ -85,7 +86,7 @@ def test_torchrun_with_two_processes_matches_one(trained, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.count("test accuracy") == 1
     assert result.stdout.count("Training on") == 1
-    assert sorted(path.name for path in run_dir.iterdir()) == [
+    assert sorted(path.name for path in run_dir.iterdir() if path.name != LOCK) == [
         CHECKPOINT, "metrics.json",{{ ' "mlflow-run.json",' if cookiecutter.tracking else "" }} "tensorboard"]
     assert len(list((run_dir / "tensorboard").iterdir())) == 1
     metrics = json.loads((run_dir / "metrics.json").read_text())
