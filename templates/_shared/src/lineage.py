@@ -111,9 +111,10 @@ def stale(manifest: dict, manifest_file: Path) -> list[str]:
     return said
 
 
-def warn_if_stale(manifest_file: Path, manifest: dict | None = None) -> None:
-    """Print stale()'s warnings (or the older-manifest one) to stderr. A manifest that cannot
-    be read is left to the caller, which names it."""
+def warn_if_stale(folder: Path, manifest: dict | None = None) -> None:
+    """Print stale()'s warnings (or the older-manifest one) for the export in ``folder`` to
+    stderr. A manifest that cannot be read is left to the caller, which names it."""
+    manifest_file = folder / "manifest.json"
     try:
         if manifest is None:
             manifest = json.loads(manifest_file.read_text())

@@ -46,7 +46,7 @@ def describe(model: Path) -> ModelCard:
     if manifest_file.is_file():
         manifest = read_manifest(manifest_file)
         if any(entry["file"] == model.name for entry in manifest["artifacts"]):
-            lineage.warn_if_stale(manifest_file, manifest)
+            lineage.warn_if_stale(manifest_file.parent, manifest)
             size, channels = input_size(manifest)
             return ModelCard(size, channels, manifest["classes"])
     if model.suffix != Path(CHECKPOINT).suffix:

@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
             if not path.exists():
                 print(f"error: {path} does not exist: {fix}.", file=sys.stderr)
                 return 1
-        lineage.warn_if_stale(args.artifacts / "manifest.json")
+        lineage.warn_if_stale(args.artifacts)
         print(f"The page is at http://127.0.0.1:{server.server_address[1]}/ (model from "
               f"{args.artifacts}); Ctrl-C stops it.", flush=True)
         try:
