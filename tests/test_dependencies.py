@@ -35,6 +35,7 @@ NEEDS: dict[str, set[str]] = {
     "ai_edge_litert": {"ai-edge-litert"},
     "executorch": {"executorch"},
     "fastapi": {"fastapi"},
+    "filelock": {"filelock"},
     "fastapi.testclient": {"fastapi", "httpx2"},  # Starlette's TestClient (httpx is deprecated)
     "google.protobuf": {"protobuf"},
     "hypothesis": {"hypothesis"},

@@ -63,6 +63,10 @@ def compare(reference: drift.Reference, traffic: np.ndarray, threshold: float) -
     for index, name in enumerate(drift.FEATURES):
         test = ks_2samp(traffic[:, index], reference.values[:, index])
         score, p_value = float(scores[index]), float(test.pvalue)
+        if not np.isfinite([score, test.statistic, p_value]).all():  # never "no drift"
+            raise ValueError(f"The {name} of the logged images cannot be compared with the "
+                             f"training images (score {score}, p-value {p_value}): the log or "
+                             "the reference is damaged; export again, or move the log away.")
         findings.append(Finding(name, score, float(test.statistic), p_value,
                                 float(traffic[:, index].mean()),
                                 float(reference.values[:, index].mean()),

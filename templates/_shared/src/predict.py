@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import lineage
 from .data import as_model_input
 from .images import load_image
 from .quiet import tame_known_noise
@@ -45,6 +46,7 @@ def describe(model: Path) -> ModelCard:
     if manifest_file.is_file():
         manifest = read_manifest(manifest_file)
         if any(entry["file"] == model.name for entry in manifest["artifacts"]):
+            lineage.warn_if_stale(manifest_file.parent, manifest)
             size, channels = input_size(manifest)
             return ModelCard(size, channels, manifest["classes"])
     if model.suffix != Path(CHECKPOINT).suffix:

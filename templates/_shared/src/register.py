@@ -18,7 +18,6 @@ MLFLOW_TRACKING_URI says so.
 
 import argparse
 import json
-import re
 import sys
 from pathlib import Path
 
@@ -27,22 +26,31 @@ from alembic.util import CommandError
 from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
+from mlflow.utils.validation import (
+    _validate_model_alias_name,
+    _validate_model_alias_name_reserved,
+)
 from sqlalchemy.exc import SQLAlchemyError
 
-from . import tracking
+from . import lineage, tracking
 from .config import Config, load_config
 
 MODEL_NAME = "{{ cookiecutter.distribution_name }}"
-# MLflow's own rule: an alias is not "latest" nor a version reference such as v3.
-ALIAS = re.compile(r"(?!latest$)(?![vV]\d+$)[A-Za-z0-9_-]{1,255}")
 
 
 def alias_name(text: str) -> str:
-    """An --alias value (for argparse): letters, digits, - and _; not latest, not v1."""
-    if not ALIAS.fullmatch(text):
+    """An --alias value (for argparse), checked by MLflow's own rules before anything is made:
+    letters, digits, - and _, and neither 'latest' (in any case) nor a version such as v3."""
+    try:
+        # The checks MLflow's registry stores run when an alias is set. Private names, but
+        # the only definition of the rules: a copy of them let 'Latest' through, and MLflow
+        # then refused it after making the version.
+        _validate_model_alias_name(text)
+        _validate_model_alias_name_reserved(text)
+    except MlflowException as error:
         raise argparse.ArgumentTypeError(
-            f"{text!r} cannot be an alias: use letters, digits, - and _ (such as champion), "
-            "and neither 'latest' nor a version such as v3")
+            f"{text!r} cannot be an alias ({error.message}): use letters, digits, - and _ "
+            "(such as champion), and neither 'latest' nor a version such as v3") from None
     return text
 
 
@@ -94,6 +102,10 @@ def verified_files(artifacts_dir: Path, run_dir: Path) -> list[Path]:
 {%- endif %}
     if missing := [str(path) for path in files if not path.exists()]:
         raise ValueError(f"Missing {', '.join(missing)}: train and export again.")
+    lineage.warn_if_unrecorded(manifest, artifacts_dir / "manifest.json")
+    if damaged := lineage.damaged_files(manifest, artifacts_dir):
+        raise ValueError(f"{'; '.join(damaged)}: nothing registered. Export again (python -m "
+                         f"{__package__}.export).")
     return files
 
 

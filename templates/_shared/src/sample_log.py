@@ -12,6 +12,7 @@ import fcntl
 import json
 import os
 import random
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -102,16 +103,32 @@ def files(path: Path) -> list[Path]:
 def read(path: Path) -> Iterator[tuple[np.ndarray, str]]:
     """Each logged image (raw 0-255 pixels) with its predicted class, oldest first.
 
+    A last line cut short (serve writing it now, or a crash while it wrote) is skipped with a
+    warning.
+
     Raises:
         ValueError: naming the file and line of a record that is not one of ours.
     """
-    for file in files(path):
-        with open(file, encoding="utf-8") as lines:
+    logged = files(path)
+    for file in logged:
+        with open(file, "rb") as lines:
             for number, line in enumerate(lines, start=1):
                 try:
-                    record = json.loads(line)
-                    raw = np.frombuffer(base64.b64decode(record["pixels"]), dtype=np.uint8)
-                    yield raw.reshape(record["shape"]).astype(np.float32), str(record["label"])
+                    yield _record(line)
                 except (ValueError, KeyError, TypeError) as error:
+                    if file == logged[-1] and not line.endswith(b"\n"):
+                        print(f"warning: skipped {file}:{number}, a last line cut short (being "
+                              "written?).", file=sys.stderr)
+                        continue
                     raise ValueError(f"{file}:{number} is not a logged sample ({error}); "
                                      "move that file away and run again.") from None
+
+
+def _record(line: bytes) -> tuple[np.ndarray, str]:
+    """One line's image and class; an empty image or one of another size is refused."""
+    record = json.loads(line)  # a line that is not UTF-8 is a ValueError too
+    raw = np.frombuffer(base64.b64decode(record["pixels"], validate=True), dtype=np.uint8)
+    shape = [int(side) for side in record["shape"]]
+    if raw.size == 0 or any(side < 1 for side in shape):
+        raise ValueError("an empty image")
+    return raw.reshape(shape).astype(np.float32), str(record["label"])

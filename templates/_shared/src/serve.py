@@ -49,7 +49,7 @@ from types import FrameType
 import uvicorn
 from fastapi import FastAPI
 
-from . import routes{{ ", sample_log" if cookiecutter.monitoring else "" }}
+from . import lineage, routes{{ ", sample_log" if cookiecutter.monitoring else "" }}
 {%- if cookiecutter.monitoring %}
 from .drift import Window, load_reference
 {%- endif %}
@@ -277,6 +277,7 @@ def main(argv: list[str] | None = None) -> int:
             _count_loaded(app.state.model, args.loaded_dir, args.workers)
             return _serve(app, socket.socket(fileno=args.socket_fd), args.timeout)
         listener = _listen(args.host, args.port)
+        lineage.warn_if_stale(app.state.model.file.parent, app.state.model.manifest)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -4,7 +4,8 @@ Each trial trains with settings drawn by TPE from the ranges in configs/search.y
 run directory (run_dir/tune/STUDY/trial-N); a median pruner stops a trial whose validation
 accuracy falls behind the others' at the same epoch. The study lives in a journal file,
 run_dir/optuna-journal.log, which several processes on this machine can share (Optuna's advice
-over SQLite for that); --storage postgresql://... shares one study between machines.
+over SQLite for that); --storage FILE uses another journal file, and
+--storage postgresql://... shares one study between machines.
 --trials is the study's total of finished trials: two processes started with --trials 10
 finish 10 between them, and a study stopped early goes on from the trials it has.
 The best trial's settings, with this run's --set overrides, are written to
@@ -13,8 +14,10 @@ configs/tuned.yaml: python -m {{ cookiecutter.package_name }}.train --config con
 
 import argparse
 import os
+import re
 import socket
 import sys
+import urllib.parse
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -40,7 +43,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="finished trials the study should have (all processes together)")
     parser.add_argument("--study", default="{{ cookiecutter.distribution_name }}",
                         help="the study's name")
-    parser.add_argument("--storage", help=f"an Optuna storage URL [default: run_dir/{JOURNAL}]")
+    parser.add_argument("--storage", help="an Optuna storage URL, or a journal file's path "
+                        f"[default: run_dir/{JOURNAL}]")
     parser.add_argument("--space", type=Path, default=Path("configs/search.yaml"),
                         help="the settings to search and their ranges")
     parser.add_argument("--output", type=Path, default=Path("configs/tuned.yaml"))
@@ -104,23 +108,45 @@ def run_trial(trial: optuna.Trial, base: Config, space: dict, study: str) -> flo
 
 
 def open_study(args: argparse.Namespace, run_dir: Path) -> optuna.Study:
+    """The study in --storage: a database URL, or a journal file's path (run_dir's journal
+    when none is given)."""
+    url = args.storage if args.storage and "://" in args.storage else None
+    journal = None if url else Path(args.storage or run_dir / JOURNAL)
     storage: str | optuna.storages.BaseStorage
-    if args.storage:
-        storage = args.storage
-    else:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        backend = optuna.storages.journal.JournalFileBackend(str(run_dir / JOURNAL))
-        storage = optuna.storages.JournalStorage(backend)
     try:
+        if url:
+            storage = url
+        else:
+            journal.parent.mkdir(parents=True, exist_ok=True)
+            backend = optuna.storages.journal.JournalFileBackend(str(journal))
+            storage = optuna.storages.JournalStorage(backend)
         return optuna.create_study(study_name=args.study, storage=storage, direction="maximize",
                                    load_if_exists=True, sampler=optuna.samplers.TPESampler(),
                                    pruner=optuna.pruners.MedianPruner(n_startup_trials=2))
     except Exception as error:  # whatever the database's driver raises: the URL is at fault
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        where = args.storage or run_dir / JOURNAL
-        raise ValueError(f"Cannot open the study's storage {where}: {reason}. Give a database "
-                         "URL such as sqlite:///study.db or postgresql://user@host/db, or leave "
-                         "out --storage.") from None
+        raise ValueError(_unopened(args.storage, journal, reason)) from None
+
+
+def _unopened(storage: str | None, journal: Path | None, reason: str) -> str:
+    """Why the study's storage did not open, with no password in it, and what to do."""
+    where = redacted(storage) if storage else str(journal)
+    if storage and "://" in storage:
+        password = urllib.parse.urlsplit(storage).password
+        reason = reason.replace(password, "***") if password else reason
+        fix = ("Give a database URL such as sqlite:///study.db or postgresql://user@host/db, "
+               "a journal file's path, or leave out --storage.")
+    elif storage:
+        fix = "Give a journal file Optuna wrote, a new file's path, or a database URL."
+    else:
+        fix = (f"Move {journal} away to start a new study there, or pass --storage with "
+               "another journal file or a database URL.")
+    return f"Cannot open the study's storage {where}: {redacted(reason)}. {fix}"
+
+
+def redacted(text: str) -> str:
+    """``text`` with any URL's password replaced by ***."""
+    return re.sub(r"(\w[\w+.-]*://[^/:@\s]*):[^/\s]*@", r"\1:***@", text)
 
 
 def next_trial(study: optuna.Study, total: int) -> optuna.Trial | None:

@@ -21,6 +21,8 @@ from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from . import lineage
+
 WEB_DIR = Path("web")
 PAGE_FILES = ("index.html", "digits.js", "preprocess.js", "model.js", "style.css")
 {{- framework.web_served_files }}
@@ -124,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
             if not path.exists():
                 print(f"error: {path} does not exist: {fix}.", file=sys.stderr)
                 return 1
+        lineage.warn_if_stale(args.artifacts)
         print(f"The page is at http://127.0.0.1:{server.server_address[1]}/ (model from "
               f"{args.artifacts}); Ctrl-C stops it.", flush=True)
         try:

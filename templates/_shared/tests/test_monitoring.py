@@ -81,6 +81,40 @@ def test_too_few_images_a_missing_log_or_a_bad_line_exit_1(artifacts, test_image
     assert str(tmp_path / "manifest.json") in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("record", [{"time": 0, "label": "0", "shape": [0, 0], "pixels": ""},
+                                    {"time": 0, "label": "0", "shape": [], "pixels": ""}])
+def test_a_record_with_an_empty_image_is_a_bad_line_never_no_drift(artifacts, test_images,
+                                                                   tmp_path, capsys, record):
+    log = tmp_path / "samples.jsonl"
+    log_images(log, test_images)
+    with log.open("a") as file:
+        file.write(json.dumps(record) + "\n")
+    assert run_monitor(artifacts, log) == 1
+    assert f"{log}:{len(test_images) + 1}" in capsys.readouterr().err
+    assert not (tmp_path / "report.html").exists()
+
+
+def test_a_line_that_is_not_utf8_is_named_by_file_and_line(artifacts, test_images, tmp_path,
+                                                           capsys):
+    log = tmp_path / "samples.jsonl"
+    log_images(log, test_images[:5])
+    with log.open("ab") as file:
+        file.write(b'{"label": "\xff\xfe"}\n')
+    log_images(log, test_images[5:])
+    assert run_monitor(artifacts, log) == 1
+    assert f"{log}:6" in capsys.readouterr().err
+
+
+def test_a_last_line_being_written_is_skipped(artifacts, test_images, tmp_path):
+    log = tmp_path / "samples.jsonl"
+    log_images(log, test_images)
+    complete = log.read_bytes()
+    with log.open("ab") as file:  # serve is half-way through its next line
+        file.write(complete[:len(complete.splitlines()[0]) // 2])
+    assert run_monitor(artifacts, log) == 0
+    assert (tmp_path / "report.html").is_file()
+
+
 @pytest.mark.slow
 def test_the_log_stays_within_its_size_with_several_processes(tmp_path):
     log = tmp_path / "samples.jsonl"

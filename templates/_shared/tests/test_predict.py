@@ -1,11 +1,21 @@
+{%- set targets = cookiecutter.mobile or cookiecutter.web or cookiecutter.edge or cookiecutter.server -%}
+{%- if targets %}
+import shutil
+{%- endif %}
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+{% if targets -%}
+from {{ cookiecutter.package_name }}.config import with_overrides
+{% endif -%}
 from {{ cookiecutter.package_name }}.data import load_splits
+{%- if targets %}
+from {{ cookiecutter.package_name }}.export import TARGET_FORMATS, export
+{%- endif %}
 from {{ cookiecutter.package_name }}.predict import main, predict
-from {{ cookiecutter.package_name }}.train import CHECKPOINT
+from {{ cookiecutter.package_name }}.train import CHECKPOINT{{ ", train" if targets else "" }}
 
 from .conftest import ROOT
 
@@ -64,3 +74,32 @@ def test_a_folder_is_not_an_image_and_the_message_says_what_to_pass(trained, tmp
     assert main([str(tmp_path), "--model", str(Path(trained.run_dir) / CHECKPOINT)]) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: ") and str(tmp_path) in err
+{%- if targets %}
+
+
+def test_predict_warns_when_the_checkpoint_or_its_data_changed_since_the_export(trained,
+                                                                               tmp_path, capsys):
+    run_dir, data = tmp_path / "runs", Path(shutil.copy(trained.data, tmp_path / "digits.npz"))
+    target = next(name for name in ("server", "edge", "mobile", "web") if name in TARGET_FORMATS)
+    config = with_overrides(trained, run_dir=str(run_dir), data=str(data), targets=[target],
+                            artifacts_dir=str(tmp_path / "artifacts"), epochs=1)
+    train(config)
+    model = tmp_path / "artifacts" / export(config)["artifacts"][0]["file"]
+    image = tmp_path / "digit.png"
+    Image.fromarray(load_splits(data)["test"].images[0, :, :, 0]).save(image)
+
+    def warnings() -> str:
+        assert main([str(image), "--model", str(model)]) == 0  # a warning, not a refusal
+        return capsys.readouterr().err
+
+    checkpoint, export_folder = str(run_dir / CHECKPOINT), str(tmp_path / "artifacts")
+    assert checkpoint not in warnings()
+    with np.load(data) as arrays:  # the data changes: other images, in another order
+        changed = {name: arrays[name][::-1] for name in arrays.files}
+    np.savez(data, **changed)
+    said = warnings()
+    assert str(data) in said and export_folder in said and checkpoint not in said
+    train(with_overrides(config, seed=config.seed + 1))  # trained again
+    said = warnings()
+    assert checkpoint in said and export_folder in said
+{%- endif %}

@@ -100,6 +100,38 @@ def test_register_makes_a_new_version_of_every_file_and_moves_its_aliases(export
     assert client().get_model_version_by_alias(MODEL_NAME, "candidate").version == first.version
 
 
+def test_a_file_that_differs_from_its_manifest_is_refused_before_anything_is_made(exported,
+                                                                                   tmp_path):
+    folder = Path(shutil.copytree(exported.artifacts_dir, tmp_path / "artifacts"))
+    manifest = json.loads((folder / "manifest.json").read_text())
+    entry = manifest["artifacts"][0]
+    target = folder / entry["file"]
+    target = target if target.is_file() else max(target.rglob("*"), key=lambda p: p.stat().st_size)
+    before, runs = versions(), len(client().search_runs([tracking.experiment_id()]))
+    config = with_overrides(exported, artifacts_dir=str(folder))
+    original = target.read_bytes()
+    target.write_bytes(original[:-1])  # cut short, as a copy that stopped
+    assert register(config, tmp_path) == 1
+    changed = bytearray(original)
+    changed[len(changed) // 2] ^= 0xFF  # the same size, another content
+    target.write_bytes(changed)
+    assert register(config, tmp_path) == 1
+    assert versions() == before
+    assert len(client().search_runs([tracking.experiment_id()])) == runs  # no run either
+
+
+def test_a_manifest_from_an_older_export_still_registers(exported, tmp_path):
+    folder = Path(shutil.copytree(exported.artifacts_dir, tmp_path / "artifacts"))
+    manifest = json.loads((folder / "manifest.json").read_text())
+    del manifest["lineage"]
+    for entry in manifest["artifacts"]:
+        del entry["sha256"]
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    before = versions()
+    assert register(with_overrides(exported, artifacts_dir=str(folder)), tmp_path) == 0
+    assert versions() == before + 1
+
+
 def test_an_export_that_failed_verification_is_refused(exported, tmp_path, capsys):
     folder = Path(shutil.copytree(exported.artifacts_dir, tmp_path / "artifacts"))
     manifest = json.loads((folder / "manifest.json").read_text())
@@ -136,6 +168,15 @@ def test_an_alias_mlflow_would_refuse_is_a_usage_error(trained, tmp_path, capsys
     with pytest.raises(SystemExit) as stopped:
         register(trained, tmp_path, "v2")
     assert stopped.value.code == 2 and "v2" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("alias", ["Latest", "LATEST", "V7", "two words", ""])
+def test_an_alias_mlflow_reserves_or_refuses_makes_no_version(trained, tmp_path, alias):
+    before = versions()
+    with pytest.raises(SystemExit) as stopped:
+        register(trained, tmp_path, "champion", alias)
+    assert stopped.value.code == 2
+    assert versions() == before
 {%- if cookiecutter.server %}
 
 

@@ -17,9 +17,18 @@ from pathlib import Path
 
 import pytest
 
-from {{ cookiecutter.package_name }}.train import CHECKPOINT
+from {{ cookiecutter.package_name }}.predict import main as predict_main
+from {{ cookiecutter.package_name }}.train import CHECKPOINT, main, parse_args, settings
 
-from .saved_state import EPOCHS, SAVE_FOREVER, load_best, save_weights, saved_progress, weights_in
+from .saved_state import (
+    EPOCHS,
+    SAVE_FOREVER,
+    damaged_resume_state,
+    load_best,
+    save_weights,
+    saved_progress,
+    weights_in,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = "{{ cookiecutter.package_name }}"
@@ -32,6 +41,11 @@ def train_command(run_dir: Path, *extra: str) -> list[str]:
     return [sys.executable, "-m", f"{PACKAGE}.train", "--config", str(ROOT / "configs/smoke.yaml"),
             "--set", f"data={ROOT / 'data/digits.npz'}", "--set", f"run_dir={run_dir}",
             "--set", "threads=1", "--epochs", str(EPOCHS), *extra]
+
+
+def train_arguments(run_dir: Path, *extra: str) -> list[str]:
+    """train's arguments for the smoke config writing into run_dir (run in this process)."""
+    return train_command(run_dir, *extra)[3:]
 
 
 def saved_epoch(run_dir: Path) -> int | None:
@@ -142,3 +156,49 @@ def test_a_kill_while_writing_never_leaves_a_half_written_checkpoint(tmp_path):
         writer.kill()
         writer.communicate()
         assert len(weights_in(path)) == len(before)  # loads, whole
+
+
+@pytest.mark.parametrize("how", ["empty", "garbage"])
+def test_a_damaged_resume_state_is_one_line_naming_it(tmp_path, capsys, how):
+    arguments = train_arguments(tmp_path / "runs")
+    damaged = damaged_resume_state(tmp_path / "runs", settings(parse_args(arguments)), how)
+    assert main(arguments) == 2
+    error = capsys.readouterr().err
+    assert str(damaged) in error and error.count("\n") == 1
+    assert main([*arguments, "--fresh", "--epochs", "1"]) == 0  # the fix it gives works
+
+
+@pytest.mark.parametrize("how", ["empty", "garbage"])
+def test_a_damaged_best_checkpoint_is_one_line_naming_it(tmp_path, capsys, how):
+    best = tmp_path / CHECKPOINT
+    best.write_bytes(b"" if how == "empty" else os.urandom(4096))
+    assert predict_main([str(ROOT / "data/digits.npz"), "--model", str(best)]) == 1
+    error = capsys.readouterr().err
+    assert str(best) in error and error.count("\n") == 1
+
+
+# Holds run_dir's lock until killed: python -c HOLD RUN_DIR
+HOLD = f"""
+import pathlib, sys, time
+from {PACKAGE}.run_lock import held
+with held(pathlib.Path(sys.argv[1])):
+    print("held", flush=True)
+    time.sleep(600)
+"""
+
+
+def test_a_second_run_in_a_run_dir_is_refused_and_the_lock_dies_with_its_holder(tmp_path,
+                                                                                capsys):
+    run_dir = tmp_path / "runs"
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(run_dir)], env=QUIET,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "held\n"
+        assert main(train_arguments(run_dir, "--epochs", "1")) == 2
+        assert f"process {holder.pid} " in capsys.readouterr().err  # who holds it
+        assert not (run_dir / CHECKPOINT).exists() and not (run_dir / "metrics.json").exists()
+    finally:
+        holder.kill()  # as a node that died, or a job cancelled to be requeued
+        holder.wait()
+    assert main(train_arguments(run_dir, "--epochs", "1")) == 0
+    assert (run_dir / "metrics.json").is_file()

@@ -36,7 +36,7 @@ def test_the_search_space_names_settings_and_ranges(tmp_path):
         load_space(wrong)
 
 
-@pytest.mark.parametrize("storage", ["banana", "sqlite:////no/such/folder/study.db"])
+@pytest.mark.parametrize("storage", ["banana://x", "sqlite:////no/such/folder/study.db"])
 def test_a_storage_that_cannot_be_opened_is_one_line(storage, tmp_path, capsys):
     code = tune_main(["--trials", "1", "--storage", storage,
                       "--config", str(ROOT / "configs/smoke.yaml"),
@@ -46,6 +46,43 @@ def test_a_storage_that_cannot_be_opened_is_one_line(storage, tmp_path, capsys):
     error = capsys.readouterr().err
     assert error.startswith("error: ") and error.count("\n") == 1 and "--storage" in error
     assert not (tmp_path / "tuned.yaml").exists()
+
+
+def tune_in(tmp_path: Path, *flags: str) -> int:
+    """python -m <package>.tune for one one-epoch trial, writing into tmp_path."""
+    return tune_main(["--trials", "1", "--epochs", "1", *flags,
+                      "--config", str(ROOT / "configs/smoke.yaml"),
+                      "--space", str(ROOT / "configs/search.yaml"),
+                      "--output", str(tmp_path / "tuned.yaml"),
+                      "--set", f"data={ROOT / 'data/digits.npz'}",
+                      "--set", f"run_dir={tmp_path / 'runs'}"])
+
+
+def test_a_database_password_is_never_printed(tmp_path, capsys):
+    assert tune_in(tmp_path, "--storage", "postgresql://someone:s3cr3t@127.0.0.1:9/study") == 2
+    printed = capsys.readouterr()
+    assert "s3cr3t" not in printed.out + printed.err
+    assert not (tmp_path / "tuned.yaml").exists()
+
+
+def test_a_damaged_default_journal_is_named_without_advice_about_a_flag_not_given(tmp_path,
+                                                                                  capsys):
+    journal = tmp_path / "runs" / "optuna-journal.log"
+    journal.parent.mkdir(parents=True)
+    journal.write_bytes(b"\x00{not a journal\n")
+    assert tune_in(tmp_path) == 2
+    error = capsys.readouterr().err
+    assert str(journal) in error and "leave out --storage" not in error
+    assert not (tmp_path / "tuned.yaml").exists()
+
+
+def test_a_journal_file_path_is_a_storage(tmp_path):
+    journal = tmp_path / "shared" / "study.log"
+    assert tune_in(tmp_path, "--storage", str(journal)) == 0
+    study = optuna.load_study(study_name=STUDY, storage=optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(str(journal))))
+    assert len(study.get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED))) == 1
+    assert (tmp_path / "tuned.yaml").is_file()
 
 
 def tune(tmp_path: Path) -> subprocess.Popen:

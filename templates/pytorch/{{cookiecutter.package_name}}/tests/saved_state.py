@@ -1,8 +1,10 @@
 """How test_resume.py reads this framework's checkpoints and resume state."""
 
+import os
 from pathlib import Path
 
 from {{ cookiecutter.package_name }} import checkpoint
+from {{ cookiecutter.package_name }}.config import Config
 from {{ cookiecutter.package_name }}.model import DigitsCNN
 
 PACKAGE = "{{ cookiecutter.package_name }}"
@@ -41,3 +43,11 @@ def save_weights(path: Path) -> list:
     model = DigitsCNN()
     checkpoint.save({"model": model.state_dict()}, path)
     return weights_in(path)
+
+
+def damaged_resume_state(run_dir: Path, config: Config, how: str) -> Path:
+    """What an interrupted run left, damaged: empty, or bytes that are no checkpoint."""
+    path = run_dir / checkpoint.RESUME
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"" if how == "empty" else os.urandom(4096))
+    return path

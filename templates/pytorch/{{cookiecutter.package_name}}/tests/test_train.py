@@ -13,6 +13,7 @@ from {{ cookiecutter.package_name }}.distributed import Process
 from {{ cookiecutter.package_name }}.model import build_model
 from {{ cookiecutter.package_name }}.precision import mixed_precision
 from {{ cookiecutter.package_name }}.progress import Progress
+from {{ cookiecutter.package_name }}.run_lock import LOCK
 from {{ cookiecutter.package_name }}.train import (
     CHECKPOINT,
     evaluate,
@@ -119,7 +120,7 @@ def test_torchrun_with_two_processes_matches_one(trained, tmp_path):
                 "--set", f"batch_size={trained.batch_size // 2}"]
     result = subprocess.run(torchrun, env=QUIET, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert sorted(path.name for path in run_dir.iterdir()) == [
+    assert sorted(path.name for path in run_dir.iterdir() if path.name != LOCK) == [
         CHECKPOINT, "metrics.json",{{ ' "mlflow-run.json",' if cookiecutter.tracking else "" }} "tensorboard"]
     assert len(list((run_dir / "tensorboard").iterdir())) == 1
     metrics = json.loads((run_dir / "metrics.json").read_text())

@@ -1,13 +1,16 @@
 """How test_resume.py reads this framework's checkpoints and resume state."""
 
 import json
+import os
 from pathlib import Path
 
 import keras
 import tensorflow as tf
 
 from {{ cookiecutter.package_name }} import checkpoint
+from {{ cookiecutter.package_name }}.config import Config
 from {{ cookiecutter.package_name }}.model import build_model
+from {{ cookiecutter.package_name }}.progress import settings, write_json
 
 PACKAGE = "{{ cookiecutter.package_name }}"
 EPOCHS = 8  # under a second each: time to stop a run after its first epoch
@@ -51,3 +54,15 @@ def weights_in(path: Path) -> list:
 def save_weights(path: Path) -> list:
     checkpoint.save(build_model(), path)
     return weights_in(path)
+
+
+def damaged_resume_state(run_dir: Path, config: Config, how: str) -> Path:
+    """What an interrupted run left, its checkpoint damaged: empty, or bytes that are none."""
+    folder = run_dir / checkpoint.RESUME
+    folder.mkdir(parents=True, exist_ok=True)
+    write_json(folder / "settings.json", settings(config))
+    (folder / "checkpoint").write_text('model_checkpoint_path: "ckpt-1"\n'
+                                       'all_model_checkpoint_paths: "ckpt-1"\n')
+    for name in ("ckpt-1.index", "ckpt-1.data-00000-of-00001"):
+        (folder / name).write_bytes(b"" if how == "empty" else os.urandom(4096))
+    return folder

@@ -16,6 +16,7 @@ from {{ cookiecutter.package_name }}.config import load_config, with_overrides
 from {{ cookiecutter.package_name }}.data import augments, load_splits, make_dataset
 from {{ cookiecutter.package_name }}.model import build_model
 from {{ cookiecutter.package_name }}.progress import Progress
+from {{ cookiecutter.package_name }}.run_lock import LOCK
 from {{ cookiecutter.package_name }}.train import (
     CHECKPOINT,
     evaluate,
@@ -211,7 +212,7 @@ def test_two_workers_with_tf_config_train_resume_and_only_the_chief_reports(tmp_
     assert chief.count("test accuracy") == 1 and "2 replicas" in chief
     assert chief.count(f"resuming from epoch {saved['next_epoch']}") == 1
     assert other == ""
-    assert sorted(path.name for path in run_dir.iterdir()) == [
+    assert sorted(path.name for path in run_dir.iterdir() if path.name != LOCK) == [
         "best.json", CHECKPOINT, "metrics.json",{{ ' "mlflow-run.json",' if cookiecutter.tracking else "" }} "tensorboard"]
     # One TensorBoard file per run of the chief (killed, resumed); none of the other worker.
     assert len(list((run_dir / "tensorboard").iterdir())) == 2

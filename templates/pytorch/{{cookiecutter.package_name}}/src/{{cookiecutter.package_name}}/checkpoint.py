@@ -10,6 +10,8 @@ run again trains afresh.
 """
 
 import io
+import pickle
+import zipfile
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,8 @@ from .progress import Progress, atomic_path, check_same_settings, settings
 # The best model so far, in run_dir; export and predict read it.
 CHECKPOINT = "best.ckpt"
 RESUME = "resume.ckpt"
+# What loading a best checkpoint (train.save_best's) needs from it.
+BEST_KEYS = ("model_state", "config", "num_classes", "image_size", "channels")
 
 
 def save(state: dict[str, Any], path: Path) -> None:
@@ -36,8 +40,32 @@ def save(state: dict[str, Any], path: Path) -> None:
         temporary.write_bytes(buffer.getbuffer())
 
 
-def load(path: Path) -> dict[str, Any]:
-    return torch.load(path, map_location="cpu", weights_only=True)
+def load(path: Path, fix: str = "train again") -> dict[str, Any]:
+    """torch.load; a file that is empty, cut short or not a checkpoint is a ValueError naming
+    it and ``fix``."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (EOFError, RuntimeError, pickle.UnpicklingError, zipfile.BadZipFile) as error:
+        raise damaged(path, fix, error) from None
+    if not isinstance(state, dict):
+        raise damaged(path, fix, TypeError(f"it holds a {type(state).__name__}"))
+    return state
+
+
+def load_best(path: Path) -> dict[str, Any]:
+    """The best checkpoint (save_best's), every part it needs there."""
+    state = load(path)
+    if missing := [key for key in BEST_KEYS if key not in state]:
+        raise damaged(path, "train again", KeyError(", ".join(missing)))
+    return state
+
+
+def damaged(path: Path, fix: str, error: Exception) -> ValueError:
+    """The one-line error for a checkpoint that cannot be used."""
+    reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+    if isinstance(error, KeyError):
+        reason = f"it lacks {error.args[0]}"
+    return ValueError(f"{path} is damaged or not a checkpoint ({reason}): {fix}.")
 
 
 def resume(run_dir: Path, config: Config, parts: dict[str, Any], fresh: bool = False,
@@ -53,14 +81,18 @@ def resume(run_dir: Path, config: Config, parts: dict[str, Any], fresh: bool = F
         finish(run_dir)
     if fresh or not path.is_file():
         return Progress()
-    state = load(path)
-    check_same_settings(state["config"], config, path)
-    for name, part in parts.items():
-        part.load_state_dict(state[name])
-    torch.set_rng_state(state["rng"]["torch"])
-    if torch.cuda.is_available() and state["rng"]["cuda"]:
-        torch.cuda.set_rng_state_all(state["rng"]["cuda"])
-    return Progress(**state["progress"])
+    fix = "train again with --fresh to start over"
+    state = load(path, fix)
+    try:
+        check_same_settings(state["config"], config, path)
+        for name, part in parts.items():
+            part.load_state_dict(state[name])
+        torch.set_rng_state(state["rng"]["torch"])
+        if torch.cuda.is_available() and state["rng"]["cuda"]:
+            torch.cuda.set_rng_state_all(state["rng"]["cuda"])
+        return Progress(**state["progress"])
+    except (KeyError, TypeError, RuntimeError) as error:  # not what save_resume_state wrote
+        raise damaged(path, fix, error) from None
 
 
 def save_resume_state(run_dir: Path, config: Config, parts: dict[str, Any],
@@ -90,7 +122,7 @@ def load_checkpoint(path: Path) -> tuple[nn.Module, dict]:
     """Rebuild the model from a checkpoint; returns it (in eval mode) and the checkpoint."""
     if not path.is_file():
         raise ValueError(f"No checkpoint at {path}: train first (python -m {__package__}.train).")
-    saved = load(path)
+    saved = load_best(path)
     # No pretrained weights to read: the checkpoint holds every weight. (A checkpoint from
     # before the model setting existed holds the small CNN.)
     model = build_model(saved["config"].get("model", "small_cnn"), saved["num_classes"],

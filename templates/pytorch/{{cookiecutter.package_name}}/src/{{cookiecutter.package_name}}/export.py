@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import {{ "drift, " if cookiecutter.monitoring else "" }}runtimes{{ ", tracking" if cookiecutter.tracking else "" }}
+from . import {{ "drift, " if cookiecutter.monitoring else "" }}lineage, runtimes{{ ", tracking" if cookiecutter.tracking else "" }}
 from .config import TARGETS, Config, load_config, with_overrides
 from .data import as_model_input, class_names, load_data, trained_on
 from .images import RESIZE
@@ -172,6 +172,7 @@ def export(config: Config) -> dict:
                 "classes": class_names(config.data) or [str(n) for n in range(reference.shape[1])],
                 "image_size": int(pixels.shape[2]), "channels": int(pixels.shape[1]),
                 "resize": RESIZE, "model": config.model,
+                "lineage": lineage.record(Path(config.run_dir) / CHECKPOINT, Path(config.data)),
                 "checkpoint": {"epoch": checkpoint["epoch"],
                                "val_accuracy": checkpoint["val_accuracy"]},
                 "artifacts": []}
@@ -184,7 +185,8 @@ def export(config: Config) -> dict:
         path = out_dir / FORMATS[name].file
         FORMATS[name].write(model, example, path)
         entry = {"file": path.name, "format": name, "targets": targets,
-                 "size_bytes": path.stat().st_size, "input_shape": [None, *pixels.shape[1:]],
+                 "size_bytes": path.stat().st_size, "sha256": lineage.sha256(path),
+                 "input_shape": [None, *pixels.shape[1:]],
                  "input_dtype": "float32", "dynamic_batch": [1, MAX_BATCH], "verified": []}
         if FORMATS[name].how:
             entry["written_with"] = FORMATS[name].how

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from . import checkpoint, distributed{{ ", tracking" if cookiecutter.tracking else "" }}
+from . import checkpoint, distributed, run_lock{{ ", tracking" if cookiecutter.tracking else "" }}
 from .backbone import MobileNetClassifier, freeze_for
 from .checkpoint import CHECKPOINT, load_checkpoint, save_best
 from .config import Config, load_config, parse_override
@@ -186,12 +186,13 @@ def train(config: Config, dry_run: bool = False, fresh: bool = False) -> dict:
     try:
         if dry_run:
             return fit(config, process, dry_run=True)
+        with run_lock.held(Path(config.run_dir), take=process.main):
 {%- if cookiecutter.tracking %}
-        system = {"framework": f"torch {torch.__version__}", "device": str(process.device)}
-        with tracking.run(config, fresh, system, main=process.main):
-            return fit(config, process, fresh)
+            system = {"framework": f"torch {torch.__version__}", "device": str(process.device)}
+            with tracking.run(config, fresh, system, main=process.main):
+                return fit(config, process, fresh)
 {%- else %}
-        return fit(config, process, fresh)
+            return fit(config, process, fresh)
 {%- endif %}
     finally:
         distributed.stop()

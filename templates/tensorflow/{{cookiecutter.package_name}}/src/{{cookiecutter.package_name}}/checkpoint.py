@@ -13,6 +13,7 @@ trains afresh.
 import json
 import shutil
 import signal
+import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -43,7 +44,30 @@ def load_checkpoint(path: Path) -> tuple[keras.Model, dict]:
     """The trained Keras model and the settings saved beside it."""
     if not path.is_file():
         raise ValueError(f"No checkpoint at {path}: train first (python -m {__package__}.train).")
-    return keras.models.load_model(path), json.loads(path.with_suffix(".json").read_text())
+    return load_best(path)
+
+
+def load_best(path: Path) -> tuple[keras.Model, dict]:
+    """The best model and the settings saved beside it (train.save_settings' .json)."""
+    try:
+        model = keras.models.load_model(path)
+    except (ValueError, OSError, KeyError, TypeError, zipfile.BadZipFile) as error:
+        raise damaged(path, "train again", error) from None
+    settings_file = path.with_suffix(".json")
+    try:
+        saved = json.loads(settings_file.read_text())
+        if not isinstance(saved, dict) or not isinstance(saved.get("config"), dict):
+            raise ValueError("no config in it")
+    except (OSError, ValueError) as error:
+        raise damaged(settings_file, "train again", error) from None
+    return model, saved
+
+
+def damaged(path: Path, fix: str, error: Exception) -> ValueError:
+    """The one-line error for a checkpoint that cannot be used."""
+    reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return ValueError(f"{path} is damaged or not a checkpoint ({reason}): {fix}.")
+
 
 class ResumeState:
     """Model, optimizer and progress as one TensorFlow checkpoint, in ``folder/resume``."""
@@ -62,17 +86,24 @@ class ResumeState:
         Raises:
             ValueError: the interrupted run had other settings.
         """
-        folder = run_dir / RESUME
+        folder, fix = run_dir / RESUME, "train again with --fresh to start over"
         if fresh and forget:
             finish(run_dir)
         if fresh or not (folder / "settings.json").is_file():
             return Progress()
-        check_same_settings(json.loads((folder / "settings.json").read_text()), config, folder)
+        try:
+            saved = json.loads((folder / "settings.json").read_text())
+        except (OSError, ValueError) as error:
+            raise damaged(folder / "settings.json", fix, error) from None
+        check_same_settings(saved, config, folder)
         latest = tf.train.latest_checkpoint(folder)
         if latest is None:
             return Progress()
-        self.checkpoint.restore(latest).expect_partial()
-        return Progress(**json.loads(self.progress.numpy().decode()))
+        try:
+            self.checkpoint.restore(latest).expect_partial()
+            return Progress(**json.loads(self.progress.numpy().decode()))
+        except (tf.errors.OpError, ValueError, TypeError, AssertionError) as error:
+            raise damaged(folder, fix, error) from None
 
     def saver(self, folder: Path, config: Config) -> tf.train.CheckpointManager:
         """Where this process saves its resume state (the chief: run_dir/resume)."""

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import {{ "drift, " if cookiecutter.monitoring else "" }}runtimes{{ ", tracking" if cookiecutter.tracking else "" }}
+from . import {{ "drift, " if cookiecutter.monitoring else "" }}lineage, runtimes{{ ", tracking" if cookiecutter.tracking else "" }}
 from .config import TARGETS, Config, load_config, with_overrides
 from .data import as_model_input, class_names, load_data, trained_on
 from .images import RESIZE
@@ -175,6 +175,7 @@ def export(config: Config) -> dict:
                 "classes": class_names(config.data) or [str(n) for n in range(reference.shape[1])],
                 "image_size": int(pixels.shape[2]), "channels": int(pixels.shape[3]),
                 "resize": RESIZE, "model": config.model,
+                "lineage": lineage.record(Path(config.run_dir) / CHECKPOINT, Path(config.data)),
                 "artifacts": []}
 {%- if cookiecutter.monitoring %}
     # What the service's drift score compares its traffic with: the training images.
@@ -185,7 +186,8 @@ def export(config: Config) -> dict:
         form, path = FORMATS[name], out_dir / FORMATS[name].file
         form.write(model, sample, path)
         entry = {"file": path.name, "format": name, "targets": targets,
-                 "size_bytes": size_of(path), "precision": form.precision,
+                 "size_bytes": size_of(path), "sha256": lineage.sha256(path),
+                 "precision": form.precision,
                  "input_shape": [form.batch, *pixels.shape[1:]],
                  "input_dtype": "uint8" if form.precision == "int8" else "float32",
                  "dynamic_batch": form.batch is None, "verified": []}

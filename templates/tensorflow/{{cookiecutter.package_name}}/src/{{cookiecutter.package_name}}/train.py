@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
 
-from . import checkpoint, distributed{{ ", tracking" if cookiecutter.tracking else "" }}
+from . import checkpoint, distributed, run_lock{{ ", tracking" if cookiecutter.tracking else "" }}
 from .backbone import backbone_of, phased
 from .checkpoint import CHECKPOINT, ctrl_c_between_steps, load_checkpoint, save_settings
 from .config import Config, load_config, parse_override
@@ -200,7 +200,9 @@ def train(config: Config, dry_run: bool = False, fresh: bool = False) -> dict:
     mixed_precision(config.precision)
     if dry_run:
         return fit(config, process, threads, dry_run=True)
-    with distributed.own_folder(Path(config.run_dir), process) as folder:
+    # One run at a time in run_dir: the lock goes with its holder, even killed.
+    with (run_lock.held(Path(config.run_dir), take=process.main),
+          distributed.own_folder(Path(config.run_dir), process) as folder):
 {%- if cookiecutter.tracking %}
         system = {"framework": f"tensorflow {tf.__version__}", "device": process.device}
         with tracking.run(config, fresh, system, main=process.main):

@@ -1,0 +1,1 @@
+../../../../_shared/src/run_lock.py
