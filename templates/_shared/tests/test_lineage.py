@@ -1,6 +1,9 @@
 """What serves an export warns, naming the export and the checkpoint, when the checkpoint the
 export came from was written again since (trained again); predict's side is in test_predict.py."""
 
+{% if cookiecutter.web -%}
+import json
+{% endif -%}
 {% if cookiecutter.server -%}
 import re
 {% endif -%}
@@ -15,20 +18,23 @@ import urllib.request
 {%- endif %}
 from pathlib import Path
 
+{% if cookiecutter.web -%}
+from {{ cookiecutter.package_name }} import lineage
+{% endif -%}
 from {{ cookiecutter.package_name }}.config import Config, with_overrides
+{%- if cookiecutter.server %}
 from {{ cookiecutter.package_name }}.export import export
+{%- endif %}
 from {{ cookiecutter.package_name }}.train import CHECKPOINT, train
 
 
-def trained_and_exported(trained: Config, tmp_path: Path, target: str) -> tuple[Config, Path]:
-    """A model trained (one epoch) and exported for ``target`` in tmp_path: its config, and
-    the export folder."""
+def trained_copy(trained: Config, tmp_path: Path) -> Config:
+    """A model trained (one epoch) in tmp_path, on a copy of the data: its config."""
     data = Path(shutil.copy(trained.data, tmp_path / "digits.npz"))
     config = with_overrides(trained, run_dir=str(tmp_path / "runs"), data=str(data), epochs=1,
-                            targets=[target], artifacts_dir=str(tmp_path / "artifacts"))
+                            artifacts_dir=str(tmp_path / "artifacts"))
     train(config)
-    export(config)
-    return config, tmp_path / "artifacts"
+    return config
 
 
 def lines_naming(path: Path, text: str) -> list[str]:
@@ -71,7 +77,9 @@ def ready(url: str) -> bool:
 
 
 def test_serve_warns_once_when_the_checkpoint_was_trained_again(trained, tmp_path):
-    config, artifacts = trained_and_exported(trained, tmp_path, "server")
+    config = with_overrides(trained_copy(trained, tmp_path), targets=["server"])
+    export(config)
+    artifacts = Path(config.artifacts_dir)
     checkpoint = Path(config.run_dir) / CHECKPOINT
     assert lines_naming(checkpoint, serve_stderr(artifacts, tmp_path / "before.txt")) == []
     train(with_overrides(config, seed=config.seed + 1))  # the checkpoint is written again
@@ -79,6 +87,18 @@ def test_serve_warns_once_when_the_checkpoint_was_trained_again(trained, tmp_pat
     assert len(said) == 1 and str(artifacts) in said[0], said  # the supervisor's, once
 {%- endif %}
 {%- if cookiecutter.web %}
+
+
+def page_export(checkpoint: Path, data: Path, folder: Path) -> Path:
+    """An export folder as the page server reads it (as in test_web.py: the page's model is
+    not read here), with the checkpoint and data it came from."""
+    folder.mkdir()
+    (folder / "page-model.bin").write_bytes(b"weights")
+    model = {"file": "page-model.bin", "targets": ["web"], "size_bytes": 7,
+             "sha256": lineage.sha256(folder / "page-model.bin")}
+    manifest = {"artifacts": [model], "lineage": lineage.record(checkpoint, data)}
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    return folder
 
 
 def page_stderr(artifacts: Path, folder: Path) -> str:
@@ -99,8 +119,9 @@ def page_stderr(artifacts: Path, folder: Path) -> str:
 
 
 def test_the_page_server_warns_when_the_checkpoint_was_trained_again(trained, tmp_path):
-    config, artifacts = trained_and_exported(trained, tmp_path, "web")
+    config = trained_copy(trained, tmp_path)
     checkpoint = Path(config.run_dir) / CHECKPOINT
+    artifacts = page_export(checkpoint, Path(config.data), tmp_path / "artifacts")
     assert lines_naming(checkpoint, page_stderr(artifacts, tmp_path)) == []
     train(with_overrides(config, seed=config.seed + 1))  # the checkpoint is written again
     said = lines_naming(checkpoint, page_stderr(artifacts, tmp_path))
