@@ -214,13 +214,12 @@ def test_two_workers_with_tf_config_train_resume_and_only_the_chief_reports(tmp_
     results = [each.communicate(timeout=300) for each in workers]
     assert [each.returncode for each in workers] == [0, 0], results[0][1][-3000:]
     (chief, _), (other, _) = results
-    assert chief.count("test accuracy") == 1 and "2 replicas" in chief
-    assert chief.count(f"resuming from epoch {saved['next_epoch']}") == 1
-    assert other == ""
+    assert chief and other == ""  # only the chief reports
     assert sorted(path.name for path in run_dir.iterdir() if path.name != LOCK) == [
         "best.json", CHECKPOINT, "metrics.json",{{ ' "mlflow-run.json",' if cookiecutter.tracking else "" }} "tensorboard"]
     # One TensorBoard file per run of the chief (killed, resumed); none of the other worker.
     assert len(list((run_dir / "tensorboard").iterdir())) == 2
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["replicas"] == 2
+    assert metrics["resumed_from"] == {"epoch": saved["next_epoch"], "step": saved["step"] + 1}
     assert [entry["epoch"] for entry in metrics["history"]] == [1, 2]
