@@ -26,8 +26,10 @@ def whole(low: int, high: int | None = None) -> Callable[[str], int]:
 
 def real(low: float, high: float = math.inf, *, above: bool = False) -> Callable[[str], float]:
     """A finite number from low (above it, if above) to high."""
-    start = f"above {low:g}" if above else f"from {low:g}"
-    span = start if math.isinf(high) else f"{start} to {high:g}"
+    if math.isinf(high):
+        span = f"above {low:g}" if above else f"{low:g} or more"
+    else:
+        span = f"above {low:g}, up to {high:g}" if above else f"from {low:g} to {high:g}"
 
     def parse(text: str) -> float:
         try:
@@ -35,7 +37,7 @@ def real(low: float, high: float = math.inf, *, above: bool = False) -> Callable
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not a number: give {span}") from None
         if not (math.isfinite(value) and low <= value <= high) or (above and value == low):
-            raise argparse.ArgumentTypeError(f"{text!r} is out of range: give a finite number "
+            raise argparse.ArgumentTypeError(f"{text!r} is out of range: give a finite number, "
                                              f"{span}")
         return value
 

@@ -83,20 +83,25 @@ class CountResponses:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        status = 500  # unless the app starts a response: an exception on its way out
+        counted = False
+
+        def count(status: int) -> None:
+            nonlocal counted
+            counted = True
+            route = scope.get("route")
+            endpoint = route.path if route is not None else "unmatched"
+            self.metrics.requests.labels(endpoint, str(status)).inc()
 
         async def send_counted(message: Message) -> None:
-            nonlocal status
             if message["type"] == "http.response.start":
-                status = message["status"]
+                count(message["status"])  # before the client has it: a scrape after sees it
             await send(message)
 
         try:
             await self.app(scope, receive, send_counted)
         finally:
-            route = scope.get("route")
-            endpoint = route.path if route is not None else "unmatched"
-            self.metrics.requests.labels(endpoint, str(status)).inc()
+            if not counted:  # no response started: an exception on its way out
+                count(500)
 
 
 def _error(status: int, message: str) -> JSONResponse:

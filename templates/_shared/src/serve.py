@@ -22,7 +22,9 @@ NAME is the project's distribution name; an image is in the model's input shape 
 batch axis, raw 0-255 pixels.
 
 --workers N runs N copies of the service on one socket (the kernel spreads connections among
-them); /metrics counts every worker's requests (prometheus_client's multiprocess mode).
+them), and starts again one that dies (supervisor.py); /metrics counts every worker's requests
+(prometheus_client's multiprocess mode). --timeout bounds a request's headers (header_deadline.py),
+its body and the model's answer.
 --threads is how many threads the runtime uses per model call. On 2 cores, 2 workers of one
 thread each served the most (bench/ in fwstart); on Kubernetes, scale out with replicas.
 {%- if cookiecutter.registry %}
