@@ -1,11 +1,13 @@
 """`fwstart update`, used as a person does: generate, commit, edit, update."""
 
+import io
 import os
 import shutil
 import signal
 import stat
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from pathlib import Path
@@ -14,6 +16,7 @@ import pexpect
 import pytest
 
 from fwstart import __version__
+from fwstart.base import SNAPSHOT_LIMIT_BYTES
 from fwstart.resources import templates_dir
 
 from .conftest import tree
@@ -298,7 +301,9 @@ def test_with_monitoring_on_a_server_project_equals_a_new_one_with_it(fwstart, t
     commit_all(project)
     refused = fwstart("update", "demo", "--remove-target", "server")
     assert refused.exit_code == 1
-    assert "--with monitoring needs --target server." in refused.stderr
+    assert "monitoring needs the target server, which cannot go while monitoring stays" in (
+        " ".join(refused.stderr.split())
+    )
 
 
 def test_an_answers_file_from_before_the_options_means_none(fwstart, project):
@@ -376,7 +381,7 @@ def test_a_missing_or_broken_answers_file_is_a_clear_error(fwstart, project, dam
         (["--with", "magic"], "Unknown option 'magic' (--with)"),
         (["--without", "magic"], "Unknown option 'magic' (--without)"),
         (["--without", "tracking"], "has no option tracking to remove"),
-        (["--with", "monitoring"], "--with monitoring needs --target server."),
+        (["--with", "monitoring"], "--with monitoring needs --add-target server. Add --add-target"),
     ],
 )
 def test_answers_that_cannot_change_are_refused(fwstart, project, args, message):
@@ -581,3 +586,193 @@ def test_an_update_killed_outright_leaves_nothing_behind_after_the_next(
     monkeypatch.setattr(tempfile, "tempdir", str(scratch_parent))
     assert fwstart("update", "demo", "--add-target", "web").exit_code == 0
     assert list(scratch_parent.iterdir()) == []
+
+
+# Hardening (issue 19): links, dirty trees, edited answers, killed writes, snapshots.
+
+
+def test_a_folder_linked_out_of_the_project_is_never_written_through(
+    fwstart, project, tmp_path, monkeypatch
+):
+    outside = tmp_path / "elsewhere"
+    (project / "src" / "demo").rename(outside)
+    (project / "src" / "demo").symlink_to(outside, target_is_directory=True)
+    commit_all(project, "my package lives elsewhere")
+    before, kept = tree(outside), tree(project)
+    monkeypatch.setenv("FWSTART_TEMPLATES", str(newer_templates(tmp_path)))
+    result = fwstart("update", "demo")
+    assert result.exit_code == 3, result.output
+    text = " ".join(result.stdout.split())
+    for path in ("src/demo/data.py", "src/demo/train.py"):
+        assert f"through a link {path}" in text and path in text.split("Conflicts to resolve")[1]
+    assert "fwstart writes nothing through a symbolic link" in text
+    assert tree(outside) == before
+    undo = result.stdout.split("Undo with: ")[1].strip()
+    subprocess.run(undo, shell=True, cwd=tmp_path, check=True)
+    assert tree(project) == kept and tree(outside) == before
+    assert git(project, "status", "--porcelain") == ""
+
+
+def test_a_link_where_the_template_adds_a_file_is_both_added(
+    fwstart, project, tmp_path, monkeypatch
+):
+    mine = tmp_path / "my-changes.md"
+    mine.write_text("my changelog\n")
+    (project / "CHANGES.md").symlink_to(mine)
+    commit_all(project, "my changelog, linked")
+    monkeypatch.setenv("FWSTART_TEMPLATES", str(newer_templates(tmp_path)))
+    result = fwstart("update", "demo")
+    assert result.exit_code == 3, result.output
+    assert "both added CHANGES.md" in " ".join(result.stdout.split())
+    assert (project / "CHANGES.md").is_symlink() and mine.read_text() == "my changelog\n"
+
+
+def test_allow_dirty_then_undo_gives_back_my_uncommitted_edits(
+    fwstart, project, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("FWSTART_TEMPLATES", str(newer_templates(tmp_path)))
+    (project / "notes.md").write_text("my notes, edited, not committed\n")
+    model = project / "src" / "demo" / "model.py"
+    model.write_text("# staged, not committed\n" + model.read_text())
+    git(project, "add", "src/demo/model.py")
+    model.write_text(model.read_text() + "# and edited again\n")
+    data = project / "src" / "demo" / "data.py"  # the update changes this one too
+    data.write_text("# mine, not committed\n" + data.read_text())
+    (project / "README.md").unlink()
+    (project / "scratch.txt").write_text("untracked\n")
+    before, status = tree(project), git(project, "status", "--porcelain")
+    result = fwstart("update", "demo", "--allow-dirty")
+    assert result.exit_code == 3, result.output
+    undo = result.stdout.split("Undo with: ")[1].strip()
+    subprocess.run(undo, shell=True, cwd=tmp_path, check=True)
+    assert tree(project) == before
+    assert git(project, "status", "--porcelain") == status
+
+
+@pytest.mark.parametrize("in_git", [True, False])
+def test_an_answers_file_edited_to_another_framework_is_refused(fwstart, tmp_path, in_git):
+    flags = ["--framework", "pytorch", "--yes"] + ([] if in_git else ["--no-git"])
+    assert fwstart("new", "demo", *flags).exit_code == 0
+    project = tmp_path / "demo"
+    edit(project / ".fwstart-answers.yml", "framework: pytorch", "framework: tensorflow")
+    if in_git:
+        commit_all(project, "another framework, by hand")
+    before = everything(project)
+    result = fwstart("update", "demo", "--add-target", "web", "--yes")
+    assert result.exit_code == 1, result.output
+    text = " ".join(result.stderr.split())
+    assert "says framework: tensorflow, but the project was made for pytorch" in text
+    assert "put framework: pytorch back" in text
+    assert everything(project) == before
+
+
+def test_a_copy_of_the_templates_folder_makes_the_same_project(fwstart, tmp_path, monkeypatch):
+    copy = tmp_path / "my-templates"
+    shutil.copytree(templates_dir(), copy, symlinks=True)  # as cp -r copies: links stay links
+    assert fwstart("new", "installed/demo", "--yes", "--no-git").exit_code == 0
+    monkeypatch.setenv("FWSTART_TEMPLATES", str(copy))
+    result = fwstart("new", "copied/demo", "--yes", "--no-git")
+    assert result.exit_code == 0, result.output
+    assert tree(tmp_path / "copied" / "demo") == tree(tmp_path / "installed" / "demo")
+
+
+def test_a_broken_link_in_the_templates_folder_is_named(fwstart, tmp_path, monkeypatch):
+    copy = tmp_path / "my-templates"
+    shutil.copytree(templates_dir(), copy, symlinks=True)
+    broken = copy / "pytorch" / PACKAGE_ROOT / "data" / "extra.npz"
+    broken.symlink_to("../../../../nowhere/extra.npz")
+    monkeypatch.setenv("FWSTART_TEMPLATES", str(copy))
+    result = fwstart("new", "demo", "--framework", "pytorch", "--yes")
+    assert result.exit_code == 1, result.output
+    text = " ".join(result.stderr.split())
+    assert f"{broken} is a link to ../../../../nowhere/extra.npz, which does not exist" in text
+    assert not (tmp_path / "demo").exists()
+
+
+def test_an_update_in_a_repository_without_a_commit_is_refused(fwstart, tmp_path):
+    git(tmp_path, "init", "-q", "outer")
+    assert fwstart("new", "outer/demo", "--yes").exit_code == 0
+    before = everything(tmp_path / "outer")
+    result = fwstart("update", "outer/demo", "--add-target", "web", "--allow-dirty")
+    assert result.exit_code == 1, result.output
+    assert "has no commit yet, so git could not undo the update" in " ".join(result.stderr.split())
+    assert everything(tmp_path / "outer") == before
+
+
+@pytest.mark.parametrize("in_git", [True, False])
+def test_a_scratch_file_left_by_a_killed_update_goes_with_the_next(fwstart, tmp_path, in_git):
+    assert fwstart("new", "demo", "--yes", *([] if in_git else ["--no-git"])).exit_code == 0
+    project = tmp_path / "demo"
+    # What a SIGKILL between writing the new text of configs/smoke.yaml (a file this update
+    # leaves alone) and its rename leaves.
+    leftover = project / "configs" / ".smoke.yaml.fwstart-new"
+    leftover.write_text("half of a new config\n")
+    result = fwstart("update", "demo", "--add-target", "web", "--yes")
+    assert result.exit_code == 0, result.output
+    assert not leftover.exists()
+    if in_git:
+        assert ".fwstart-new" not in git(project, "status", "--porcelain", "--ignored")
+
+
+def test_dry_run_with_unresolved_conflicts_says_so(fwstart, project, tmp_path, monkeypatch):
+    monkeypatch.setenv("FWSTART_TEMPLATES", str(newer_templates(tmp_path)))
+    assert fwstart("update", "demo").exit_code == 3
+    result = fwstart("update", "demo", "--dry-run")
+    assert result.exit_code == 1, result.output
+    assert "has unresolved conflicts (configs/default.yaml" in " ".join(result.stderr.split())
+
+
+def test_a_snapshot_that_would_extract_too_much_is_refused(fwstart, tmp_path):
+    assert fwstart("new", "demo", "--yes", "--no-git").exit_code == 0
+    snapshot = tmp_path / "demo" / ".fwstart" / "base.tar.gz"
+    # A member whose size passes the limit, its bytes streamed: nothing of that size is kept.
+    with tarfile.open(snapshot, "w:gz") as tar:
+        member = tarfile.TarInfo("data/huge.bin")
+        member.size = SNAPSHOT_LIMIT_BYTES + 1
+        tar.addfile(member, ZeroStream())
+    result = fwstart("update", "demo", "--add-target", "web", "--yes")
+    assert result.exit_code == 1, result.output
+    text = " ".join(result.stderr.split())
+    limit = f"would extract more than {SNAPSHOT_LIMIT_BYTES // 2**20} MiB"
+    assert f"{limit} (data/huge.bin brings it to" in text
+
+
+class ZeroStream(io.RawIOBase):
+    """Endless zero bytes, read in pieces."""
+
+    def readinto(self, buffer):  # type: ignore[override]
+        buffer[:] = bytes(len(buffer))
+        return len(buffer)
+
+
+def test_a_render_on_fwstarts_ref_that_would_extract_too_much_is_refused(fwstart, tmp_path):
+    assert fwstart("new", "demo", "--yes").exit_code == 0
+    project = tmp_path / "demo"
+    # fwstart's ref, as fetched from a remote, with a blob past the limit (stored compressed).
+    huge = (
+        subprocess.run(
+            ["git", "hash-object", "-w", "--stdin"],
+            input=bytes(SNAPSHOT_LIMIT_BYTES + 1),
+            cwd=project,
+            capture_output=True,
+            check=True,
+        )
+        .stdout.decode()
+        .strip()
+    )
+    index = {**os.environ, "GIT_INDEX_FILE": str(tmp_path / "index")}
+    for args in (
+        ["read-tree", "refs/fwstart/base"],
+        ["update-index", "--add", "--cacheinfo", f"100644,{huge},data/huge.bin"],
+    ):
+        subprocess.run(["git", *args], cwd=project, env=index, check=True)
+    tree_id = subprocess.run(
+        ["git", "write-tree"], cwd=project, env=index, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    render = git(project, "commit-tree", tree_id, "-p", "refs/fwstart/base", "-m", "x").strip()
+    git(project, "update-ref", "refs/fwstart/base", render)
+    result = fwstart("update", "demo", "--add-target", "web")
+    assert result.exit_code == 1, result.output
+    text = " ".join(result.stderr.split())
+    limit = f"would extract more than {SNAPSHOT_LIMIT_BYTES // 2**20} MiB"
+    assert f"on refs/fwstart/base {limit} (data/huge.bin brings it to" in text

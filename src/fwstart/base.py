@@ -20,19 +20,26 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from fwstart import gitops
+import yaml
+
+from fwstart import gitops, yamlio
 from fwstart.answers_file import ANSWERS_FILENAME
 from fwstart.errors import FwstartError
 from fwstart.gitops import BASE_REF, Repo
 
 SNAPSHOT = Path(".fwstart") / "base.tar.gz"
+# A render is well under 5 MB in a few hundred files: a snapshot holding more is not one.
+SNAPSHOT_LIMIT_BYTES = 64 * 2**20
+SNAPSHOT_LIMIT_FILES = 10_000
 
 
 @dataclass(frozen=True)
 class Base:
-    """Where a project's base was found: ``git``, ``snapshot``, or ``none``."""
+    """Where a project's base was found: ``git``, ``snapshot``, or ``none``; and the
+    framework(s) fwstart rendered it for (empty when no render of it is known)."""
 
     source: str
+    frameworks: frozenset[str] = frozenset()
 
 
 def record_new(project: Path, files: Sequence[Path], use_git: bool, message: str) -> str:
@@ -90,29 +97,89 @@ def _anonymous(info: tarfile.TarInfo) -> tarfile.TarInfo:
     return info
 
 
-def load_base(project: Path, into: Path) -> Base:
+def load_base(project: Path, into: Path, name: str) -> Base:
     """Write the project's base into ``into``; say where it came from.
 
+    Args:
+        project: the project's folder.
+        into: an empty folder.
+        name: the project's name, as its answers file records it.
+
     Raises:
-        FwstartError: when the snapshot is unreadable.
+        FwstartError: when the snapshot is unreadable, or holds more than a render.
     """
     repo = gitops.find_repo(project)
     if repo is not None and (commit_id := _matching_render(repo, project)):
+        where, total = f"The render {commit_id[:12]} on {BASE_REF}", 0
+        for count, (path, size) in enumerate(gitops.tree_sizes(repo, commit_id), 1):
+            total += size
+            _check_limits(where, count, total, path, _DROP_REF)
         gitops.extract(repo, commit_id, into)
-        return Base("git")
+        return Base("git", _framework(into))
     snapshot = project / SNAPSHOT
     if snapshot.is_file():
+        _extract_snapshot(snapshot, into)
+        return Base("snapshot", _framework(into))
+    # The answers file matches no render (edited by hand): what were this project's?
+    return Base("none", _render_frameworks(repo, name) if repo is not None else frozenset())
+
+
+def _extract_snapshot(snapshot: Path, into: Path) -> None:
+    """Extract, member by member, refusing before any write past the limits."""
+    try:
+        with tarfile.open(snapshot) as tar:
+            total = 0
+            for count, member in enumerate(iter(tar.next, None), 1):
+                total += member.size  # the header's size, read before any of the data
+                _check_limits(str(snapshot), count, total, member.name, _RESTORE)
+                tar.extract(member, into, filter="data")
+    except (tarfile.TarError, OSError, EOFError) as error:
+        raise FwstartError(f"{snapshot} is damaged ({error}).", _RESTORE) from None
+
+
+def _check_limits(where: str, count: int, total: int, name: str, hint: str) -> None:
+    """Refuse a base past what any render of fwstart's holds (a decompression bomb)."""
+    if count > SNAPSHOT_LIMIT_FILES or total > SNAPSHOT_LIMIT_BYTES:
+        raise FwstartError(
+            f"{where} would extract more than {SNAPSHOT_LIMIT_BYTES // 2**20} MiB ({name} "
+            f"brings it to {total} bytes) or {SNAPSHOT_LIMIT_FILES} files: far more than any "
+            "render of fwstart's, so it is not one.",
+            hint,
+        )
+
+
+_DROP_REF = (
+    f"Remove that ref (git update-ref -d {BASE_REF}): the update then compares with the "
+    "current template for the recorded answers."
+)
+_RESTORE = (
+    "Restore it from a backup or version control; it is fwstart's copy of the template as it "
+    "was rendered for this project."
+)
+
+
+def _framework(render: Path) -> frozenset[str]:
+    """The framework a render's own answers file records."""
+    path = render / ANSWERS_FILENAME
+    return _frameworks([path.read_bytes()] if path.is_file() else [], None)
+
+
+def _render_frameworks(repo: Repo, name: str) -> frozenset[str]:
+    """The frameworks of the renders on fwstart's ref made for a project of this name."""
+    renders = gitops.history(repo, BASE_REF)
+    return _frameworks(gitops.blobs(repo, [f"{c}:{ANSWERS_FILENAME}" for c in renders]), name)
+
+
+def _frameworks(records: Sequence[bytes | None], name: str | None) -> frozenset[str]:
+    found = set()
+    for data in records:
         try:
-            with tarfile.open(snapshot) as tar:
-                tar.extractall(into, filter="data")
-        except (tarfile.TarError, OSError, EOFError) as error:
-            raise FwstartError(
-                f"{snapshot} is damaged ({error}).",
-                "Restore it from a backup or version control; it is fwstart's copy of the "
-                "template as it was rendered for this project.",
-            ) from None
-        return Base("snapshot")
-    return Base("none")
+            record = yamlio.load(data.decode()) if data else None
+        except (yaml.YAMLError, UnicodeDecodeError):
+            continue  # not one fwstart wrote: it says nothing
+        if isinstance(record, dict) and name in (None, record.get("project_name")):
+            found.add(str(record.get("framework")))
+    return frozenset(found - {"None"})
 
 
 def _matching_render(repo: Repo, project: Path) -> str | None:

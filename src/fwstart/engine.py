@@ -25,6 +25,7 @@ def render_template(template: Path, values: Mapping[str, object], output: Path) 
     )
     from jinja2 import TemplateError as JinjaError
 
+    _check_links(template)
     defaults = json.loads((template / "cookiecutter.json").read_text(encoding="utf-8"))
     if unknown := sorted(set(values) - set(defaults)):
         raise TemplateError(
@@ -46,6 +47,20 @@ def render_template(template: Path, values: Mapping[str, object], output: Path) 
         ) from error
     _tidy(Path(project))
     return Path(project)
+
+
+def _check_links(template: Path) -> None:
+    """Name a link whose target is missing (a copy of templates/ that left it behind),
+    rather than let the copy fail as an unwritable project."""
+    for folder, folders, files in os.walk(template):
+        for name in (*folders, *files):
+            path = Path(folder, name)
+            if path.is_symlink() and not path.exists():
+                raise TemplateError(
+                    f"{path} is a link to {os.readlink(path)}, which does not exist.",
+                    "Copy the whole templates/ folder (cp -r keeps its links whole), or "
+                    "make the link point at a file.",
+                )
 
 
 def _resolve(variables: Mapping[str, object], given: set[str], template: Path) -> dict:

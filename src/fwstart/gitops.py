@@ -18,6 +18,7 @@ from pathlib import Path
 from fwstart.errors import FwstartError
 
 BASE_REF = "refs/fwstart/base"
+UNCOMMITTED_REF = "refs/fwstart/uncommitted"  # the person's uncommitted work, before an update
 _IDENTITY = ("-c", "user.name=fwstart", "-c", "user.email=fwstart@localhost")
 _QUIET = ("-c", "commit.gpgsign=false", "-c", "core.quotepath=false", "--no-optional-locks")
 
@@ -154,6 +155,23 @@ def blob_ids(repo: Repo, specs: Sequence[str]) -> list[str | None]:
     ]
 
 
+def blobs(repo: Repo, specs: Sequence[str]) -> list[bytes | None]:
+    """The contents of each ``commit:path`` in ``specs`` (None where it is missing)."""
+    out = repo.git("cat-file", "--batch", stdin=b"".join(s.encode() + b"\n" for s in specs))
+    found: list[bytes | None] = []
+    at = 0
+    for _ in specs:  # each: "ID TYPE SIZE" and the contents, or "SPEC missing"
+        end = out.index(b"\n", at)
+        header, at = out[at:end].split(), end + 1
+        if header[-1] == b"missing":
+            found.append(None)
+            continue
+        size = int(header[2])
+        found.append(out[at : at + size] if header[1] == b"blob" else None)
+        at += size + 1
+    return found
+
+
 def hash_files(repo: Repo, paths: Sequence[Path]) -> list[str]:
     """The blob id each file would have, without storing them."""
     listing = "".join(f"{path}\n" for path in paths).encode()
@@ -165,6 +183,13 @@ def tree_blobs(repo: Repo, commit_id: str) -> dict[str, str]:
     out = repo.git("ls-tree", "-r", "-z", commit_id).decode()
     entries = (entry.split("\t", 1) for entry in out.split("\0") if entry)
     return {path: meta.split()[2] for meta, path in entries}
+
+
+def tree_sizes(repo: Repo, commit_id: str) -> list[tuple[str, int]]:
+    """Every file of ``commit_id`` with its size, without reading any of them."""
+    out = repo.git("ls-tree", "-r", "-l", "-z", commit_id).decode()
+    entries = (entry.split("\t", 1) for entry in out.split("\0") if entry)
+    return [(path, int(meta.split()[3]) if meta.split()[3] != "-" else 0) for meta, path in entries]
 
 
 def extract(repo: Repo, commit_id: str, folder: Path) -> None:
@@ -184,6 +209,22 @@ def unmerged_paths(repo: Repo, folder: Path) -> list[str]:
     """Files under ``folder`` with an unresolved merge conflict (git's unmerged entries)."""
     out = repo.git("diff", "--name-only", "--diff-filter=U", "--", str(folder))
     return out.decode().splitlines()
+
+
+def save_uncommitted(repo: Repo) -> tuple[str, str] | None:
+    """Keep the index and the tracked files' changes as a stash commit, changing neither.
+
+    Returns:
+        The commits of the work tree and of the index (``git stash create``'s commit and
+        its second parent), or None when nothing is uncommitted. The work-tree commit is
+        kept on ``UNCOMMITTED_REF`` so that git's garbage collection leaves it.
+    """
+    message = "fwstart update: uncommitted changes before the update"
+    saved = repo.git(*_IDENTITY, "stash", "create", message).decode().strip()
+    if not saved:
+        return None
+    set_refs(repo, {UNCOMMITTED_REF: saved})
+    return saved, repo.git("rev-parse", f"{saved}^2").decode().strip()
 
 
 def store_blob(repo: Repo, data: bytes) -> str:

@@ -5,12 +5,15 @@ choices of fwstart's: a file the person deleted stays deleted, a file the person
 changed but the template dropped is kept, and a file of the person's where the
 template now adds one of the same name is left as it is (both listed). Text that both
 changed is merged line by line by ``git merge-file``, with its usual markers.
+
+Nothing is ever written through a symbolic link: a file under a linked folder (or a
+link itself) that the template changes is left for the person, as a conflict.
 """
 
 import os
 import subprocess
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +21,9 @@ from fwstart.errors import FwstartError
 
 ADDED, UPDATED, REMOVED, MERGED = "added", "updated", "removed", "merged"
 CONFLICT, KEPT_YOURS, KEPT_DELETED = "conflict", "kept yours", "kept deleted"
-BOTH_ADDED = "both added"
+BOTH_ADDED, LINKED = "both added", "through a link"
+# Each file is written beside itself under this name, then renamed over it.
+SCRATCH_SUFFIX = ".fwstart-new"
 
 
 @dataclass(frozen=True)
@@ -51,7 +56,7 @@ class Change:
     @property
     def conflicted(self) -> bool:
         """True when the person must look at this file."""
-        return self.action in (CONFLICT, KEPT_YOURS, BOTH_ADDED)
+        return self.action in (CONFLICT, KEPT_YOURS, BOTH_ADDED, LINKED)
 
     @property
     def writes(self) -> bool:
@@ -88,12 +93,34 @@ def merge_trees(
     """
     changes = []
     for path in sorted(set(base) | set(new)):
+        before, after = base.get(path), new.get(path)
+        if (link := _link_on(project, path)) is not None:
+            if before != after:  # never written; a link where the template adds a file
+                added = before is None and link == project / path  # is one of the person's
+                changes.append(
+                    Change(path, BOTH_ADDED if added else LINKED, None, before, None, after)
+                )
+            continue
         mine = project / path
-        ours = read_version(mine) if mine.is_file() and not mine.is_symlink() else None
-        change = merge_file(path, base.get(path), ours, new.get(path), labels)
+        ours = read_version(mine) if mine.is_file() else None
+        change = merge_file(path, before, ours, after, labels)
         if change is not None:
             changes.append(change)
     return changes
+
+
+def _link_on(project: Path, path: str) -> Path | None:
+    """The first symbolic link on the way from ``project`` to ``path`` (``path`` included).
+
+    Writing through a linked folder would change files outside what git sees of the
+    project (perhaps outside the project), which its undo could not bring back.
+    """
+    folder = project
+    for part in Path(path).parts:
+        folder = folder / part
+        if folder.is_symlink():
+            return folder
+    return None
 
 
 def merge_file(
@@ -184,7 +211,26 @@ def write_changes(project: Path, changes: Sequence[Change]) -> None:
                 folder.rmdir()
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
-        scratch = target.with_name(f".{target.name}.fwstart-new")
+        scratch = scratch_for(target)
         scratch.write_bytes(change.result.data)
         os.chmod(scratch, 0o755 if change.result.executable else 0o644)
         os.replace(scratch, target)
+
+
+def scratch_for(target: Path) -> Path:
+    """Where ``target``'s new text is written before it is renamed over it."""
+    return target.with_name(f".{target.name}{SCRATCH_SUFFIX}")
+
+
+def is_scratch(name: str) -> bool:
+    """Whether a file name is one of those scratch files (a killed update leaves them)."""
+    return name.startswith(".") and name.endswith(SCRATCH_SUFFIX)
+
+
+def remove_scratch(project: Path, paths: Iterable[str]) -> None:
+    """Remove the scratch files a killed update left beside any of ``paths``."""
+    for path in paths:
+        if _link_on(project, path) is None:
+            scratch = scratch_for(project / path)
+            if scratch.is_file() and not scratch.is_symlink():
+                scratch.unlink()

@@ -183,6 +183,7 @@ def collect_answers(
     known: Mapping[str, AnswerValue],
     prompter: Prompter | None,
     on_note: Callable[[str], None] = lambda note: None,
+    flags: Mapping[str, str] | None = None,
 ) -> Answers:
     """Complete the answers: take known ones, ask the rest, or use defaults.
 
@@ -191,11 +192,14 @@ def collect_answers(
         known: answers already given by flags or an answers file (validated).
         prompter: asks what is not known; ``None`` takes every default.
         on_note: told each choice added because another needs it.
+        flags: the flag that adds a value to an answer, by key, where it is not the
+            question's own (`fwstart update` adds a target with --add-target).
 
     Raises:
         InputError: when a required answer is missing and nobody can be asked.
     """
     values: dict[str, AnswerValue] = {}
+    flag = {question.key: question.flag for question in questions} | dict(flags or {})
     for question in questions:
         require_one = question.require_one_when is not None and matches(
             question.require_one_when, values
@@ -212,12 +216,12 @@ def collect_answers(
         else:
             values[question.key] = prompter.select(question)
         values[question.key] = with_implied(question, values[question.key], on_note)
-        _check_needs(question, values, {q.key: q.flag for q in questions})
+        _check_needs(question, values, flag)
         if require_one and not values[question.key]:
             raise InputError(
                 f"A {_describe(question.require_one_when)} project needs at least one "
                 f"{question.key[:-1] if question.key.endswith('s') else question.key}.",
-                f"Add {question.flag} with one of: {', '.join(question.choices)}.",
+                f"Add {flag[question.key]} with one of: {', '.join(question.choices)}.",
             )
     return Answers.from_dict(values)
 

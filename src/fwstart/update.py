@@ -21,16 +21,16 @@ from fwstart import __version__, gitops
 from fwstart.answers_file import ANSWERS_FILENAME, SavedAnswers
 from fwstart.api import Catalog, new_project
 from fwstart.base import Base, load_base, record_commit, write_snapshot
-from fwstart.errors import InputError
 from fwstart.merge import (
     BOTH_ADDED,
     KEPT_DELETED,
+    LINKED,
     UPDATED,
     Change,
     Version,
-    blocked_paths,
     merge_trees,
     read_tree,
+    remove_scratch,
     write_changes,
 )
 from fwstart.questions import Answers
@@ -43,6 +43,7 @@ from fwstart.update_answers import (
     read_project,
     recorded_answers,
 )
+from fwstart.update_checks import check_framework, check_repo, check_writable
 
 _NO_OBJECT = "0" * 40
 
@@ -57,6 +58,8 @@ class UpdatePlan:
     old_version: str
     answers: Answers
     changes: tuple[Change, ...]
+    # With --allow-dirty: the commits keeping the work tree and the index as they were.
+    uncommitted: tuple[str, str] | None = None
 
     @property
     def conflicts(self) -> tuple[str, ...]:
@@ -68,8 +71,16 @@ class UpdatePlan:
         """The git command that puts the project back as it was before the update."""
         if not self.in_git:
             return None
-        folder = shlex.quote(str(self.project))
-        return f"git -C {folder} restore --source=HEAD --staged --worktree -- ."
+        restore = f"git -C {shlex.quote(str(self.project))} restore"
+        if self.uncommitted is None:
+            return f"{restore} --source=HEAD --staged --worktree -- ."
+        # The files as they were (the update's new files go, being in the index), then the
+        # index as it was.
+        tree, index = self.uncommitted
+        return (
+            f"{restore} --source={tree} --staged --worktree -- . && "
+            f"{restore} --source={index} --staged -- ."
+        )
 
 
 @dataclass(frozen=True)
@@ -111,18 +122,18 @@ def update_project(
     saved, old_version = read_project(catalog, project)
     answers = changed_answers(catalog, saved, changes, on_note)
     repo = gitops.find_repo(project)
-    if repo is not None and not dry_run:
-        _check_resolved(repo, project)
-        if not allow_dirty:
-            _check_clean(repo, project)
+    if repo is not None:
+        check_repo(repo, project, dry_run, allow_dirty)
     with _scratch() as scratch:
         on_step("Finding the template this project was made from")
         base_folder, base = _base(catalog, project, saved, Path(scratch), on_step)
+        check_framework(base, saved, project)
         on_step("Rendering the template as it is now")
         new_folder = _render(catalog, Path(scratch) / "new", answers, saved, on_step)
         on_step("Merging the template's changes into your files")
+        base_tree, new_tree = read_tree(base_folder), read_tree(new_folder)
         labels = (f"fwstart {old_version}", f"fwstart {__version__}")
-        merged = merge_trees(read_tree(base_folder), read_tree(new_folder), project, labels)
+        merged = merge_trees(base_tree, new_tree, project, labels)
         plan = UpdatePlan(
             project,
             base.source,
@@ -130,9 +141,13 @@ def update_project(
             old_version,
             answers,
             _with_record(merged, project, new_folder),
+            gitops.save_uncommitted(repo) if repo and allow_dirty and not dry_run else None,
         )
-        _check_writable(plan)
-        if dry_run or not plan.changes or not confirm(plan):
+        check_writable(project, plan.changes)
+        if dry_run or (plan.changes and not confirm(plan)):
+            return UpdateResult(plan, False)
+        remove_scratch(project, {*base_tree, *new_tree})  # left by an update killed writing
+        if not plan.changes:
             return UpdateResult(plan, False)
         on_step("Writing the update")
         _apply(plan, repo, new_folder)
@@ -149,41 +164,13 @@ def _scratch() -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _check_resolved(repo: gitops.Repo, project: Path) -> None:
-    """Never merge into a file that still holds the markers of an unresolved conflict."""
-    if unmerged := gitops.unmerged_paths(repo, project):
-        raise InputError(
-            f"{project} has unresolved conflicts ({', '.join(unmerged)}).",
-            "Resolve the <<<<<<< / >>>>>>> markers, git add the files and commit, then update.",
-        )
-
-
-def _check_writable(plan: UpdatePlan) -> None:
-    if blocked := blocked_paths(plan.project, plan.changes):
-        raise InputError(
-            f"The template writes {', '.join(blocked)}, but the project has a folder there "
-            "(or a file where the template needs a folder).",
-            "Move it aside and run the update again. Nothing was written.",
-        )
-
-
-def _check_clean(repo: gitops.Repo, project: Path) -> None:
-    if dirty := gitops.changed_paths(repo, project):
-        shown = ", ".join(dirty[:5]) + (", …" if len(dirty) > 5 else "")
-        raise InputError(
-            f"{project} has uncommitted changes ({shown}).",
-            "Commit or stash them first (git stash -u) so that git can undo the update, "
-            "or pass --allow-dirty.",
-        )
-
-
 def _base(
     catalog: Catalog, project: Path, saved: SavedAnswers, scratch: Path, on_step: StepCallback
 ) -> tuple[Path, Base]:
     """The project's base in a folder; rendered from the answers when none was kept."""
     folder = scratch / "base"
     folder.mkdir()
-    base = load_base(project, folder)
+    base = load_base(project, folder, str(saved.project_name))
     if base.source == "none":
         answers = recorded_answers(saved.answers)
         folder = _render(catalog, scratch / "base-render", answers, saved, on_step)
@@ -227,7 +214,7 @@ def _apply(plan: UpdatePlan, repo: gitops.Repo | None, new_folder: Path) -> None
 
 def _index_lines(repo: gitops.Repo, change: Change) -> list[str]:
     """``update-index --index-info`` lines: the result staged, or git's conflict stages."""
-    if change.action in (KEPT_DELETED, BOTH_ADDED):  # the index keeps what HEAD has
+    if change.action in (KEPT_DELETED, BOTH_ADDED, LINKED):  # the index keeps what HEAD has
         return []
     path = repo.prefix + change.path
     lines = [f"0 {_NO_OBJECT}\t{path}"]

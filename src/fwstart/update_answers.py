@@ -25,6 +25,8 @@ class AnswerChanges:
 
 
 NO_CHANGES = AnswerChanges()  # the template's changes only
+# The flags that add and remove values of the answers an update may change.
+_FLAGS = {"targets": ("--add-target", "--remove-target"), "with": ("--with", "--without")}
 
 
 def read_project(catalog: Catalog, project: Path) -> tuple[SavedAnswers, str]:
@@ -76,18 +78,16 @@ def changed_answers(
             f"Another framework is a new project: fwstart new NEW-DIR --answers "
             f"{ANSWERS_FILENAME} --framework {changes.framework} --yes, then move your code.",
         )
+    asked = {
+        "targets": (changes.add_targets, changes.remove_targets),
+        "with": (changes.add_with, changes.remove_with),
+    }
     known = dict(saved.answers)
-    known["targets"] = _changed(
-        catalog,
-        saved,
-        "targets",
-        (changes.add_targets, changes.remove_targets),
-        ("--add-target", "--remove-target"),
-    )
-    known["with"] = _changed(
-        catalog, saved, "with", (changes.add_with, changes.remove_with), ("--with", "--without")
-    )
-    collect_answers(catalog.questions, known, None)  # the checks fwstart new makes
+    for key, change in asked.items():
+        known[key] = _changed(catalog, saved, key, change, _FLAGS[key])
+    _check_needs_kept(catalog, known, {key: remove for key, (_, remove) in asked.items()})
+    adding = {key: flags[0] for key, flags in _FLAGS.items()}
+    collect_answers(catalog.questions, known, None, flags=adding)  # the checks fwstart new makes
     return catalog.completed(recorded_answers(known), on_note)
 
 
@@ -132,6 +132,23 @@ def _check_not_needed(question: Question, kept: list[str], remove: tuple[str, ..
                 f"{value} needs {', '.join(needed)}, which cannot go while {value} stays.",
                 f"Remove {value} as well, or keep {', '.join(needed)}.",
             )
+
+
+def _check_needs_kept(
+    catalog: Catalog, known: Mapping[str, AnswerValue], removed: Mapping[str, tuple[str, ...]]
+) -> None:
+    """A target that a kept option needs (monitoring needs server) cannot go alone."""
+    for question in catalog.questions:
+        chosen = known.get(question.key, ())
+        for choice in chosen if isinstance(chosen, tuple) else (chosen,):
+            for key, value in question.needs.get(choice, {}).items():
+                if value in removed.get(key, ()):
+                    noun, remove = catalog.by_key[key].noun, _FLAGS.get(question.key)
+                    how = f" ({remove[1]} {choice})" if remove else ""
+                    raise InputError(
+                        f"{choice} needs the {noun} {value}, which cannot go while {choice} stays.",
+                        f"Remove {choice} as well{how}, or keep the {noun} {value}.",
+                    )
 
 
 def recorded_answers(answers: Mapping[str, AnswerValue]) -> Answers:

@@ -2,7 +2,7 @@
 
 from fwstart import __version__
 from fwstart.api import start_commands
-from fwstart.merge import BOTH_ADDED, CONFLICT, KEPT_DELETED, KEPT_YOURS
+from fwstart.merge import BOTH_ADDED, CONFLICT, KEPT_DELETED, KEPT_YOURS, LINKED
 from fwstart.update import UpdatePlan, UpdateResult
 
 _EXPLAIN = {
@@ -11,6 +11,10 @@ _EXPLAIN = {
     KEPT_DELETED: "you deleted it and the template changed it: it stays deleted",
     BOTH_ADDED: "the template now has a file of this name: yours is left as it is; the "
     "template's is in refs/fwstart/base (or .fwstart/base.tar.gz)",
+    LINKED: "it is, or is in, a symbolic link: fwstart writes nothing through a symbolic link, "
+    "which may lead out of the project; make the template's change by hand (git show "
+    "refs/fwstart/base:PATH prints the template's version; outside git, .fwstart/base.tar.gz "
+    "holds it)",
 }
 _KEPT = {
     "git-init": "Started a git repository whose first commit is the generated project; "
