@@ -304,17 +304,28 @@ def test_edge_runner_needs_only_numpy_and_the_runtime(
         env={},
     )
     assert frameworks.strip() == "[]", "the edge environment must hold no training framework"
+    readme = (project / "README.md").read_text()
     device = tmp_path / "device"  # only what the README says to copy
     device.mkdir()
     for name in (
         "deploy/edge/run.py",
+        "deploy/edge/images.py",
         artifact,
         "artifacts/smoke/manifest.json",
         "data/digits.npz",
     ):
+        assert f"`{name.replace('/smoke', '')}`" in readme or name.startswith("data/"), name
         (device / Path(name).name).write_bytes((project / name).read_bytes())
     out = run(python, "run.py", model, "digits.npz", cwd=device, env={})
     assert json.loads(out)["predictions"] == [str(label) for label in expected]
+    # A photo without Pillow (not installed here): one line saying what to install.
+    (device / "photo.png").write_bytes(b"never read: the import of Pillow fails first")
+    photo = subprocess.run(
+        [python, "run.py", model, "photo.png"], cwd=device, capture_output=True, text=True
+    )
+    assert photo.returncode == 1 and photo.stderr.strip().splitlines() == [
+        "error: photos need Pillow: pip install pillow"
+    ], photo.stderr
 
 
 BROWSER = Path(__file__).parent / "browser"

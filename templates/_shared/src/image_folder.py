@@ -23,7 +23,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from .images import UNREADABLE, is_image_file, load_image
+from .images import FORMATS, UNREADABLE, is_image_file, load_image, max_pixels
 
 # Part of the cache's key: change it when the way images are stored changes.
 CACHE_VERSION = 1
@@ -47,10 +47,13 @@ class Folder:
 def scan(root: Path) -> Folder:
     """Find the class folders and their image files.
 
+    A file or folder whose name is not valid UTF-8, and a class folder that is a link to
+    another class folder (or into one), are skipped with a warning naming them.
+
     Raises:
         ValueError: for fewer than two class folders, or a class folder without images.
     """
-    classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    classes = class_folders(root)
     if len(classes) < 2:
         found = ", ".join(classes) or "none"
         raise ValueError(f"{root} has {len(classes)} class folder(s) ({found}); a classifier "
@@ -58,7 +61,7 @@ def scan(root: Path) -> Folder:
     files: list[Path] = []
     labels: list[int] = []
     for label, name in enumerate(classes):
-        found = sorted(p for p in (root / name).rglob("*") if is_image_file(p))
+        found = sorted(p for p in (root / name).rglob("*") if is_image_file(p) and utf8_named(p))
         if len(found) < MIN_PER_CLASS:
             raise ValueError(f"The class folder {root / name} holds {len(found)} image file(s); "
                              f"each class needs at least {MIN_PER_CLASS} (one each for training, "
@@ -68,10 +71,38 @@ def scan(root: Path) -> Folder:
     return Folder(root, classes, files, np.asarray(labels, dtype=np.int64))
 
 
+def class_folders(root: Path) -> list[str]:
+    """The sorted names of root's class folders, each holding images no other one holds."""
+    names = [p.name for p in root.iterdir()
+             if p.is_dir() and not p.name.startswith(".") and utf8_named(p)]
+    kept: dict[Path, Path] = {}  # real folder -> the class folder that is it
+    for name in sorted(names, key=lambda name: ((root / name).is_symlink(), name)):
+        real = (root / name).resolve()
+        same = next((folder for other, folder in kept.items()
+                     if real == other or other in real.parents or real in other.parents), None)
+        if same is not None:  # its images would train twice, under two labels
+            print(f"warning: skipped the class folder {root / name}: it is a link to "
+                  f"{real}, the images of the class folder {same}.", file=sys.stderr)
+            continue
+        kept[real] = root / name
+    return sorted(folder.name for folder in kept.values())
+
+
+def utf8_named(path: Path) -> bool:
+    """Whether ``path`` can be written as UTF-8 (the cache and manifest are); else warn."""
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        print(f"warning: skipped {str(path)!r}: its name is not valid UTF-8; rename it.",
+              file=sys.stderr)
+        return False
+    return True
+
+
 def is_colour(path: Path) -> bool:
     """Whether an image holds colour, from its header (a palette is checked for grays)."""
     try:
-        with Image.open(path) as image:
+        with Image.open(path, formats=FORMATS) as image:
             if image.mode == "P":
                 palette = np.asarray(image.getpalette() or [], dtype=np.uint8).reshape(-1, 3)
                 return bool((palette != palette[:, :1]).any())
@@ -86,8 +117,9 @@ def auto_channels(folder: Folder) -> int:
 
 
 def fingerprint(folder: Folder, size: int, channels: int) -> str:
-    """A key that changes when any file is added, removed, replaced or edited."""
-    digest = hashlib.sha256(f"{CACHE_VERSION} {size} {channels}".encode())
+    """A key that changes when any file is added, removed, replaced or edited, or the pixel
+    limit changes (it decides which images are skipped)."""
+    digest = hashlib.sha256(f"{CACHE_VERSION} {size} {channels} {max_pixels()}".encode())
     for path in folder.files:
         stat = path.stat()
         digest.update(f"{path.relative_to(folder.root)} {stat.st_size} {stat.st_mtime_ns}\n"
@@ -118,7 +150,9 @@ def decode_all(files: list[Path], decode: Callable[[Path], np.ndarray],
                rows: np.ndarray) -> list[str]:
     """Decode ``files`` into ``rows`` (readable ones first, in order); return the failures."""
     failures, written = [], 0
-    workers = min(8, os.cpu_count() or 1)  # Pillow decodes outside the GIL: threads suffice
+    # Pillow decodes outside the GIL: threads suffice. Each decode may take up to ~1 GB at the
+    # pixel limit (images.MAX_PIXELS), so a few at once.
+    workers = min(4, os.cpu_count() or 1)
     with ThreadPoolExecutor(workers) as pool:
         results = pool.map(_attempt(decode), files)
         for path, result in tqdm(zip(files, results, strict=True), total=len(files),

@@ -5,23 +5,28 @@ read. It is parsed in a worker thread, never on the event loop. Every pixel must
 number from 0 to 255: strings, booleans, null, 1e400, integers too long to be a pixel and
 JSON nested deeper than Python's parser allows are refused with a 400, like malformed JSON.
 An instance may instead be an encoded image, TF Serving's ``{"b64": "..."}``, decoded the
-one way training decoded its images (images.load_image, at the manifest's size).
+one way training decoded its images (images.load_image, at the manifest's size) by a Decoder:
+in its own few threads, never on the event loop, each image within the pixel limit.
 """
 
+import asyncio
 import base64
 import binascii
 import io
 import json
-import math
-from collections.abc import Callable
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from starlette.requests import Request
 
-from .images import load_image
+from .images import ImageTooLarge, load_image, max_pixels
 
 MAX_INSTANCES = 1024  # the exported models' batch range
 MAX_DIGITS = 20  # an integer longer than this is no pixel (and Python refuses > 4300)
+# Images decoded at once by each worker: each may take up to ~1 GB at the pixel limit
+# (images.MAX_PIXELS; measured in fwstart's bench/RESULTS.md).
+DECODES_AT_ONCE = 2
 
 
 class Refused(Exception):
@@ -87,82 +92,88 @@ def as_pixels(values: object, shape: list[int]) -> np.ndarray:
 
 V1_FIELDS = {"instances"}
 B64_FORM = '{"b64": "<base64 of an image file>"}'
-V2_FIELDS = {"id", "inputs", "outputs", "parameters"}
-TENSOR_FIELDS = {"name", "shape", "datatype", "data", "parameters"}
 
 
-def _known_fields(given: dict, known: set[str], where: str) -> None:
+def known_fields(given: dict, known: set[str], where: str) -> None:
+    """Refused if ``given`` has a field not in ``known``, naming it and the known ones."""
     unknown = sorted(set(given) - known)
     if unknown:
         raise Refused(f"Unknown field(s) in {where}: {', '.join(map(repr, unknown))}; "
                       f"it takes {', '.join(sorted(known))}.")
 
 
-def instances(body: object, shape: list[int],
-              decode: Callable[[bytes], np.ndarray] | None = None) -> np.ndarray:
+class Encoded(list[bytes]):
+    """The encoded image files of a request's ``{"b64": ...}`` instances, not yet decoded."""
+
+
+def instances(body: object, shape: list[int], encoded: bool = False) -> np.ndarray | Encoded:
     """Pixels (N, *shape) from a TF Serving request: {"instances": [image, ...]}, each image
-    nested lists of pixels or, with ``decode``, an encoded file as {"b64": "..."}."""
+    nested lists of pixels or, with ``encoded``, an image file as {"b64": "..."} (returned
+    as Encoded, for a Decoder)."""
     if not isinstance(body, dict) or "instances" not in body:
         raise Refused('The body must be a JSON object with an "instances" list.')
-    _known_fields(body, V1_FIELDS, "the body")
+    known_fields(body, V1_FIELDS, "the body")
     images = body["instances"]
     if not isinstance(images, list) or not 1 <= len(images) <= MAX_INSTANCES:
         raise Refused(f'"instances" must be a list of 1 to {MAX_INSTANCES} images.')
-    if decode and any(isinstance(image, dict) for image in images):
-        return np.stack([_encoded(image, index, decode) for index, image in enumerate(images)])
+    if encoded and any(isinstance(image, dict) for image in images):
+        return Encoded(_encoded(image, index) for index, image in enumerate(images))
     return as_pixels(images, shape)
 
 
-def image_decoder(size: int, channels: int, layout: str) -> Callable[[bytes], np.ndarray]:
-    """A function from an encoded image to float32 pixels in the model's layout."""
-    def decode(data: bytes) -> np.ndarray:
-        pixels = load_image(io.BytesIO(data), size, channels)
-        return (pixels.transpose(2, 0, 1) if layout == "NCHW" else pixels).astype(np.float32)
-    return decode
-
-
-def _encoded(image: object, index: int, decode: Callable[[bytes], np.ndarray]) -> np.ndarray:
-    """One {"b64": "..."} instance as pixels, or Refused naming it."""
+def _encoded(image: object, index: int) -> bytes:
+    """One {"b64": "..."} instance's file, or Refused naming it."""
     if not isinstance(image, dict) or set(image) != {"b64"} or not isinstance(image["b64"], str):
         raise Refused(f"Instance {index} must be " + B64_FORM + " like the others.")
     try:
-        data = base64.b64decode(image["b64"], validate=True)
+        return base64.b64decode(image["b64"], validate=True)
     except (binascii.Error, ValueError):
         raise Refused(f'Instance {index}\'s "b64" is not valid base64.') from None
-    try:
-        return decode(data)
-    except ValueError as error:
-        raise Refused(f"Instance {index} is not an image this service reads "
-                      f"({str(error).removeprefix('the image ')}).") from None
 
 
-def tensor(body: object, name: str, shape: list[int]) -> np.ndarray:
-    """Pixels (N, *shape) from an Open Inference Protocol request's one FP32 input."""
-    if not isinstance(body, dict) or not isinstance(body.get("inputs"), list):
-        raise Refused('The body must be a JSON object with an "inputs" list.')
-    if len(body["inputs"]) != 1 or not isinstance(body["inputs"][0], dict):
-        raise Refused(f'"inputs" must hold one tensor, "{name}".')
-    _known_fields(body, V2_FIELDS, "the body")
-    given = body["inputs"][0]
-    _known_fields(given, TENSOR_FIELDS, "the input")
-    for wanted in body.get("outputs") or []:
-        if not isinstance(wanted, dict) or not isinstance(wanted.get("name"), str):
-            raise Refused('Each of "outputs" must be an object with a "name".')
-        _known_fields(wanted, {"name", "parameters"}, "an output")
-    expected = {"name": name, "datatype": "FP32"}
-    for key, value in expected.items():
-        if given.get(key) != value:
-            raise Refused(f'The input\'s "{key}" must be "{value}", got {given.get(key)!r}.')
-    dims = given.get("shape")
-    if isinstance(dims, list) and dims and type(dims[0]) is float and dims[0].is_integer():
-        dims = [int(dims[0]), *dims[1:]]  # JSON Schema's integers include 2.0
-    if (not isinstance(dims, list) or len(dims) != len(shape) + 1 or dims[1:] != shape
-            or type(dims[0]) is not int or not 1 <= dims[0] <= MAX_INSTANCES):
-        raise Refused(f'The input\'s "shape" must be [N, {", ".join(map(str, shape))}] '
-                         f"with N from 1 to {MAX_INSTANCES}, got {dims!r}.")
-    dims = [dims[0], *shape]  # ints, even where the client wrote 8.0
-    data = np.asarray(given.get("data"), dtype=object).ravel()
-    if data.size != math.prod(dims):
-        raise Refused(f'The input\'s "data" must hold {math.prod(dims)} numbers '
-                         f"(shape {dims}), got {data.size}.")
-    return as_pixels(data.reshape(dims), shape)
+class Decoder:
+    """Encoded images to float32 pixels in the model's layout, in at most ``at_once``
+    threads of its own. A request that gives up (its timeout) leaves at most the image
+    being decoded to finish, and that one is bounded by the pixel limit."""
+
+    def __init__(self, size: int, channels: int, layout: str,
+                 at_once: int = DECODES_AT_ONCE) -> None:
+        self.size, self.channels, self.nchw = size, channels, layout == "NCHW"
+        self.limit = max_pixels()  # a bad MAX_IMAGE_PIXELS stops the service at start-up
+        self._threads = ThreadPoolExecutor(at_once, thread_name_prefix="decode")
+
+    async def __call__(self, images: Encoded, timeout: float) -> np.ndarray:
+        """Pixels (N, *shape), or Refused: 400 for a file that is no image, 413 above the
+        pixel limit, 504 when not decoded within ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        work = asyncio.get_running_loop().run_in_executor(self._threads, self._all,
+                                                          images, deadline)
+        try:
+            return await asyncio.wait_for(work, max(0.0, timeout))
+        except (asyncio.TimeoutError, _Late):
+            raise Refused(f"The images were not decoded within {timeout:g} s (--timeout).",
+                          504) from None
+
+    def _all(self, images: Encoded, deadline: float) -> np.ndarray:
+        decoded = []
+        for index, data in enumerate(images):
+            if time.monotonic() > deadline:  # the request has given up: stop here
+                raise _Late
+            decoded.append(self._one(index, data))
+        return np.stack(decoded)
+
+    def _one(self, index: int, data: bytes) -> np.ndarray:
+        try:
+            pixels = load_image(io.BytesIO(data), self.size, self.channels, self.limit)
+        except ImageTooLarge as error:
+            raise Refused(f"Instance {index} {str(error).removeprefix('the image ')}",
+                          413) from None
+        except ValueError as error:
+            raise Refused(f"Instance {index} is not an image this service reads "
+                          f"({str(error).removeprefix('the image ')}).") from None
+        return (pixels.transpose(2, 0, 1) if self.nchw else pixels).astype(np.float32)
+
+
+class _Late(Exception):
+    """Raised in a decoding thread once its request's deadline has passed."""
+

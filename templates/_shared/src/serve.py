@@ -7,19 +7,19 @@ python -m {{ cookiecutter.package_name }}.serve [--host 127.0.0.1] [--port 8000]
     [--sample-log monitoring/samples.jsonl] [--sample-rate 1] [--sample-log-mb 10]
 {%- endif %}
 
-POST /v1/models/NAME:predict  {"instances": [image, ...]} -> {"predictions": [logits, ...]}
+POST /v1/models/NAME:predict  {"instances": [image, ...]} -> {"predictions": [...], "labels": [...]}
 POST /predict                 the same (kept as an alias)
 GET  /v1/models/NAME          TF Serving's model status
-POST /v2/models/NAME/infer    Open Inference Protocol (KServe v2, Triton): one FP32 tensor
-GET  /v2/models/NAME          its metadata: input and output names, datatypes, shapes
+POST /v2/models/NAME/infer    Open Inference Protocol (KServe v2, Triton): logits and labels
+GET  /v2/models/NAME          its metadata; GET /v2 the server's (binary tensor data extension)
 GET  /healthz, /v2/health/live                   liveness: the process answers
 GET  /v2/health/ready, /v2/models/NAME/ready     readiness: every worker has warmed up its model
 GET  /metrics                 Prometheus text: responses by endpoint and status, latency, classes
 {%- if cookiecutter.monitoring %}
                               and the inputs: mean pixel, contrast, drift score (monitoring.py)
 {%- endif %}
-NAME is the project's distribution name; an image is in the model's input shape without the
-batch axis, raw 0-255 pixels.
+NAME is the project's distribution name (NAME/versions/V too, V the version served); an image
+is in the model's input shape without the batch axis, raw 0-255 pixels.
 
 --workers N runs N copies of the service on one socket (the kernel spreads connections among
 them), and starts again one that dies (supervisor.py); /metrics counts every worker's requests
@@ -245,6 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         artifacts, version = _model_files(args)
         if args.model and not args.fetched:  # the workers serve this very version
+            print(f"{args.model} is version {version}.", flush=True)  # an alias moves
             argv = [*argv, "--fetched", str(artifacts), version]
         app = create_app(artifacts, _settings(args), version{% if cookiecutter.monitoring %},
                          samples=sample_log.from_arguments(args){% endif %})

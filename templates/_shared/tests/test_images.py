@@ -6,7 +6,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from {{ cookiecutter.package_name }}.images import is_image_file, load_image
+from {{ cookiecutter.package_name }}.images import (
+    FORMATS,
+    MAX_PIXELS,
+    ImageTooLarge,
+    is_image_file,
+    load_image,
+    max_pixels,
+)
+
+from .bombs import png_bomb
 
 RED, BLUE, WHITE = (255, 0, 0), (0, 0, 255), (255, 255, 255)
 
@@ -117,3 +126,54 @@ def test_only_image_files_are_opened(tmp_path):
         (tmp_path / name).write_bytes(b"")
     assert sorted(p.name for p in tmp_path.iterdir() if is_image_file(p)) == [
         "a.JPG", "b.png", "c.webp"]
+
+
+@pytest.mark.parametrize("format", FORMATS)
+def test_a_picture_above_the_pixel_limit_is_refused_in_every_format(format):
+    stream = encoded(halves(300, 200, RED, BLUE), format)
+    with pytest.raises(ImageTooLarge):  # a JPEG at 1/2 its side would be under 120 pixels
+        load_image(stream, 120, 3, limit=300 * 200 - 1)
+    stream.seek(0)
+    assert load_image(stream, 120, 3, limit=300 * 200).shape == (120, 120, 3)
+
+
+def test_a_small_png_of_a_huge_picture_is_refused_before_it_is_decoded():
+    bomb = png_bomb(13000, 13000)  # 169 million pixels in about 20 KB
+    assert len(bomb) < 50_000 and MAX_PIXELS < 13000 * 13000
+    with pytest.raises(ImageTooLarge):
+        load_image(io.BytesIO(bomb), 8, 1)
+
+
+def test_the_default_limit_admits_a_64_megapixel_camera_photo():
+    assert MAX_PIXELS >= 9248 * 6936 and max_pixels() == MAX_PIXELS
+
+
+def test_a_jpeg_above_the_limit_is_decoded_smaller_when_that_fits():
+    stream = encoded(halves(400, 300, RED, BLUE), "JPEG")
+    half = 200 * 150  # libjpeg decodes it at 1/2 its side: within the limit
+    assert load_image(stream, 16, 3, limit=half).shape == (16, 16, 3)
+    stream.seek(0)
+    with pytest.raises(ImageTooLarge):  # 1/2 would be smaller than the model's side
+        load_image(stream, 160, 3, limit=half)
+
+
+def test_the_limit_is_a_setting_in_the_environment(monkeypatch):
+    picture = encoded(Image.new("RGB", (20, 20)), "PNG")
+    monkeypatch.setenv("MAX_IMAGE_PIXELS", "399")
+    with pytest.raises(ImageTooLarge):
+        load_image(picture, 8, 3)
+    monkeypatch.setenv("MAX_IMAGE_PIXELS", "400")
+    assert load_image(picture, 8, 3).shape == (8, 8, 3)
+    monkeypatch.setenv("MAX_IMAGE_PIXELS", "lots")
+    with pytest.raises(ValueError, match="MAX_IMAGE_PIXELS"):
+        max_pixels()
+
+
+@pytest.mark.parametrize("format", ["ICO", "TGA", "PCX", "PPM"])
+def test_formats_the_readme_does_not_name_are_not_opened(format, tmp_path):
+    picture = Image.new("RGB", (16, 16), RED)
+    with pytest.raises(ValueError) as refused:
+        load_image(encoded(picture, format), 8, 3)
+    assert not isinstance(refused.value, ImageTooLarge)
+    picture.save(tmp_path / f"picture.{format.lower()}")
+    assert not is_image_file(tmp_path / f"picture.{format.lower()}")

@@ -8,8 +8,16 @@ registered version like the artifacts folder it came from.
 
 import json
 {%- set targets = cookiecutter.mobile or cookiecutter.web or cookiecutter.edge or cookiecutter.server %}
+{%- if cookiecutter.server %}
+import re
+{%- endif %}
 {%- if targets %}
 import shutil
+{%- endif %}
+{%- if cookiecutter.server %}
+import signal
+import subprocess
+import sys
 {%- endif %}
 from dataclasses import asdict
 from pathlib import Path
@@ -150,6 +158,22 @@ def test_the_service_serves_a_registered_version_like_its_artifacts(exported, im
         status = registered.get(f"/v1/models/{MODEL_NAME}").json()
         assert status["model_version_status"][0]["version"] == version
         assert registered.get(f"/v2/models/{MODEL_NAME}").json()["versions"] == [version]
+
+
+def test_serve_says_which_version_an_alias_points_at(exported, tmp_path):
+    assert register(exported, tmp_path, "staging") == 0
+    number = str(client().get_model_version_by_alias(MODEL_NAME, "staging").version)
+    service = subprocess.Popen(
+        [sys.executable, "-m", "{{ cookiecutter.package_name }}.serve", "--port", "0",
+         "--workers", "1", "--model", f"models:/{MODEL_NAME}@staging",
+         "--model-cache", str(tmp_path / "cache")], stdout=subprocess.PIPE, text=True)
+    try:
+        assert service.stdout is not None
+        said = [service.stdout.readline() for _ in range(2)]  # before it says it serves
+    finally:
+        service.send_signal(signal.SIGTERM)
+        service.wait(timeout=60)
+    assert any("@staging" in line and re.search(rf"\b{number}\b", line) for line in said), said
 
 
 @pytest.mark.parametrize(("uri", "said"), [

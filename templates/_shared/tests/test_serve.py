@@ -28,6 +28,8 @@ from {{ cookiecutter.package_name }}.model_server import Settings, server_artifa
 from {{ cookiecutter.package_name }}.runtimes import load_runner
 from {{ cookiecutter.package_name }}.serve import MODEL_NAME, create_app
 
+from .bombs import png_bomb
+
 PREDICT = f"/v1/models/{MODEL_NAME}:predict"
 INFER = f"/v2/models/{MODEL_NAME}/infer"
 
@@ -88,6 +90,26 @@ def test_encoded_images_are_read_the_way_training_read_them(client, artifacts, t
 def test_bad_encoded_images_are_refused_with_a_message(client, instance, message):
     answer = client.post(PREDICT, json={"instances": [instance]})
     assert answer.status_code == 400 and message in answer.json()["error"], answer.text
+
+
+def encoded_file(data: bytes) -> dict:
+    return {"b64": base64.b64encode(data).decode()}
+
+
+def test_a_picture_above_the_pixel_limit_gets_413_naming_the_limit(client):
+    bomb = encoded_file(png_bomb(13000, 13000))  # 169 Mpx in 20 KB: refused from its header
+    answer = client.post(PREDICT, json={"instances": [encoded_file(png_bomb(8, 8)), bomb]})
+    assert answer.status_code == 413 and "MAX_IMAGE_PIXELS" in answer.json()["error"]
+
+
+# 64 Mpx in 8 KB: within the limit, it takes a second or more to decode.
+LARGE = {"instances": [encoded_file(png_bomb(8000, 8000))]}
+
+
+def test_a_large_picture_is_answered_within_the_timeout(client, artifacts):
+    assert client.post(PREDICT, json=LARGE).status_code == 200
+    with TestClient(create_app(artifacts, Settings(timeout=0.2))) as hurried:
+        assert hurried.post(PREDICT, json=LARGE).status_code == 504
 
 
 @pytest.mark.parametrize("batching", [True, False])
@@ -384,6 +406,24 @@ def test_healthz_answers_while_predict_is_saturated(service, images):
             time.sleep(0.05)
         assert sum(answer.result() for answer in busy) > 32
     assert slowest < 2.0  # a generous bound; bench/ measures the p99 (goal < 50 ms)
+
+
+def test_healthz_answers_while_large_pictures_decode(artifacts):
+    process, url = start(artifacts, "--workers", "1")
+    try:
+        with ThreadPoolExecutor(3) as pool:
+            answers = [pool.submit(post, url + PREDICT, LARGE) for _ in range(3)]
+            slowest = 0.0
+            while not all(answer.done() for answer in answers):
+                started = time.perf_counter()
+                urllib.request.urlopen(f"{url}/healthz", timeout=30).read()
+                slowest = max(slowest, time.perf_counter() - started)
+                time.sleep(0.05)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
+    assert [answer.result()[0] for answer in answers] == [200] * 3
+    assert slowest < 0.5  # each decode takes longer: none ran on the event loop
 
 
 @pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="reads /proc (Linux)")

@@ -1,10 +1,28 @@
 """Reading the data: the fixed split of the sample digits, your own .npz or image folder."""
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image
 
 from {{ cookiecutter.package_name }}.splits import load_splits, num_classes
+
+from .bombs import png_bomb
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def photo_classes(folder: Path, names: tuple[str, ...] = ("a", "b"), count: int = 3) -> Path:
+    """``folder``/<name>/<index>.png: ``count`` small photos in each class folder."""
+    for label, name in enumerate(names):
+        (folder / name).mkdir(parents=True)
+        for index in range(count):
+            Image.new("RGB", (20, 10), (index, label * 100, 0)).save(folder / name / f"{index}.png")
+    return folder
 
 
 def test_splits_have_the_documented_shapes(default_config):
@@ -83,3 +101,34 @@ def test_settings_an_npz_does_not_have_are_refused(default_config):
         load_splits(default_config.data, image_size=32)
     with pytest.raises(ValueError, match="set channels: auto"):
         load_splits(default_config.data, channels=3)
+
+
+def test_a_bomb_and_a_name_that_is_not_utf8_are_skipped_naming_them(tmp_path, capsys):
+    folder = photo_classes(tmp_path / "photos")
+    (folder / "a" / "bomb.png").write_bytes(png_bomb(13000, 13000))  # 169 Mpx in 20 KB
+    odd = os.fsdecode(b"caf\xe9.png")  # Latin-1 bytes: not UTF-8
+    Image.new("RGB", (20, 10)).save(folder / "b" / odd)
+    splits = load_splits(folder, 8, 3, tmp_path / "cache")
+    assert sum(len(split.labels) for split in splits.values()) == 6  # the six readable ones
+    warnings = capsys.readouterr().err
+    assert str(folder / "a" / "bomb.png") in warnings and repr(str(folder / "b" / odd)) in warnings
+
+
+def test_a_class_folder_linking_to_another_is_skipped_naming_it(tmp_path, capsys):
+    folder = photo_classes(tmp_path / "photos", ("a", "b", "c"))
+    (folder / "copy-of-a").symlink_to(folder / "a", target_is_directory=True)
+    splits = load_splits(folder, 8, 3)
+    assert num_classes(splits) == 3
+    assert str(folder / "copy-of-a") in capsys.readouterr().err
+
+
+def test_training_on_a_folder_with_a_bomb_skips_it(tmp_path):
+    folder = photo_classes(tmp_path / "photos")
+    (folder / "b" / "bomb.webp").write_bytes(png_bomb(13000, 13000))  # any name Pillow reads
+    command = [sys.executable, "-m", "{{ cookiecutter.package_name }}.train", "--config",
+               "configs/smoke.yaml", "--set", f"data={folder}", "--set",
+               f"run_dir={tmp_path / 'runs'}", "--dry-run"]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False,
+                            timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert str(folder / "b" / "bomb.webp") in result.stderr

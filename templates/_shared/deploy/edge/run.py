@@ -10,7 +10,8 @@ device, then:
 IMAGES: uint8 images (N, H, W) as .npy, or an .npz with x_test (and y_test, for accuracy).
 Photos (JPEG, PNG...) of any size work too, with Pillow installed (pip install pillow):
 ``python run.py MODEL a.jpg b.png``; images.py turns them into pixels exactly as training
-did, at the manifest's image_size and channels.
+did, at the manifest's image_size and channels, and refuses one of more pixels than
+MAX_IMAGE_PIXELS (an environment variable; images.py says the default).
 Only NumPy and the model's runtime are imported (and Pillow for photos): nothing of the
 training framework.
 """
@@ -24,6 +25,11 @@ import numpy as np
 {{ framework.edge_runner }}
 
 
+# What reading photos needs, in one line each.
+MISSING = {"images": "photos need images.py beside run.py: copy deploy/edge/images.py too.",
+           "PIL": "photos need Pillow: pip install pillow"}
+
+
 def read_images(paths: list[Path], manifest: dict) -> tuple[np.ndarray, np.ndarray | None]:
     """uint8 images (N, H, W, C), and labels if an .npz has them."""
     if len(paths) == 1 and paths[0].suffix in (".npy", ".npz"):
@@ -35,8 +41,10 @@ def read_images(paths: list[Path], manifest: dict) -> tuple[np.ndarray, np.ndarr
             images, labels = np.load(paths[0]), None
         images = images[None] if images.ndim == 2 else images
         return (images[..., None] if images.ndim == 3 else images), labels
-    from images import load_image  # images.py, beside this file; needs Pillow
-
+    try:
+        from images import load_image  # images.py, beside this file; needs Pillow
+    except ModuleNotFoundError as error:
+        raise ValueError(MISSING.get(error.name or "", str(error))) from None
     size, channels = manifest["image_size"], manifest["channels"]
     return np.stack([load_image(path, size, channels) for path in paths]), None
 
@@ -64,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     manifest = json.loads(manifest_path.read_text())
     try:
         images, labels = read_images(args.images, manifest)
-    except ValueError as error:  # a photo that cannot be read, named
+    except ValueError as error:  # a photo that cannot be read (named), or no Pillow
         print(f"error: {error}", file=sys.stderr)
         return 1
     pixels = to_model_input(images, manifest["input"]["layout"])
