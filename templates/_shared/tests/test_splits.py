@@ -97,9 +97,9 @@ def test_the_cache_is_reused_while_the_folder_is_unchanged(tmp_path, capsys):
 
 
 def test_settings_an_npz_does_not_have_are_refused(default_config):
-    with pytest.raises(ValueError, match="set image_size: auto"):
+    with pytest.raises(ValueError, match="image_size"):
         load_splits(default_config.data, image_size=32)
-    with pytest.raises(ValueError, match="set channels: auto"):
+    with pytest.raises(ValueError, match="channels"):
         load_splits(default_config.data, channels=3)
 
 

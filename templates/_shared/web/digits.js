@@ -1,10 +1,12 @@
 // The page's logic, the same for every framework: draw, choose or drop an image, turn it
 // into the model's input exactly as Python does (preprocess.js), run the model in the
-// browser and show the top 3 classes. artifacts/manifest.json (written by export) gives the
-// input shape, layout and classes; `python -m {{ cookiecutter.package_name }}.web` serves the
+// browser and show the top 3 classes. A chosen or dropped image replaces the drawing with
+// the image the model sees (cropped and resized). artifacts/manifest.json (written by export)
+// gives the input shape, layout and classes, and the page's words come from those classes;
+// `python -m {{ cookiecutter.package_name }}.web` serves the
 // page with the artifacts folder beside it.
 import { loadModel } from "./model.js";
-import { decodeFile, inputSpec, toModelInput } from "./preprocess.js";
+import { decodeFile, inputSpec, toModelInput, toRgba } from "./preprocess.js";
 
 const artifactsUrl = "artifacts";
 const status = document.querySelector("#status");
@@ -14,6 +16,21 @@ const pen = canvas.getContext("2d", { willReadFrequently: true });
 function clearPad() {
   pen.fillStyle = "black";
   pen.fillRect(0, 0, canvas.width, canvas.height);
+}
+
+/** The model's input drawn over the whole pad, each input pixel a square: what it sees. */
+function showOnPad(pixels, spec) {
+  const view = new OffscreenCanvas(spec.size, spec.size);
+  view.getContext("2d").putImageData(new ImageData(toRgba(pixels, spec), spec.size), 0, 0);
+  pen.imageSmoothingEnabled = false;
+  pen.drawImage(view, 0, 0, canvas.width, canvas.height);
+  pen.imageSmoothingEnabled = true;
+}
+
+/** The model's classes in a sentence: all of them, or the first ten and how many in all. */
+function describe(classes) {
+  const named = classes.length > 12 ? [...classes.slice(0, 10), "…"] : classes;
+  return `${classes.length} classes: ${named.join(", ")}`;
 }
 
 function softmax(logits) {
@@ -77,6 +94,7 @@ async function main() {
   const run = await loadModel(manifest, artifactsUrl);
   const classify = async (image, source) => {
     const pixels = toModelInput(image, spec);
+    if (source !== "drawing") showOnPad(pixels, spec);
     show(await run(pixels, spec.dims), manifest.classes, source, pixels);
   };
   drawOnPad(() => classify(pen.getImageData(0, 0, canvas.width, canvas.height), "drawing"));
@@ -87,13 +105,13 @@ async function main() {
       status.textContent = `Cannot read ${file.name} as an image: ${error.message}`;
     }
   });
-  status.textContent = "Model ready. Draw a digit, or choose or drop an image.";
+  status.textContent = `Model ready. It tells apart ${describe(manifest.classes)}. Draw one, or choose or drop an image.`;
   status.dataset.ready = "true";
 }
 
 clearPad();
 pen.strokeStyle = "white";
-pen.lineWidth = 28; // one pixel of the 8x8 input, like the strokes in the training data
+pen.lineWidth = 28; // one pixel of an 8x8 input, like the strokes in the bundled digits
 pen.lineCap = "round";
 main().catch((error) => {
   status.textContent = `Could not load the model: ${error.message}. Export first, then start the page with python -m {{ cookiecutter.package_name }}.web (see README).`;

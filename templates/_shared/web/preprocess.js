@@ -109,3 +109,16 @@ export function inputSpec(manifest) {
   const { image_size: size, channels, input } = manifest;
   return { size, channels, layout: input.layout, dims: [1, ...input.shape.slice(1)] };
 }
+
+/** The model's input (batch of one) as size x size RGBA pixels: the image the model sees. */
+export function toRgba(pixels, { size, channels, layout }) {
+  const rgba = new Uint8ClampedArray(size * size * 4);
+  for (let i = 0; i < size * size; i += 1) {
+    for (let c = 0; c < 3; c += 1) {
+      const from = channels === 1 ? 0 : c; // grey: the one plane in red, green and blue
+      rgba[4 * i + c] = pixels[layout === "NCHW" ? from * size * size + i : i * channels + from];
+    }
+    rgba[4 * i + 3] = 255;
+  }
+  return rgba;
+}

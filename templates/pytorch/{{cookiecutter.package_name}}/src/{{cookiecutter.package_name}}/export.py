@@ -116,7 +116,7 @@ TARGET_FORMATS: dict[str, list[str]] = {
     "server": ["torch.export", "onnx", "torchscript"],
 {%- endif %}
 {%- if cookiecutter.web %}
-    "web": ["onnx", "torchscript"],
+    "web": ["onnx"],  # what the page runs: TorchScript has no browser runtime
 {%- endif %}
 {%- if cookiecutter.edge %}
     "edge": ["executorch", "onnx", "torchscript"],
