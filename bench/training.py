@@ -4,7 +4,7 @@ python bench/training.py VARIANT PROJECT_DIR EPOCHS [THREADS]
 
 Variants train the same model on the same data (the bundled digits' training split) with
 batch 64 for EPOCHS epochs:
-  pytorch-generated       the generated starter's loop and settings (threads, ShardedBatches
+  pytorch-generated       the generated starter's loop and settings (threads, Batches
                           with the split in memory, AdamW, OneCycle)
   pytorch-generated-disk  the same, the split read per batch from a memory-mapped .npy, as the
                           starter reads a photo folder's cache
@@ -59,10 +59,10 @@ def pytorch_generated(project: Path, epochs: int, on_disk: bool = False) -> floa
     train = package(project, "train")
     distributed = package(project, "distributed")
     split = training_split(project, on_disk)
-    train.set_threads(THREADS)
+    distributed.set_threads(THREADS)
     torch.manual_seed(0)
     cpu = torch.device("cpu")
-    batches = distributed.ShardedBatches(split, BATCH, True, 0, distributed.Process(cpu))
+    batches = package(project, "data").Batches(split, BATCH, True, 0, distributed.Process(cpu))
     model = package(project, "model").DigitsCNN()
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=1e-4)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
@@ -71,7 +71,16 @@ def pytorch_generated(project: Path, epochs: int, on_disk: bool = False) -> floa
     start = time.perf_counter()
     for epoch in range(1, epochs + 1):
         batches.set_epoch(epoch)
-        train.train_one_epoch(model, batches, optimizer, scheduler, cpu, show_progress=False)
+        train.train_one_epoch(
+            model,
+            batches,
+            optimizer,
+            scheduler,
+            package(project, "precision").mixed_precision("float32", cpu),
+            cpu,
+            package(project, "progress").Progress().counter(0, None),
+            show_progress=False,
+        )
     return epochs * len(split) / (time.perf_counter() - start)
 
 
@@ -147,7 +156,7 @@ def keras_generated(project: Path, epochs: int, on_disk: bool = False) -> float:
     config = package(project, "config").load_config(project / "configs" / "default.yaml")
     config = package(project, "config").with_overrides(config, batch_size=BATCH)
     split = training_split(project, on_disk)
-    train.set_threads(THREADS)
+    package(project, "distributed").set_threads(THREADS)
     keras.utils.set_random_seed(0)
     strategy = tf.distribute.get_strategy()
     model = package(project, "model").build_model()
@@ -155,7 +164,10 @@ def keras_generated(project: Path, epochs: int, on_disk: bool = False) -> float:
     step = train.make_train_step(model, optimizer, strategy, jit_compile=config.compile)
     start = time.perf_counter()
     for epoch in range(1, epochs + 1):
-        train.train_one_epoch(step, train.epoch_batches(split, config, epoch, strategy))
+        batches = package(project, "data").epoch_batches(split, config, epoch, strategy)
+        train.train_one_epoch(
+            step, batches, package(project, "progress").Progress().counter(0, None)
+        )
     return epochs * len(split) / (time.perf_counter() - start)
 
 

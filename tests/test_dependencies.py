@@ -41,6 +41,7 @@ NEEDS: dict[str, set[str]] = {
     "hypothesis": {"hypothesis"},
     "jsonschema": {"jsonschema"},
     "keras": {"keras"},
+    "kornia": {"kornia"},
     "keras.callbacks.TensorBoard": {"keras", "tensorboard"},
     "kubernetes_validate": {"kubernetes-validate"},
     # tracking.py's default store is SQLite, which MLflow's client reaches through these two.

@@ -67,6 +67,10 @@ def test_default_project_runs_as_its_readme_says(tmp_path, options):
     assert " passed" in summary and "failed" not in summary and "error" not in summary, summary
     metrics = json.loads((project / "runs" / "metrics.json").read_text())
     assert metrics["test_accuracy"] >= 0.95  # what the README's default config promises
+    # The tests the README's pytest leaves out, as the project's CI runs them.
+    slow = shell(". .venv/bin/activate && pytest -m slow", project)
+    assert slow.returncode == 0, f"{slow.stdout[-4000:]}\n{slow.stderr[-4000:]}"
+    assert " passed" in slow.stdout.strip().splitlines()[-1], slow.stdout[-2000:]
 
     logs = shell(". .venv/bin/activate && tensorboard --logdir runs --inspect", project)
     assert logs.returncode == 0 and "Event statistics" in logs.stdout, logs.stderr[-2000:]

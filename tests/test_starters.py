@@ -139,8 +139,18 @@ def test_starter_installs_tests_trains_exports_and_predicts(
         "python", "-m", "pip", "check", cwd=project, env=starter_env
     )
 
+    # The slow tests too (the project's own pytest leaves them out; its CI runs them).
     tests = run(
-        "python", "-m", "pytest", "-qrs", "-p", "no:cacheprovider", cwd=project, env=starter_env
+        "python",
+        "-m",
+        "pytest",
+        "-qrs",
+        "-p",
+        "no:cacheprovider",
+        "-m",
+        "slow or not slow",
+        cwd=project,
+        env=starter_env,
     )
     summary = tests.strip().splitlines()[-1]
     assert re.search(r"\d+ passed", summary) and not re.search(r"\d+ (failed|error)", summary)

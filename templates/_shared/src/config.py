@@ -13,7 +13,6 @@ from pathlib import Path
 import yaml
 
 TARGETS = ("mobile", "web", "edge", "server")
-MODELS = ("small_cnn", "mobilenet")  # model.py builds each
 # A device name, optionally with an index: auto, cpu, cuda, cuda:1, gpu, mps.
 DEVICE = re.compile(r"[a-z]+(:\d+)?")
 # Settings that are "auto" or a value of a type: the type of their other values.
@@ -69,8 +68,6 @@ class Config:
             raise ValueError(f"channels must be auto, 1 or 3, got {self.channels!r}.")
         if self.augment not in ("auto", True, False):
             raise ValueError(f"augment must be auto, true or false, got {self.augment!r}.")
-        if self.model not in MODELS:
-            raise ValueError(f"Unknown model {self.model!r}; choose from {', '.join(MODELS)}.")
         if self.head_epochs < 0:
             raise ValueError("head_epochs must be 0 or a positive number.")
         if unknown := [target for target in self.targets if target not in TARGETS]:

@@ -20,7 +20,8 @@ from .config import Config
 @dataclass
 class Progress:
     """Finished epochs: the next one to run, the history so far, the best validation score;
-    and the steps of the next epoch already taken (with their summed loss and images)."""
+    and the steps of the next epoch already taken (with their summed loss and images: while
+    training, tensors on the device, read only when the epoch is logged or the state saved)."""
 
     next_epoch: int = 1
     best_accuracy: float = -1.0
@@ -43,14 +44,14 @@ class Progress:
     @property
     def epoch_loss(self) -> float:
         """The mean training loss of the current epoch's steps, those before a resume too."""
-        return self.step_loss / max(self.step_images, 1.0)
+        return float(self.step_loss) / max(float(self.step_images), 1.0)
 
     def counter(self, every: int,
-                save: Callable[[], None] | None) -> Callable[[float, float], None]:
+                save: Callable[[], None] | None) -> Callable[[Any, Any], None]:
         """What the loop calls after each training step, with the batch's summed loss and its
         number of images: it counts the step, and calls ``save`` every ``every`` steps."""
 
-        def step_done(loss: float, images: float) -> None:
+        def step_done(loss: Any, images: Any) -> None:  # numbers or tensors
             self.step, self.step_loss, self.step_images = (
                 self.step + 1, self.step_loss + loss, self.step_images + images)
             if save is not None and every > 0 and self.step % every == 0:
@@ -65,7 +66,14 @@ class Progress:
     def to_save(self) -> dict[str, Any]:
         """The progress as a resume state holds it (marked as saved at its position)."""
         self.saved = self.position()
+        self.step_loss, self.step_images = float(self.step_loss), float(self.step_images)
         return asdict(self)
+
+
+def figures(record: dict[str, float]) -> str:
+    """``train loss 0.1234  val accuracy 0.9876``: every figure of a record, as printed."""
+    return "  ".join(f"{name.replace('_', ' ')} {value:.4f}" for name, value in record.items()
+                     if name != "epoch")
 
 
 class Interrupted(KeyboardInterrupt):

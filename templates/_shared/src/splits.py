@@ -21,14 +21,11 @@ import numpy as np
 
 from . import image_folder
 from .config import Config, with_overrides
+from .model import PHOTO_SIZE, model_spec
 
 SPLITS = ("train", "val", "test")
 # The model halves the image twice (two 2x2 poolings), so it needs at least 4x4 pixels.
 MIN_SIDE = 4
-# The side photos are resized to when image_size is auto: small, for the small CNN that
-# learns from scratch on two CPU cores (bench/RESULTS.md, "Photos"); the size a pretrained
-# backbone learnt ImageNet at, for it.
-PHOTO_SIZE = {"small_cnn": 48, "mobilenet": 224}
 NPZ_HINT = "write it with numpy.savez(path, x_train=..., y_train=..., x_val=..., y_val=..., " \
            "x_test=..., y_test=...)"
 
@@ -179,7 +176,7 @@ def split_image_folder(root: Path, image_size: int | str = "auto",
     its name alone. With ``cache_dir``, the pixels are kept there and reused (image_folder.py).
     """
     folder = image_folder.scan(root)
-    size = PHOTO_SIZE["small_cnn"] if image_size == "auto" else int(image_size)
+    size = PHOTO_SIZE if image_size == "auto" else int(image_size)
     depth = image_folder.auto_channels(folder) if channels == "auto" else int(channels)
     _check_side(str(root), size)
     assignment = image_folder.assign_splits(folder)
@@ -229,7 +226,7 @@ def load_data(config: Config, cache: bool = True) -> dict[str, Split]:
     in run_dir/cache (``cache``) and reused while the folder is unchanged."""
     cache_dir = Path(config.run_dir) / "cache" if cache else None
     auto = config.image_size == "auto" and Path(config.data).is_dir()
-    size = PHOTO_SIZE[config.model] if auto else config.image_size
+    size = model_spec(config.model).photo_size if auto else config.image_size
     return load_splits(config.data, size, config.channels, cache_dir)
 
 

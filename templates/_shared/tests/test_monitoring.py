@@ -81,6 +81,7 @@ def test_too_few_images_a_missing_log_or_a_bad_line_exit_1(artifacts, test_image
     assert str(tmp_path / "manifest.json") in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_the_log_stays_within_its_size_with_several_processes(tmp_path):
     log = tmp_path / "samples.jsonl"
     write = ("import numpy as np, pathlib; from {{ cookiecutter.package_name }}.sample_log import "
@@ -222,6 +223,7 @@ def drift_score(prometheus: str) -> float:
     return float(query(prometheus, DRIFT_SCORE)[0]["value"][1])
 
 
+@pytest.mark.slow
 @needs_prometheus
 def test_prometheus_scrapes_the_service_runs_the_rules_and_every_panel(artifacts, test_images,
                                                                        tmp_path):

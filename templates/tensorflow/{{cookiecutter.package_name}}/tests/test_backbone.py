@@ -136,6 +136,7 @@ def test_the_backbone_stays_frozen_for_head_epochs(backbone_config, weights_file
     assert same == frozen
 
 
+@pytest.mark.slow
 def test_a_resumed_run_goes_on_in_the_phase_it_stopped_in(backbone_config):
     """Stopped after epoch 1 (head phase) and after epoch 3 (fine-tuning), with head_epochs 2."""
     run_dir = Path(backbone_config.run_dir)

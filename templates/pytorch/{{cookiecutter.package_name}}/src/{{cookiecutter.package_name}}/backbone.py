@@ -11,6 +11,7 @@ Weights (config ``weights``):
              model.safetensors works as it is), or a folder downloaded from the Hub.
 """
 
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -64,6 +65,25 @@ class MobileNetClassifier(nn.Module):
         # A frozen backbone keeps its BatchNorm statistics as well as its weights.
         self.backbone.train(mode and not self.frozen)
         return self
+
+
+def freeze_for(epoch: int, model: nn.Module, head_epochs: int,
+               say: Callable[[str], None]) -> None:
+    """A pretrained backbone is frozen for the first head_epochs (only the new head learns;
+    BatchNorm keeps its statistics), then fine-tuned with it. The phase follows the epoch
+    alone, so a resumed run goes on in the phase it stopped in."""
+    frozen = epoch <= head_epochs
+    if isinstance(model, MobileNetClassifier) and model.frozen is not frozen:
+        model.freeze_backbone(frozen)
+        say(phase_message(epoch, frozen, head_epochs))
+
+
+def phase_message(epoch: int, frozen: bool, head_epochs: int) -> str:
+    if frozen:
+        return (f"epoch {epoch}: backbone frozen, only the new head trains "
+                f"(head_epochs: {head_epochs})")
+    return f"epoch {epoch}: fine-tuning the backbone too, at a lower learning rate"
+
 
 
 def load_backbone(weights: str) -> nn.Module:

@@ -1,15 +1,24 @@
 """The model: a small convolutional network for 8x8 grayscale digits, or a pretrained one.
 
-``model`` in the config names one of MODELS; each builder takes the number of classes, the
-image size, the channels and ``weights`` (the pretrained start; the small CNN has none).
+MODELS is the one list of models: ``model`` in the config names one of them. To try your
+own, write a builder (the number of classes, the image size, the channels and ``weights``,
+the pretrained start) and add it to MODELS with what depends on it. Every model takes raw
+pixels (0-255) as float32 (N, channels, H, W) through ``forward(pixels)`` and returns logits
+(N, classes): the exporters name the input ``pixels`` and the output ``logits``.
 """
 
+import inspect
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from .backbone import MobileNetClassifier
+
+# The side photos are resized to when image_size is auto, unless a model asks for another:
+# small, for a network that learns from scratch on two CPU cores (bench/RESULTS.md, "Photos").
+PHOTO_SIZE = 48
 
 
 class DigitsCNN(nn.Module):
@@ -49,10 +58,37 @@ def small_cnn(num_classes: int, image_size: int, channels: int, weights: str) ->
     return DigitsCNN(num_classes, image_size, channels=channels)
 
 
-MODELS: dict[str, Callable[[int, int, int, str], nn.Module]] = {
-    "small_cnn": small_cnn,
-    "mobilenet": MobileNetClassifier,
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model and what depends on it.
+
+    ``photo_size``: the side photos are resized to when image_size is auto. ``tolerance``:
+    how closely every exported file must match the model (max absolute logit difference).
+    """
+
+    build: Callable[[int, int, int, str], nn.Module]
+    photo_size: int = PHOTO_SIZE
+    tolerance: float = 1e-4
+
+
+MODELS: dict[str, ModelSpec] = {
+    "small_cnn": ModelSpec(small_cnn),
+    # The size MobileNet learnt ImageNet at. Its fifty-odd layers add up more float32
+    # rounding where a runtime orders its sums its own way.
+    "mobilenet": ModelSpec(MobileNetClassifier, photo_size=224, tolerance=1e-3),
 }
+
+
+def model_spec(name: str) -> ModelSpec:
+    """The entry of MODELS that ``name`` names.
+
+    Raises:
+        ValueError: no model has that name.
+    """
+    if name not in MODELS:
+        raise ValueError(f"Unknown model {name!r}; choose one of MODELS in model.py "
+                         f"({', '.join(MODELS)}), or add yours there.")
+    return MODELS[name]
 
 
 def build_model(name: str, num_classes: int, image_size: int, channels: int,
@@ -60,6 +96,13 @@ def build_model(name: str, num_classes: int, image_size: int, channels: int,
     """The config's ``model``, for these images and classes.
 
     Raises:
-        ValueError: the images are too small for the model, or its weights are unusable.
+        ValueError: an unknown model, images too small for it, unusable weights, or a model
+            whose forward does not take ``pixels``.
     """
-    return MODELS[name](num_classes, image_size, channels, weights)
+    model = model_spec(name).build(num_classes, image_size, channels, weights)
+    inputs = list(inspect.signature(model.forward).parameters)
+    if inputs != ["pixels"]:
+        raise ValueError(f"model {name!r}: its forward takes ({', '.join(inputs)}); the "
+                         "exporters call it with one argument named pixels: rename it to "
+                         "forward(self, pixels).")
+    return model

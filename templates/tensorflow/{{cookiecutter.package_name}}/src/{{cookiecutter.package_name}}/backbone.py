@@ -11,6 +11,7 @@ Weights (config ``weights``):
 """
 
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 from .quiet import keras
@@ -78,3 +79,33 @@ def load_backbone(image_size: int, weights: str) -> keras.Model:
 def backbone_of(model: keras.Model) -> keras.Layer | None:
     """The pretrained part of ``model`` (frozen for the first head_epochs), if it has one."""
     return next((layer for layer in model.layers if layer.name == BACKBONE), None)
+
+
+def phased(model: keras.Model, head_epochs: int, make_step: Callable[[], Callable],
+           say: Callable[[str], None]) -> Callable[[int], Callable]:
+    """The train step of each epoch. A pretrained backbone is frozen for the first head_epochs
+    (only the new head learns; a frozen BatchNorm runs in inference mode, as Keras'
+    transfer-learning guide wants), then fine-tuned with it: each phase traces its own step
+    (``make_step``) for its trainable weights. The phase follows the epoch alone, so a resumed
+    run goes on in the phase it stopped in."""
+    backbone = backbone_of(model)
+    steps: dict[bool, Callable] = {}
+
+    def for_epoch(epoch: int) -> Callable:
+        frozen = backbone is not None and epoch <= head_epochs
+        if backbone is not None:
+            backbone.trainable = not frozen
+        if frozen not in steps:
+            steps[frozen] = make_step()
+            if backbone is not None:
+                say(phase_message(epoch, frozen, head_epochs))
+        return steps[frozen]
+
+    return for_epoch
+
+
+def phase_message(epoch: int, frozen: bool, head_epochs: int) -> str:
+    if frozen:
+        return (f"epoch {epoch}: backbone frozen, only the new head trains "
+                f"(head_epochs: {head_epochs})")
+    return f"epoch {epoch}: fine-tuning the backbone too, at a lower learning rate"

@@ -12,6 +12,9 @@ trains afresh.
 
 import json
 import shutil
+import signal
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 
@@ -19,6 +22,8 @@ from .config import Config
 from .progress import Progress, atomic_path, check_same_settings, settings, write_json
 from .quiet import keras, tf
 
+# The best model so far, in run_dir; export and predict read it.
+CHECKPOINT = "best.keras"
 RESUME = "resume"
 
 
@@ -27,6 +32,18 @@ def save(model: keras.Model, path: Path) -> None:
     with atomic_path(path) as temporary:
         model.save(temporary)
 
+
+def save_settings(path: Path, config: Config, classes: int, shape: tuple[int, ...]) -> None:
+    """Beside the checkpoint, the settings that made it, so that it describes itself."""
+    path.write_text(json.dumps({"config": asdict(config), "num_classes": classes,
+                                "image_size": shape[1], "channels": shape[3]}, indent=2) + "\n")
+
+
+def load_checkpoint(path: Path) -> tuple[keras.Model, dict]:
+    """The trained Keras model and the settings saved beside it."""
+    if not path.is_file():
+        raise ValueError(f"No checkpoint at {path}: train first (python -m {__package__}.train).")
+    return keras.models.load_model(path), json.loads(path.with_suffix(".json").read_text())
 
 class ResumeState:
     """Model, optimizer and progress as one TensorFlow checkpoint, in ``folder/resume``."""
@@ -37,14 +54,18 @@ class ResumeState:
         self.checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer,
                                               progress=self.progress)
 
-    def restore(self, run_dir: Path, config: Config) -> Progress:
-        """Load an interrupted run's state, if ``run_dir`` holds one.
+    def restore(self, run_dir: Path, config: Config, fresh: bool = False,
+                forget: bool = True) -> Progress:
+        """Load an interrupted run's state, if ``run_dir`` holds one. ``fresh`` starts over
+        instead, deleting that state if ``forget`` (the chief).
 
         Raises:
             ValueError: the interrupted run had other settings.
         """
         folder = run_dir / RESUME
-        if not (folder / "settings.json").is_file():
+        if fresh and forget:
+            finish(run_dir)
+        if fresh or not (folder / "settings.json").is_file():
             return Progress()
         check_same_settings(json.loads((folder / "settings.json").read_text()), config, folder)
         latest = tf.train.latest_checkpoint(folder)
@@ -67,3 +88,20 @@ class ResumeState:
 def finish(run_dir: Path) -> None:
     """A finished run leaves nothing to resume."""
     shutil.rmtree(run_dir / RESUME, ignore_errors=True)
+
+
+@contextmanager
+def ctrl_c_between_steps() -> Iterator[Callable[[], None]]:
+    """Ctrl-C takes effect between two steps, never inside TensorFlow's runtime (interrupted
+    there, its input threads can crash the process); yields the check to call after a step."""
+    pressed: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda number, frame: pressed.append(number))
+
+    def stop_if_asked() -> None:
+        if pressed:
+            raise KeyboardInterrupt
+
+    try:
+        yield stop_if_asked
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -1,10 +1,14 @@
-"""The data as the model takes it. Reading your own images: see splits.py."""
+"""The data as the model takes it: tf.data pipelines, and the augmentation of training images.
 
-import math
+Reading your own images: see splits.py.
+"""
+
+from collections.abc import Iterable
 
 import numpy as np
 
-from .quiet import tf
+from .config import Config
+from .quiet import keras, quiet_iter, tf
 from .splits import (
     SPLITS,
     Split,
@@ -17,15 +21,9 @@ from .splits import (
     trained_on,
 )
 
-__all__ = ["SPLITS", "Split", "as_model_input", "augment", "augments", "class_names", "load_data",
-           "load_splits", "make_dataset", "num_classes", "split_image_folder", "trained_on"]
-
-# Random resized crop: the share of the image's area kept, and the crop's width/height ratio.
-CROP_AREA = (0.6, 1.0)
-CROP_RATIO = (3 / 4, 4 / 3)
-# Colour jitter: brightness and contrast are each scaled by a factor in 1 +- JITTER.
-JITTER = 0.15
-
+__all__ = ["SPLITS", "Split", "as_model_input", "augment", "augmentation", "augments",
+           "class_names", "epoch_batches", "load_data", "load_splits", "make_dataset",
+           "num_classes", "split_image_folder", "trained_on"]
 
 def as_model_input(images: np.ndarray) -> np.ndarray:
     """Raw uint8 (N, H, W, C) pixels as the model takes them: float32 (N, H, W, C), 0-255.
@@ -36,27 +34,33 @@ def as_model_input(images: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(images, dtype=np.float32)
 
 
-def augment(pixels: tf.Tensor) -> tf.Tensor:
-    """A batch (N, H, W, C) of raw pixels, each randomly cropped and resized back, flipped
-    left-right half of the time, and its brightness and contrast changed a little."""
-    count, size = tf.shape(pixels)[0], tf.shape(pixels)[1:3]
+def augmentation() -> keras.Sequential:
+    """The transforms of training images, in order (Keras preprocessing layers, on raw 0-255
+    pixels): edit this list to change the augmentation. Made when a training pipeline asks for
+    it, never at import: a layer made at import starts TensorFlow before the strategy exists."""
+    return keras.Sequential([
+        keras.layers.RandomZoom((-0.4, 0.0), fill_mode="nearest"),  # a crop, resized back
+        keras.layers.RandomFlip("horizontal"),
+        keras.layers.RandomContrast(0.15, value_range=(0, 255)),
+        keras.layers.RandomBrightness(0.15, value_range=(0, 255)),
+    ])
 
-    def uniform(low: float, high: float) -> tf.Tensor:
-        return tf.random.uniform([count], low, high)
 
-    area = uniform(*CROP_AREA)
-    ratio = tf.exp(uniform(math.log(CROP_RATIO[0]), math.log(CROP_RATIO[1])))
-    width = tf.minimum(tf.sqrt(area * ratio), 1.0)
-    height = tf.minimum(tf.sqrt(area / ratio), 1.0)
-    left, top = (1 - width) * uniform(0, 1), (1 - height) * uniform(0, 1)
-    right, bottom = left + width, top + height
-    flip = uniform(0, 1) < 0.5  # a box whose left is right of its right is read mirrored
-    boxes = tf.stack([top, tf.where(flip, right, left), bottom, tf.where(flip, left, right)], 1)
-    cropped = tf.image.crop_and_resize(pixels, boxes, tf.range(count), size)
-    mean = tf.reduce_mean(cropped, axis=[1, 2, 3], keepdims=True)
-    contrast = tf.reshape(uniform(1 - JITTER, 1 + JITTER), [-1, 1, 1, 1])
-    brightness = tf.reshape(uniform(1 - JITTER, 1 + JITTER), [-1, 1, 1, 1])
-    return tf.clip_by_value(((cropped - mean) * contrast + mean) * brightness, 0, 255)
+def augment(pixels: tf.Tensor, transforms: keras.Sequential) -> tf.Tensor:
+    """A batch (N, H, W, C) of raw pixels through ``transforms``, kept within 0-255."""
+    return tf.clip_by_value(transforms(pixels, training=True), 0, 255)
+
+
+def epoch_batches(split: Split, config: Config, epoch: int, strategy: tf.distribute.Strategy,
+                  skip: int = 0) -> Iterable:
+    """This epoch's batches, in an order that depends only on the seed and the epoch (so that
+    a resumed run goes on after the ``skip`` batches it took), split among the strategy's
+    replicas (each worker takes its share of every batch)."""
+    dataset = make_dataset(split, config.batch_size, shuffle=True,
+                           seed=config.seed * 10_000 + epoch, augmented=augments(config)).skip(skip)
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return quiet_iter(strategy.experimental_distribute_dataset(dataset.with_options(options)))
 
 
 def make_dataset(split: Split, batch_size: int, shuffle: bool, seed: int,
@@ -71,8 +75,9 @@ def make_dataset(split: Split, batch_size: int, shuffle: bool, seed: int,
     on_disk = isinstance(split.images, np.memmap)
     batches = (_batches_from_disk if on_disk else _batches_in_memory)(
         split, batch_size, shuffle, seed)
-    if augmented:
-        batches = batches.map(lambda pixels, labels: (augment(pixels), labels),
+    if augmented:  # training batches only
+        transforms = augmentation()
+        batches = batches.map(lambda pixels, labels: (augment(pixels, transforms), labels),
                               num_parallel_calls=tf.data.AUTOTUNE)
     return batches.prefetch(tf.data.AUTOTUNE)
 

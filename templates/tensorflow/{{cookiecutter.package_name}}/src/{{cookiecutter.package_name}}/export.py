@@ -28,6 +28,7 @@ from . import {{ "drift, " if cookiecutter.monitoring else "" }}runtimes{{ ", tr
 from .config import TARGETS, Config, load_config, with_overrides
 from .data import as_model_input, class_names, load_data, trained_on
 from .images import RESIZE
+from .model import model_spec
 {%- if litert %}
 from .quiet import keras, native_noise_dropped, tf
 {%- elif cookiecutter.web %}
@@ -37,10 +38,8 @@ from .quiet import keras
 {%- endif %}
 from .train import CHECKPOINT, load_checkpoint
 
-# float32 models must match Keras this closely on every test image (per model: MobileNet's
-# fifty-odd layers add up more float32 rounding where a runtime orders its sums its own way);
-# int8 models must pick the same class for nearly all of them.
-MAX_ABS_DIFF = {"small_cnn": 1e-4, "mobilenet": 1e-3}
+# float32 models must match Keras within their model's tolerance (model.py) on every test
+# image; int8 models must pick the same class for nearly all of them.
 MIN_TOP1_AGREEMENT = {"float32": 1.0, "int8": 0.99}
 {%- if saved_model %}
 
@@ -181,7 +180,7 @@ def export(config: Config) -> dict:
     # What the service's drift score compares its traffic with: the training images.
     manifest["monitoring"] = drift.write_reference(as_model_input(splits["train"].images), out_dir)
 {%- endif %}
-    failures, tolerance = [], MAX_ABS_DIFF[config.model]
+    failures, tolerance = [], model_spec(config.model).tolerance
     for name, targets in plan(config.targets).items():
         form, path = FORMATS[name], out_dir / FORMATS[name].file
         form.write(model, sample, path)

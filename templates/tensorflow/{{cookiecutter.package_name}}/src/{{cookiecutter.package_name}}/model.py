@@ -1,13 +1,21 @@
 """The model: a small convolutional network for 8x8 grayscale digits, or a pretrained one.
 
-``model`` in the config names one of MODELS; each builder takes the number of classes, the
-image size, the channels and ``weights`` (the pretrained start; the small CNN has none).
+MODELS is the one list of models: ``model`` in the config names one of them. To try your
+own, write a builder (the number of classes, the image size, the channels and ``weights``,
+the pretrained start) and add it to MODELS with what depends on it. Every model takes raw
+pixels (0-255) as float32 (N, H, W, channels) through an input named ``pixels`` and ends in
+a layer named ``logits`` (N, classes): the exporters look for both names.
 """
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from .backbone import build_mobilenet
 from .quiet import keras
+
+# The side photos are resized to when image_size is auto, unless a model asks for another:
+# small, for a network that learns from scratch on two CPU cores (bench/RESULTS.md, "Photos").
+PHOTO_SIZE = 48
 
 
 def build_small_cnn(num_classes: int = 10, image_size: int = 8, channels: int = 1,
@@ -30,10 +38,37 @@ def build_small_cnn(num_classes: int = 10, image_size: int = 8, channels: int = 
     return keras.Model(pixels, logits, name="digits_cnn")
 
 
-MODELS: dict[str, Callable[..., keras.Model]] = {
-    "small_cnn": build_small_cnn,
-    "mobilenet": build_mobilenet,
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model and what depends on it.
+
+    ``photo_size``: the side photos are resized to when image_size is auto. ``tolerance``:
+    how closely every exported file must match the model (max absolute logit difference).
+    """
+
+    build: Callable[[int, int, int, str], keras.Model]
+    photo_size: int = PHOTO_SIZE
+    tolerance: float = 1e-4
+
+
+MODELS: dict[str, ModelSpec] = {
+    "small_cnn": ModelSpec(build_small_cnn),
+    # The size MobileNet learnt ImageNet at. Its fifty-odd layers add up more float32
+    # rounding where a runtime orders its sums its own way.
+    "mobilenet": ModelSpec(build_mobilenet, photo_size=224, tolerance=1e-3),
 }
+
+
+def model_spec(name: str) -> ModelSpec:
+    """The entry of MODELS that ``name`` names.
+
+    Raises:
+        ValueError: no model has that name.
+    """
+    if name not in MODELS:
+        raise ValueError(f"Unknown model {name!r}; choose one of MODELS in model.py "
+                         f"({', '.join(MODELS)}), or add yours there.")
+    return MODELS[name]
 
 
 def build_model(name: str = "small_cnn", num_classes: int = 10, image_size: int = 8,
@@ -41,6 +76,17 @@ def build_model(name: str = "small_cnn", num_classes: int = 10, image_size: int 
     """The config's ``model``, for these images and classes.
 
     Raises:
-        ValueError: the images are too small for the model, or its weights are unusable.
+        ValueError: an unknown model, images too small for it, unusable weights, or a model
+            whose input is not named ``pixels`` or whose last layer is not named ``logits``.
     """
-    return MODELS[name](num_classes, image_size, channels, weights)
+    model = model_spec(name).build(num_classes, image_size, channels, weights)
+    inputs = [tensor.name for tensor in model.inputs]
+    if inputs != ["pixels"]:
+        raise ValueError(f"model {name!r}: its input(s) are named {', '.join(inputs)}; the "
+                         "exporters feed one input named pixels: rename it with "
+                         "keras.Input(..., name=\"pixels\").")
+    if model.layers[-1].name != "logits":
+        raise ValueError(f"model {name!r}: its last layer is named {model.layers[-1].name!r}; "
+                         "the exporters read the output of a layer named logits: name it "
+                         "so, e.g. keras.layers.Dense(classes, name=\"logits\").")
+    return model

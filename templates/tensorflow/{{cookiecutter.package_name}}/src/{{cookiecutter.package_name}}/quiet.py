@@ -25,10 +25,8 @@ T = TypeVar("T")
 # Lines TensorFlow's and LiteRT's native code prints on start-up and while
 # converting or loading a model: INFO lines (I0000 ..., such as "oneDNN custom
 # operations are on" or "Reading SavedModel from ..."), two settings the converter
-# ignores on purpose, the notice that XNNPACK is used, and Grappler failing to
-# estimate the cost of the augmentation's CropAndResize for a batch of unknown size
-# while it optimizes the training pipeline (tensorflow/tensorflow#56904; the op
-# runs fine). None of them needs action; any other warning or error line is kept.
+# ignores on purpose, and the notice that XNNPACK is used. None of them needs
+# action; any other warning or error line is kept.
 _NATIVE_NOISE = re.compile(
     r"^(WARNING: All log messages before absl::InitializeLog\(\) is called"
     r"|I\d{4} [\d:.]+ +\d+ [\w.]+:\d+\] "
@@ -36,9 +34,7 @@ _NATIVE_NOISE = re.compile(
     r"|W0000 .*tf_tfl_flatbuffer_helpers\.cc:\d+\] Ignored (output_format|drop_control_dependency)"
     r"|W0000 .*flatbuffer_export\.cc:\d+\] Skipping runtime version metadata"
     r"|fully_quantize: \d+, inference_type: "
-    r"|INFO: Created TensorFlow Lite XNNPACK delegate for CPU\."
-    r"|W\d{4} .*op_level_cost_estimator\.cc:\d+\] Error in PredictCost\(\) for the op: .*"
-    r"op: \"CropAndResize\")"
+    r"|INFO: Created TensorFlow Lite XNNPACK delegate for CPU\.)"
 )
 
 
