@@ -38,6 +38,8 @@ NEEDS: dict[str, set[str]] = {
     "filelock": {"filelock"},
     "fastapi.testclient": {"fastapi", "httpx2"},  # Starlette's TestClient (httpx is deprecated)
     "google.protobuf": {"protobuf"},
+    # header_deadline.py extends uvicorn's h11 protocol: uvicorn always requires h11.
+    "h11": {"uvicorn"},
     "hypothesis": {"hypothesis"},
     "jsonschema": {"jsonschema"},
     "keras": {"keras"},

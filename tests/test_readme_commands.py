@@ -81,8 +81,7 @@ def test_default_project_runs_as_its_readme_says(tmp_path, options, route):
     assert (project / "uv.lock").is_file() == (route == "uv")  # the lock the README commits
     if route == "uv":  # the tests the README's pytest leaves out, as the project's CI runs them
         slow = shell("uv run pytest -m slow", project, route)
-        assert slow.returncode == 0, f"{slow.stdout[-4000:]}
-{slow.stderr[-4000:]}"
+        assert slow.returncode == 0, f"{slow.stdout[-4000:]}\n{slow.stderr[-4000:]}"
         assert " passed" in slow.stdout.strip().splitlines()[-1], slow.stdout[-2000:]
 
     logs = shell(". .venv/bin/activate && tensorboard --logdir runs --inspect", project)

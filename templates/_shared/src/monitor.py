@@ -23,6 +23,7 @@ import numpy as np
 from scipy.stats import ks_2samp
 
 from . import drift, sample_log
+from .flag_values import real, whole
 
 SIGNIFICANCE = 0.01
 DRIFT = 3  # the exit code for drift
@@ -126,9 +127,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--log", type=Path, default=sample_log.PATH)
     parser.add_argument("--artifacts", type=Path, default=Path("artifacts"))
     parser.add_argument("--report", type=Path, default=Path("monitoring/report.html"))
-    parser.add_argument("--threshold", type=float, default=drift.DRIFT_THRESHOLD,
+    parser.add_argument("--threshold", type=real(0, above=True), default=drift.DRIFT_THRESHOLD,
                         help="drift score (PSI) past which a feature has drifted")
-    parser.add_argument("--min-samples", type=int, default=drift.MIN_SAMPLES)
+    parser.add_argument("--min-samples", type=whole(1), default=drift.MIN_SAMPLES)
     args = parser.parse_args(argv)
     try:
         reference = drift.load_reference(args.artifacts, _manifest(args.artifacts))

@@ -62,7 +62,10 @@ class Metrics:
                                   buckets=PIXEL_BUCKETS, registry=self.registry)
         self.drift = Gauge("input_drift_score", "PSI of recent inputs against the training data",
                            multiprocess_mode="max", registry=self.registry)
-        self.window, self.samples = window, samples
+        self.sample_log_failures = Counter(
+            "sample_log_failures", "Writes to the sample log that failed (the answers did not)",
+            registry=self.registry)
+        self.window, self.samples, self.warned = window, samples, False
 {%- endif %}
         self.exposed = self.registry  # what /metrics shows
         if "PROMETHEUS_MULTIPROC_DIR" in os.environ:  # a worker of serve --workers N
@@ -80,20 +83,25 @@ class CountResponses:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        status = 500  # unless the app starts a response: an exception on its way out
+        counted = False
+
+        def count(status: int) -> None:
+            nonlocal counted
+            counted = True
+            route = scope.get("route")
+            endpoint = route.path if route is not None else "unmatched"
+            self.metrics.requests.labels(endpoint, str(status)).inc()
 
         async def send_counted(message: Message) -> None:
-            nonlocal status
             if message["type"] == "http.response.start":
-                status = message["status"]
+                count(message["status"])  # before the client has it: a scrape after sees it
             await send(message)
 
         try:
             await self.app(scope, receive, send_counted)
         finally:
-            route = scope.get("route")
-            endpoint = route.path if route is not None else "unmatched"
-            self.metrics.requests.labels(endpoint, str(status)).inc()
+            if not counted:  # no response started: an exception on its way out
+                count(500)
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -145,5 +153,20 @@ def observe(metrics: Metrics, started: float, labels: list[str]) -> None:
     if (score := metrics.window.add(values)) is not None:
         metrics.drift.set(score)
     if metrics.samples is not None:
-        metrics.samples.write(pixels, labels)
+        _log_samples(metrics, metrics.samples, pixels, labels)
+
+
+def _log_samples(metrics: Metrics, samples: SampleLog, pixels: np.ndarray,
+                 labels: list[str]) -> None:
+    """The sample log is best effort: a full disk or a removed folder costs the log its
+    lines, never a prediction its answer. Counted in /metrics; warned about once."""
+    try:
+        samples.write(pixels, labels)
+    except OSError as error:
+        metrics.sample_log_failures.inc()
+        if not metrics.warned:
+            metrics.warned = True
+            log.warning("Cannot write the sample log %s (%s); predictions go on without it, "
+                        "and sample_log_failures_total in /metrics counts what was lost.",
+                        samples.path, error.strerror or error)
 {%- endif %}

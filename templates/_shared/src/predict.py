@@ -19,6 +19,7 @@ import numpy as np
 
 from . import lineage
 from .data import as_model_input
+from .flag_values import whole
 from .images import load_image
 from .quiet import tame_known_noise
 from .runtimes import load_runner
@@ -167,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("input", type=Path, nargs="+",
                         help="image files, or one .npy or .npz file")
     parser.add_argument("--model", type=Path, help="model file (default: the first artifact)")
-    parser.add_argument("--limit", type=int, default=10, help="images to list (default 10)")
+    parser.add_argument("--limit", type=whole(0), default=10, help="images to list (default 10)")
     args = parser.parse_args(argv)
     tame_known_noise()
     try:

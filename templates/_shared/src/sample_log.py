@@ -19,7 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
+from .flag_values import real
+
 KEPT_FILES = 3
+MIN_MB = 0.01  # about 10 KB; a line holds one image, so large images need a larger log
 PATH = Path("monitoring/samples.jsonl")
 
 
@@ -67,9 +70,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """serve's flags for the sample log."""
     parser.add_argument("--sample-log", type=Path, default=PATH,
                         help="where sampled images and predictions go (for monitor)")
-    parser.add_argument("--sample-rate", type=float, default=1.0,
+    parser.add_argument("--sample-rate", type=real(0, 1), default=1.0,
                         help="share of images logged, 0 to 1")
-    parser.add_argument("--sample-log-mb", type=float, default=10.0,
+    parser.add_argument("--sample-log-mb", type=real(MIN_MB), default=10.0,
                         help=f"size of each log file; {KEPT_FILES} older ones are kept")
 
 

@@ -22,7 +22,9 @@ NAME is the project's distribution name (NAME/versions/V too, V the version serv
 is in the model's input shape without the batch axis, raw 0-255 pixels.
 
 --workers N runs N copies of the service on one socket (the kernel spreads connections among
-them); /metrics counts every worker's requests (prometheus_client's multiprocess mode).
+them), and starts again one that dies (supervisor.py); /metrics counts every worker's requests
+(prometheus_client's multiprocess mode). --timeout bounds a request's headers (header_deadline.py),
+its body and the model's answer.
 --threads is how many threads the runtime uses per model call. On 2 cores, 2 workers of one
 thread each served the most (bench/ in fwstart); on Kubernetes, scale out with replicas.
 {%- if cookiecutter.registry %}
@@ -37,10 +39,8 @@ import errno
 import os
 import signal
 import socket
-import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -53,14 +53,19 @@ from . import lineage, routes{{ ", sample_log" if cookiecutter.monitoring else "
 {%- if cookiecutter.monitoring %}
 from .drift import Window, load_reference
 {%- endif %}
+from .flag_values import real, whole
+from .header_deadline import with_header_deadline
+from .inputs import MAX_INSTANCES
 from .model_server import ServedModel, Settings
 from .monitoring import Metrics, install
 {%- if cookiecutter.monitoring %}
 from .sample_log import SampleLog
 {%- endif %}
 from .stopping import CloseWhenStopping, StoppingServer
+from .supervisor import Supervisor, note_loaded
 
 MODEL_NAME = "{{ cookiecutter.distribution_name }}"
+MAX_TIMEOUT = 3600.0  # seconds: an hour is past any model call or upload worth waiting for
 {%- if cookiecutter.monitoring %}
 
 
@@ -118,19 +123,21 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
 {%- else %}
     parser.add_argument("--artifacts", type=Path, default=Path("artifacts"))
 {%- endif %}
-    parser.add_argument("--max-batch", type=int, default=Settings.max_batch,
+    parser.add_argument("--max-batch", type=whole(1, MAX_INSTANCES), default=Settings.max_batch,
                         help="most images the batcher puts in one model call")
-    parser.add_argument("--max-delay-ms", type=float, default=Settings.max_delay * 1000,
+    parser.add_argument("--max-delay-ms", type=real(0), default=Settings.max_delay * 1000,
                         help="longest a request waits for others to join its batch")
     parser.add_argument("--no-batching", action="store_true",
                         help="run each request alone (in a worker thread)")
-    parser.add_argument("--max-body-bytes", type=int, default=None,
+    parser.add_argument("--max-body-bytes", type=whole(1), default=None,
                         help="larger bodies get 413 (default: sized to 1024 images)")
-    parser.add_argument("--timeout", type=float, default=Settings.timeout,
-                        help="seconds to read a body, and to wait for the model")
-    parser.add_argument("--workers", type=int, default=2,
+    parser.add_argument("--timeout", type=real(0, MAX_TIMEOUT, above=True),
+                        default=Settings.timeout,
+                        help="seconds to read a request's headers and body, and to wait for "
+                             "the model")
+    parser.add_argument("--workers", type=whole(1), default=2,
                         help="processes serving on the one socket, one model each")
-    parser.add_argument("--threads", type=int, default=Settings.threads,
+    parser.add_argument("--threads", type=whole(0), default=Settings.threads,
                         help="the runtime's threads per model call (0: one per core)")
     # How --workers hands each worker the socket it bound, and where the workers note that
     # they have loaded the model; not for people.
@@ -139,14 +146,14 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
 {%- if cookiecutter.monitoring %}
     sample_log.add_arguments(parser)
 {%- endif %}
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.max_delay_ms >= args.timeout * 1000:  # each batch would wait past the deadline
+        parser.error(f"argument --max-delay-ms: {args.max_delay_ms:g} is not below --timeout "
+                     f"({args.timeout:g} s): give a shorter delay or a longer timeout")
+    return args
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    if min(args.max_batch, args.workers) < 1 or min(args.max_delay_ms, args.threads) < 0 \
-            or args.timeout <= 0:
-        raise ValueError("--max-batch and --workers must be at least 1, --max-delay-ms and "
-                         "--threads at least 0, and --timeout above 0.")
     return Settings(max_batch=args.max_batch, max_delay=args.max_delay_ms / 1000,
                     batching=not args.no_batching, max_body_bytes=args.max_body_bytes,
                     timeout=args.timeout, threads=args.threads)
@@ -177,7 +184,8 @@ def _serve(app: FastAPI, listener: socket.socket, timeout: float,
            announcement: str = "") -> int:
     """Serve until SIGTERM or Ctrl-C, answering what was accepted; the exit code. The
     announcement is printed once a signal can no longer end the process abruptly."""
-    config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=timeout * 2)
+    config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=timeout * 2,
+                            http=with_header_deadline(timeout))
     server = StoppingServer(config, listener, lambda: setattr(app.state.model, "stopping", True))
     app.state.model.on_failure = lambda: setattr(server, "should_exit", True)
     stopped_by: list[int] = []
@@ -200,48 +208,20 @@ def _serve(app: FastAPI, listener: socket.socket, timeout: float,
     return 130 if signal.SIGINT in stopped_by else 0
 
 
-def _count_loaded(model: ServedModel, folder: Path, workers: int) -> None:
-    """Each worker leaves a file in the supervisor's folder once its model is loaded; every
-    worker is ready once all of them are (a readiness probe may reach any one of them)."""
-    model.on_loaded = lambda: (folder / str(os.getpid())).touch()
-    model.all_loaded = lambda: sum(1 for _ in folder.iterdir()) >= workers
-
-
 def _supervise(argv: list[str], workers: int, listener: socket.socket,
                announcement: str) -> int:
-    """Start the workers on our socket, pass SIGTERM or Ctrl-C on to them once, and stop
-    them all when one ends; the first of their exit codes that is not 0 (nor the signal's
-    own, for a worker stopped as it started), else 0. The announcement is printed once the
-    signals are ours to pass on."""
+    """Run the workers on our socket (supervisor.py) until SIGTERM or Ctrl-C, which pass on
+    to them once; the exit code. The announcement is printed once the signals are ours to
+    pass on."""
     with tempfile.TemporaryDirectory(prefix="serve-metrics-") as metrics, \
             tempfile.TemporaryDirectory(prefix="serve-loaded-") as loaded:
         command = [sys.executable, "-m", "{{ cookiecutter.package_name }}.serve", *argv,
                    "--socket-fd", str(listener.fileno()), "--loaded-dir", loaded]
         environment = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": metrics}
-        # A session of their own: Ctrl-C reaches them once, through us.
-        running = [subprocess.Popen(command, env=environment, pass_fds=[listener.fileno()],
-                                    start_new_session=True) for _ in range(workers)]
-        listener.close()  # theirs now: it closes, refusing connections, when the last one stops
-        stopped_by: list[int] = []
-
-        def stop(number: int) -> None:
-            if not stopped_by:
-                stopped_by.append(number)
-                for worker in running:
-                    worker.send_signal(signal.SIGTERM)
-
+        supervisor = Supervisor(command, environment, listener, Path(loaded), workers)
         for signal_number in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(signal_number, lambda number, frame: stop(number))
-        print(announcement, flush=True)
-        while all(worker.poll() is None for worker in running):
-            time.sleep(0.1)
-        stop(signal.SIGTERM)  # one ended by itself (a broken model): stop the others
-        # A worker stopped while still starting ends by the signal itself: it had accepted
-        # no connection, so that is a clean stop too.
-        codes = [worker.wait() for worker in running]
-        # A worker still starting when the signal came ends by it, as asked: no failure.
-        failed = next((code for code in codes if code not in (0, -signal.SIGTERM)), 0)
-        return failed or (130 if stopped_by == [signal.SIGINT] else 0)
+            signal.signal(signal_number, lambda number, frame: supervisor.stop(number))
+        return supervisor.run(announcement)
 
 
 {% if cookiecutter.registry -%}
@@ -274,7 +254,8 @@ def main(argv: list[str] | None = None) -> int:
         app = create_app(args.artifacts, _settings(args){{ ", samples=sample_log.from_arguments(args)" if cookiecutter.monitoring else "" }})
 {%- endif %}
         if args.socket_fd is not None:  # a worker of --workers N
-            _count_loaded(app.state.model, args.loaded_dir, args.workers)
+            model = app.state.model
+            model.on_loaded, model.all_loaded = note_loaded(args.loaded_dir, args.workers)
             return _serve(app, socket.socket(fileno=args.socket_fd), args.timeout)
         listener = _listen(args.host, args.port)
         lineage.warn_if_stale(app.state.model.file.parent, app.state.model.manifest)

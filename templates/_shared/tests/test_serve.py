@@ -108,8 +108,10 @@ LARGE = {"instances": [encoded_file(png_bomb(8000, 8000))]}
 
 def test_a_large_picture_is_answered_within_the_timeout(client, artifacts):
     assert client.post(PREDICT, json=LARGE).status_code == 200
-    with TestClient(create_app(artifacts, Settings(timeout=0.2))) as hurried:
-        assert hurried.post(PREDICT, json=LARGE).status_code == 504
+    # Sixteen of them take seconds to decode on any CPU; the body itself arrives at once.
+    many = {"instances": LARGE["instances"] * 16}
+    with TestClient(create_app(artifacts, Settings(timeout=0.3))) as hurried:
+        assert hurried.post(PREDICT, json=many).status_code == 504
 
 
 @pytest.mark.parametrize("batching", [True, False])
@@ -468,7 +470,7 @@ def test_workers_and_threads_must_be_sensible(artifacts):
         finished = subprocess.run(
             [sys.executable, "-m", "{{ cookiecutter.package_name }}.serve", "--artifacts",
              str(artifacts), flag, value], capture_output=True, text=True, timeout=60)
-        assert finished.returncode == 1 and finished.stderr.startswith("error: ")
+        assert finished.returncode == 2  # a usage error (test_numeric_flags.py has the rest)
         assert flag in finished.stderr and "Traceback" not in finished.stderr
 
 

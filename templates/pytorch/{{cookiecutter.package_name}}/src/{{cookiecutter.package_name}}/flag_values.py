@@ -1,0 +1,1 @@
+../../../../_shared/src/flag_values.py
