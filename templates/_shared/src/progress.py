@@ -31,6 +31,11 @@ class Progress:
     step_loss: float = 0.0
     step_images: float = 0.0
     saved: str = ""  # the position the resume state on disk holds ("" if none)
+    resumed_from: dict[str, int] | None = None  # where this run resumed (metrics.json), if it did
+
+    def __post_init__(self) -> None:
+        if self.saved:  # read back from a resume state: this run goes on from its position
+            self.resumed_from = {"epoch": self.next_epoch, "step": self.step + 1}
 
     def add(self, epoch: int, record: dict[str, float]) -> bool:
         """Record a finished epoch (1-based); True if it is the best so far."""

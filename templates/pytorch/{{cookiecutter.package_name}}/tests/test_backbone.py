@@ -4,6 +4,7 @@ The weights file is written by the test (random weights: the tests download noth
 differs between the frameworks is the first four functions; the tests are the same.
 """
 
+import json
 import signal
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from {{ cookiecutter.package_name }}.config import Config, with_overrides
 from {{ cookiecutter.package_name }}.model import build_model
 from {{ cookiecutter.package_name }}.train import CHECKPOINT, load_checkpoint, main, train
 
+from .saved_state import saved_progress
 from .test_resume import QUIET, saved_epoch, start_then_signal
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -146,20 +148,22 @@ def test_a_resumed_run_goes_on_in_the_phase_it_stopped_in(backbone_config):
     command = [sys.executable, "-m", "{{ cookiecutter.package_name }}.train", "--config",
                str(ROOT / "configs" / "smoke.yaml"), "--epochs", "4",
                *(word for key, value in settings.items() for word in ("--set", f"{key}={value}"))]
-    outputs = []
+    outputs, resumed = [], []
     for next_epoch in (2, 4):
         stopped = start_then_signal(
             command, lambda epoch=next_epoch: saved_epoch(run_dir) == epoch, signal.SIGINT)
         assert stopped.returncode == 130, stopped.stderr
         outputs.append(stopped.stdout)
+        resumed.append(saved_progress(run_dir)["resumed_from"])
     finished = subprocess.run(command, env=QUIET, capture_output=True, text=True, timeout=600,
                               check=False)
     assert finished.returncode == 0, finished.stderr
+    resumed.append(json.loads((run_dir / "metrics.json").read_text())["resumed_from"])
+    assert resumed == [None, {"epoch": 2, "step": 1}, {"epoch": 4, "step": 1}]
     first, second, last = (*outputs, finished.stdout)
     assert "epoch 1: backbone frozen" in first
-    assert "resuming from" in second and "epoch 2: backbone frozen" in second
-    assert "epoch 3: fine-tuning" in second
-    assert "resuming from" in last and "epoch 4: fine-tuning" in last and "frozen" not in last
+    assert "epoch 2: backbone frozen" in second and "epoch 3: fine-tuning" in second
+    assert "epoch 4: fine-tuning" in last and "frozen" not in last
 
 
 # train with `import transformers` failing, as in an install without the extra.

@@ -101,10 +101,20 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs resource limits (Linux, macOS)")
-def test_real_threads_are_reported_and_a_disk_that_refuses_writes_is_one_line(tmp_path):
+def test_real_threads_are_reported(tmp_path):
     """Training in a process where TensorFlow already runs reports the threads it really
-    uses (never 0); then a file-size limit makes the OS refuse a write, as a full disk does."""
+    uses (never 0) in metrics.json."""
+    command = [sys.executable, "-c", STARTED_THEN_TRAIN, "--config", "configs/smoke.yaml",
+               "--set", f"run_dir={tmp_path / 'runs'}", "--epochs", "1"]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads((tmp_path / "runs" / "metrics.json").read_text())
+    assert metrics["threads"] == os.cpu_count()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs resource limits (Linux, macOS)")
+def test_a_disk_that_refuses_writes_is_one_line(tmp_path):
+    """A file-size limit makes the OS refuse a write, as a full disk does."""
     import resource
 
     def refuse_files_over_16_kb() -> None:
@@ -114,11 +124,6 @@ def test_real_threads_are_reported_and_a_disk_that_refuses_writes_is_one_line(tm
                "--set", f"run_dir={tmp_path / 'runs'}", "--epochs", "1"]
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False,
                             preexec_fn=refuse_files_over_16_kb)
-{%- if cookiecutter.tracking %}
-    # The MLflow run starts, and is refused, before training prints its threads.
-{%- else %}
-    assert f"({os.cpu_count()} CPU thread(s))" in result.stdout, result.stdout
-{%- endif %}
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1, result.stderr
@@ -209,13 +214,12 @@ def test_two_workers_with_tf_config_train_resume_and_only_the_chief_reports(tmp_
     results = [each.communicate(timeout=300) for each in workers]
     assert [each.returncode for each in workers] == [0, 0], results[0][1][-3000:]
     (chief, _), (other, _) = results
-    assert chief.count("test accuracy") == 1 and "2 replicas" in chief
-    assert chief.count(f"resuming from epoch {saved['next_epoch']}") == 1
-    assert other == ""
+    assert chief and other == ""  # only the chief reports
     assert sorted(path.name for path in run_dir.iterdir() if path.name != LOCK) == [
         "best.json", CHECKPOINT, "metrics.json",{{ ' "mlflow-run.json",' if cookiecutter.tracking else "" }} "tensorboard"]
     # One TensorBoard file per run of the chief (killed, resumed); none of the other worker.
     assert len(list((run_dir / "tensorboard").iterdir())) == 2
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["replicas"] == 2
+    assert metrics["resumed_from"] == {"epoch": saved["next_epoch"], "step": saved["step"] + 1}
     assert [entry["epoch"] for entry in metrics["history"]] == [1, 2]

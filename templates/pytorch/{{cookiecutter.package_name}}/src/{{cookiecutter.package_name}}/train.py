@@ -95,7 +95,7 @@ def fit(config: Config, process: distributed.Process, fresh: bool = False,
                           f"{'  (best, saved)' if best else ''}")
     if writer:
         writer.close()
-    return report(config, process, splits, progress)
+    return report(config, process, splits, progress, threads)
 
 
 def train_one_epoch(model: nn.Module, batches: Iterable, optimizer: torch.optim.Optimizer,
@@ -210,7 +210,7 @@ def announce(config: Config, process: distributed.Process, images: int, threads:
 
 
 def report(config: Config, process: distributed.Process, splits: dict,
-           progress: Progress) -> dict:
+           progress: Progress, threads: int) -> dict:
     """Evaluate the best checkpoint on the test split; rank 0 writes metrics.json."""
     run_dir = Path(config.run_dir)
     distributed.barrier(process)  # rank 0 has written the best checkpoint
@@ -223,6 +223,7 @@ def report(config: Config, process: distributed.Process, splits: dict,
                "train_samples_per_second":
                    epochs_run * len(splits["train"]) / max(progress.train_seconds, 1e-9),
                "device": str(process.device), "processes": process.world_size,
+               "threads": threads, "resumed_from": progress.resumed_from,
                "history": progress.history}
     if process.main:
         (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")

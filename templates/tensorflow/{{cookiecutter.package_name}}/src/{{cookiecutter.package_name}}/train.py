@@ -91,7 +91,7 @@ def fit(config: Config, process: distributed.Process, threads: int, fresh: bool 
                           f"{'  (best, saved)' if best else ''}")
             stop_if_asked()
     writer.close()
-    return report(config, process, splits, folder, progress)
+    return report(config, process, splits, folder, progress, threads)
 
 
 def make_train_step(model: keras.Model, optimizer: keras.optimizers.Optimizer,
@@ -225,7 +225,7 @@ def announce(config: Config, process: distributed.Process, images: int, threads:
 
 
 def report(config: Config, process: distributed.Process, splits: dict, folder: Path,
-           progress: Progress) -> dict:
+           progress: Progress, threads: int) -> dict:
     """Evaluate the best checkpoint on the test split; the chief writes metrics.json."""
     best_model, _ = load_checkpoint(folder / CHECKPOINT)
     test_data = make_dataset(splits["test"], 256, shuffle=False, seed=config.seed)
@@ -235,6 +235,7 @@ def report(config: Config, process: distributed.Process, splits: dict, folder: P
                "train_samples_per_second":
                    epochs_run * len(splits["train"]) / max(progress.train_seconds, 1e-9),
                "device": process.device, "replicas": process.strategy.num_replicas_in_sync,
+               "threads": threads or os.cpu_count(), "resumed_from": progress.resumed_from,
                "history": progress.history}
     run_dir = Path(config.run_dir)
     if process.main:
