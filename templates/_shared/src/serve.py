@@ -244,8 +244,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
         artifacts, version = _model_files(args)
+        resolved = ""  # an alias moves: the first line says which version it is now
         if args.model and not args.fetched:  # the workers serve this very version
-            print(f"{args.model} is version {version}.", flush=True)  # an alias moves
+            resolved = f" {args.model} is version {version}."
             argv = [*argv, "--fetched", str(artifacts), version]
         app = create_app(artifacts, _settings(args), version{% if cookiecutter.monitoring %},
                          samples=sample_log.from_arguments(args){% endif %})
@@ -265,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
     host, port = listener.getsockname()[:2]
     announcement = (f"Serving {MODEL_NAME} on http://{host}:{port} with {args.workers} "
                     f"worker(s) (loading the model; ready when /v2/health/ready answers 200). "
-                    f"Stop with Ctrl-C or SIGTERM.")
+                    f"Stop with Ctrl-C or SIGTERM.{{ "{resolved}" if cookiecutter.registry else "" }}")
     if args.workers == 1:
         return _serve(app, listener, args.timeout, announcement)
 {%- if cookiecutter.registry %}
