@@ -1,5 +1,7 @@
 {%- set onnx = cookiecutter.server or cookiecutter.web or cookiecutter.edge -%}
 {%- set executorch = cookiecutter.mobile or cookiecutter.edge -%}
+{%- set any_target = cookiecutter.mobile or cookiecutter.web or cookiecutter.edge or cookiecutter.server -%}
+{% if any_target -%}
 """Run an exported model in the runtime its target really uses.
 
 Every runner takes float32 raw pixels (N, 1, H, W) and returns logits (N, classes)
@@ -7,6 +9,12 @@ as a NumPy array, so export verification and predict treat all formats alike. Ea
 runtime is imported only when its format is loaded: the service, on ONNX Runtime, never
 imports torch.
 """
+{%- else -%}
+"""Load the trained model for predict: the checkpoint, in the framework that trained it.
+
+A runner takes float32 raw pixels (N, 1, H, W) and returns logits (N, classes) as a NumPy array.
+"""
+{%- endif %}
 
 from collections.abc import Callable
 from pathlib import Path
@@ -24,6 +32,7 @@ Runner = Callable[[np.ndarray], np.ndarray]
 SERVER_FORMAT = "onnx"
 SERVER_PLATFORM = "onnxruntime_onnx"
 {%- endif %}
+{%- if any_target %}
 
 
 def torchscript(path: Path) -> Runner:
@@ -40,6 +49,7 @@ def exported_program(path: Path) -> Runner:
 
     module = torch.export.load(str(path)).module()
     return lambda pixels: module(torch.from_numpy(pixels)).detach().numpy()
+{%- endif %}
 {%- if onnx %}
 
 
@@ -99,8 +109,10 @@ def checkpoint(path: Path) -> Runner:
 
 # Which runner loads a file, by its suffix (predict uses these).
 BY_SUFFIX: dict[str, Callable[[Path], Runner]] = {
+{%- if any_target %}
     ".pt": torchscript,
     ".pt2": exported_program,
+{%- endif %}
 {%- if onnx %}
     ".onnx": onnxruntime,
 {%- endif %}
@@ -123,7 +135,7 @@ def server_runner(path: Path, threads: int) -> Runner:
 def load_runner(path: Path) -> Runner:
     """Pick the runtime for a model file from its suffix."""
     if not path.is_file():
-        raise ValueError(f"No model file at {path}: train and export first.")
+        raise ValueError(f"No model file at {path}: train{% if any_target %} and export{% endif %} first.")
     if path.suffix not in BY_SUFFIX:
         raise ValueError(f"Cannot run {path}: expected one of {', '.join(BY_SUFFIX)}.")
     return BY_SUFFIX[path.suffix](path)

@@ -1,9 +1,17 @@
 {%- set litert = cookiecutter.mobile or cookiecutter.edge -%}
+{%- set any_target = cookiecutter.mobile or cookiecutter.web or cookiecutter.edge or cookiecutter.server -%}
+{% if any_target -%}
 """Run an exported model in the runtime its target really uses.
 
 Every runner takes float32 raw pixels (N, H, W, C) and returns logits (N, classes)
 as a NumPy array, so export verification and predict treat all formats alike.
 """
+{%- else -%}
+"""Load the trained model for predict: the checkpoint, in the framework that trained it.
+
+A runner takes float32 raw pixels (N, H, W, C) and returns logits (N, classes) as a NumPy array.
+"""
+{%- endif %}
 
 from collections.abc import Callable
 {%- if cookiecutter.server %}
@@ -20,6 +28,7 @@ Runner = Callable[[np.ndarray], np.ndarray]
 SERVER_FORMAT = "saved_model"
 SERVER_PLATFORM = "tensorflow_savedmodel"
 {%- endif %}
+{%- if any_target %}
 
 
 def saved_model(path: Path) -> Runner:
@@ -28,6 +37,7 @@ def saved_model(path: Path) -> Runner:
 
     serve = tf.saved_model.load(str(path)).signatures["serving_default"]
     return lambda pixels: serve(pixels=tf.constant(pixels))["output_0"].numpy()
+{%- endif %}
 {%- if litert %}
 
 
@@ -114,12 +124,14 @@ def server_runner(path: Path, threads: int) -> Runner:
 
 def load_runner(path: Path) -> Runner:
     """Pick the runtime for a model file or folder."""
+{%- if any_target %}
     if (path / "saved_model.pb").is_file():
         return saved_model(path)
+{%- endif %}
     by_suffix = {{ '{' }}{% if litert %}".tflite": litert, {% elif cookiecutter.web %}".tflite": litert_js, {% endif %}".keras": checkpoint}
     if not path.exists():
-        raise ValueError(f"No model at {path}: train and export first.")
+        raise ValueError(f"No model at {path}: train{% if any_target %} and export{% endif %} first.")
     if path.suffix not in by_suffix:
-        raise ValueError(f"Cannot run {path}: expected a SavedModel folder, "
-                         "{% if litert or cookiecutter.web %}a .tflite {% endif %}or a .keras file.")
+        raise ValueError(f"Cannot run {path}: expected {% if any_target %}a SavedModel folder, "
+                         "{% if litert or cookiecutter.web %}a .tflite {% endif %}or {% endif %}a .keras file.")
     return by_suffix[path.suffix](path)
