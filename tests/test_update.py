@@ -2,6 +2,7 @@
 
 import io
 import os
+import re
 import shutil
 import signal
 import stat
@@ -16,6 +17,7 @@ from pathlib import Path
 import pexpect
 import pytest
 
+from bench.starter_env import install_project, run
 from fwstart import __version__
 from fwstart.base import SNAPSHOT_LIMIT_BYTES
 from fwstart.resources import templates_dir
@@ -231,6 +233,50 @@ def test_add_target_equals_a_new_project_with_it_plus_my_edits(fwstart, tmp_path
     assert mine.pop("notes.md") == b"my notes\n"
     assert mine.pop("README.md") == fresh.pop("README.md") + b"\nMy section.\n"
     assert mine == fresh
+
+
+# What a project made for training only lacks, and a target brings (export and its check).
+EXPORT_ONLY = ("src/{package}/export.py", "tests/test_export.py")
+
+
+def export_code(project: Path) -> dict[str, bool]:
+    """Which export-only files the project has, and whether it declares an -export command."""
+    package = project.name.replace("-", "_")
+    files = {path: (project / path.format(package=package)).is_file() for path in EXPORT_ONLY}
+    scripts = tomllib.loads((project / "pyproject.toml").read_text())["project"]["scripts"]
+    return {**files, "script": f"{project.name}-export" in scripts}
+
+
+@pytest.mark.parametrize("framework", ["pytorch", "tensorflow"])
+def test_a_research_project_gets_its_export_code_from_add_target(fwstart, tmp_path, framework):
+    assert fwstart("new", "demo", "--framework", framework, "--yes").exit_code == 0
+    project = tmp_path / "demo"
+    assert not any(export_code(project).values())  # made for training only: none of it
+    result = fwstart("update", "demo", "--add-target", "mobile")
+    assert result.exit_code == 0, result.output
+    assert all(export_code(project).values()), export_code(project)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("framework", ["pytorch", "tensorflow"])
+def test_after_add_target_the_projects_own_tests_pass(fwstart, tmp_path, starter_envs, framework):
+    """The research project, updated with a target, installs and passes its default pytest
+    (its export tests included), as its README says to run it."""
+    name = "addtarget-research"  # unique: it is installed into the shared starter environment
+    assert fwstart("new", name, "--framework", framework, "--yes").exit_code == 0
+    project = tmp_path / name
+    result = fwstart("update", name, "--add-target", "mobile")
+    assert result.exit_code == 0, result.output
+    starter = starter_envs(framework)
+    install_project(project, starter, python_only=True)
+    tests = run(
+        "python", "-m", "pytest", "-q", "-p", "no:cacheprovider", cwd=project, env=starter.variables
+    )
+    summary = tests.strip().splitlines()[-1]
+    assert re.search(r"\d+ passed", summary) and not re.search(r"\d+ (failed|error)", summary)
+    assert "test_export.py" in run(
+        "python", "-m", "pytest", "-q", "--collect-only", cwd=project, env=starter.variables
+    )
 
 
 def test_remove_target_equals_a_new_project_without_it(fwstart, tmp_path):
