@@ -1,15 +1,18 @@
-"""Classify images with an exported model (or the checkpoint).
+{%- set any_target = cookiecutter.mobile or cookiecutter.web or cookiecutter.edge or cookiecutter.server -%}
+"""Classify images with {% if any_target %}an exported model (or the checkpoint){% else %}the trained model (its checkpoint){% endif %}.
 
 python -m {{ cookiecutter.package_name }}.predict INPUT [INPUT...] [--model FILE] [--limit N]
 
 INPUT is one or more image files of any size (JPEG, PNG, WebP...), made square and resized
-the one way training did (images.py, as the manifest records), an .npy of images (N, H, W),
+the one way training did (images.py{% if any_target %}, as the manifest records{% endif %}), an .npy of images (N, H, W),
 or an .npz like data/digits.npz (its test split), whose images must already have the
 model's size.
 """
 
 import argparse
+{%- if any_target %}
 import json
+{%- endif %}
 import sys
 import zipfile
 from dataclasses import dataclass
@@ -17,7 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
+{% if any_target -%}
 from . import lineage
+{% endif -%}
 from .data import as_model_input
 from .flag_values import whole
 from .images import load_image
@@ -25,8 +30,10 @@ from .quiet import tame_known_noise
 from .runtimes import load_runner
 from .splits import checked_pixels, class_names
 from .train import CHECKPOINT, load_checkpoint
+{%- if any_target %}
 
 MANIFEST = Path("artifacts/manifest.json")
+{%- endif %}
 
 
 @dataclass(frozen=True)
@@ -39,6 +46,7 @@ class ModelCard:
 
 
 def describe(model: Path) -> ModelCard:
+{%- if any_target %}
     """The input size and class names of a model: from the manifest.json beside an exported
     model, or from the checkpoint itself."""
     manifest_file = model.parent / "manifest.json"
@@ -53,10 +61,17 @@ def describe(model: Path) -> ModelCard:
     if model.suffix != Path(CHECKPOINT).suffix:
         raise ValueError(f"{model} is not listed in a manifest.json beside it, so its input "
                          f"size and classes are unknown: keep it in the folder export wrote.")
+{%- else %}
+    """The input size and class names of a model, from its checkpoint."""
+    if model.suffix != Path(CHECKPOINT).suffix:
+        raise ValueError(f"{model} is not a checkpoint: pass the one training wrote "
+                         f"(runs/{CHECKPOINT}) or another *{Path(CHECKPOINT).suffix} file.")
+{%- endif %}
     _, checkpoint = load_checkpoint(model)
     names = class_names(checkpoint["config"]["data"])
     return ModelCard(checkpoint["image_size"], checkpoint["channels"],
                      names or [str(n) for n in range(checkpoint["num_classes"])])
+{%- if any_target %}
 
 
 def input_size(manifest: dict) -> tuple[int, int]:
@@ -65,6 +80,7 @@ def input_size(manifest: dict) -> tuple[int, int]:
     shape, layout = manifest["input"]["shape"], manifest["input"]["layout"]
     size, channels = (shape[2], shape[1]) if layout == "NCHW" else (shape[1], shape[3])
     return manifest.get("image_size", size), manifest.get("channels", channels)
+{%- endif %}
 
 
 def read_images(paths: list[Path], card: ModelCard) -> tuple[np.ndarray, np.ndarray | None]:
@@ -120,6 +136,7 @@ def _read_arrays(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
         raise ValueError(f"{path} holds an array of shape {images.shape}; images are (N, H, W) "
                          "or (N, H, W, C).")
     return checked_pixels(path, "the images", images), labels
+{%- if any_target %}
 
 
 def read_manifest(path: Path) -> dict:
@@ -137,6 +154,13 @@ def default_model() -> Path:
         if artifacts:
             return MANIFEST.parent / artifacts[0]["file"]
     return Path("runs") / CHECKPOINT
+{%- else %}
+
+
+def default_model() -> Path:
+    """The checkpoint training wrote."""
+    return Path("runs") / CHECKPOINT
+{%- endif %}
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -164,10 +188,10 @@ def report(probabilities: np.ndarray, classes: list[str], labels: np.ndarray | N
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Classify images with an exported model.")
+    parser = argparse.ArgumentParser(description="Classify images with {% if any_target %}an exported model{% else %}the trained model{% endif %}.")
     parser.add_argument("input", type=Path, nargs="+",
                         help="image files, or one .npy or .npz file")
-    parser.add_argument("--model", type=Path, help="model file (default: the first artifact)")
+    parser.add_argument("--model", type=Path, help={% if any_target %}"model file (default: the first artifact)"{% else %}f"model file (default: runs/{CHECKPOINT})"{% endif %})
     parser.add_argument("--limit", type=whole(0), default=10, help="images to list (default 10)")
     args = parser.parse_args(argv)
     tame_known_noise()

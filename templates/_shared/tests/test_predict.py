@@ -37,9 +37,11 @@ def test_predict_matches_labels_on_the_test_split(trained):
 
 
 def test_predict_explains_a_missing_model(tmp_path, capsys):
-    assert main([str(tmp_path / "none.npz"), "--model", str(tmp_path / "model.onnx")]) == 1
+    missing = tmp_path / {{ '"model.onnx"' if targets else "CHECKPOINT" }}
+    assert main([str(tmp_path / "none.npz"), "--model", str(missing)]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("error: ") and str(tmp_path / "model.onnx") in err
+    assert err.startswith("error: ") and str(missing) in err
+{%- if targets %}
 
 
 def test_a_damaged_manifest_is_named(trained, tmp_path, capsys):
@@ -49,6 +51,16 @@ def test_a_damaged_manifest_is_named(trained, tmp_path, capsys):
     assert main([trained.data, "--model", str(model)]) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: ") and str(tmp_path / "manifest.json") in err
+{%- else %}
+
+
+def test_a_file_that_is_not_a_checkpoint_is_named(trained, tmp_path, capsys):
+    other = tmp_path / "model.bin"
+    other.write_bytes((Path(trained.run_dir) / CHECKPOINT).read_bytes())
+    assert main([trained.data, "--model", str(other)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and str(other) in err
+{%- endif %}
 
 
 def test_an_image_is_resized_to_the_models_input_and_classes_are_named(folder_run, tmp_path,
