@@ -1,9 +1,10 @@
 """Five everyday research edits (tests/edits/FRAMEWORK/*.patch), each in the one place the
 generated README's "What is where" names, and none turning the project's own tests red.
 
-The patches are written against the default research project named ``edits-demo``; each is
-a real change: an MLP with a hidden layer, label smoothing, SGD with a cosine schedule, flip
-and rotation augmentation, top-3 accuracy over the whole evaluation set.
+The patches are written against the default research project named ``edits-demo``, and apply
+as they are to a deployment project of that name (the files they change do not depend on the
+targets); each is a real change: an MLP with a hidden layer, label smoothing, SGD with a cosine
+schedule, flip and rotation augmentation, top-3 accuracy over the whole evaluation set.
 """
 
 import re
@@ -29,9 +30,16 @@ PLACES = {
 CONFIG = "configs/default.yaml"
 
 
-def default_project(catalog, folder: Path, framework: str) -> Path:
-    answers = Answers("research", (), "neither", "none", "github", ())
-    return new_project(catalog, folder / "edits-demo", answers, framework).path
+# The default research project, and the deployment project the full run also exports: mobile,
+# the target whose tests and export add least to the run (no service, browser or Node.js).
+PROJECTS = {
+    "research": Answers("research", (), "neither", "none", "github", ()),
+    "deployment": Answers("deployment", ("mobile",), "neither", "none", "github", ()),
+}
+
+
+def default_project(catalog, folder: Path, framework: str, goal: str = "research") -> Path:
+    return new_project(catalog, folder / "edits-demo", PROJECTS[goal], framework).path
 
 
 def named_place(readme: str, words: str) -> str:
@@ -59,9 +67,10 @@ def git_apply(project: Path, patch: Path, *flags: str) -> subprocess.CompletedPr
     )
 
 
+@pytest.mark.parametrize("goal", PROJECTS)
 @pytest.mark.parametrize("framework", FRAMEWORKS)
-def test_each_edit_is_one_file_the_readme_names_and_applies(catalog, tmp_path, framework):
-    project = default_project(catalog, tmp_path, framework)
+def test_each_edit_is_one_file_the_readme_names_and_applies(catalog, tmp_path, framework, goal):
+    project = default_project(catalog, tmp_path, framework, goal)
     readme = (project / "README.md").read_text()
     assert sorted(path.stem for path in (EDITS / framework).glob("*.patch")) == sorted(PLACES)
     for edit, words in PLACES.items():
@@ -80,7 +89,7 @@ def test_all_five_edits_train_and_pass_the_projects_own_tests(
     catalog, tmp_path, starter_envs, framework
 ):
     starter = starter_envs(framework)
-    project = default_project(catalog, tmp_path, framework)
+    project = default_project(catalog, tmp_path, framework, "deployment")
     install_project(project, starter)
     package = project.name.replace("-", "_")
     for edit in PLACES:  # each edit alone takes one training step
@@ -91,6 +100,7 @@ def test_all_five_edits_train_and_pass_the_projects_own_tests(
         applied = git_apply(project, EDITS / framework / f"{edit}.patch")
         assert applied.returncode == 0, f"{edit}: {applied.stderr}"
     run("python", "-m", f"{package}.train", "--epochs", "2", cwd=project, env=starter.variables)
+    run("python", "-m", f"{package}.export", cwd=project, env=starter.variables)  # verifies each
     tests = run(
         "python", "-m", "pytest", "-q", "-p", "no:cacheprovider", cwd=project, env=starter.variables
     )

@@ -292,6 +292,7 @@ def readiness(url: str) -> tuple[int, dict]:
         return error.code, json.loads(error.read())
 
 
+@pytest.mark.slow  # several worker processes
 def test_ready_means_every_worker_has_loaded_the_model(artifacts):
     # A probe may reach either worker: one that has loaded must not say ready for both.
     process, url = start_unready(artifacts, "--workers", "2")
@@ -349,6 +350,7 @@ def test_sigterm_while_the_workers_start_exits_0(artifacts):
     assert service.wait(timeout=30) == 0
 
 
+@pytest.mark.slow  # several worker processes
 @pytest.mark.parametrize("workers", ["1", "2"])
 def test_sigterm_as_soon_as_it_says_serving_exits_0(artifacts, tmp_path, workers):
     errors = tmp_path / "stderr.txt"  # a file: a worker left behind would hold a pipe open
@@ -450,6 +452,7 @@ def metric_sample(url: str, sample: str) -> float:
     return float(found[1]) if found else 0.0
 
 
+@pytest.mark.slow  # several worker processes
 def test_metrics_count_every_request_across_workers(artifacts, images):
     process, url = start(artifacts, "--workers", "2")
     try:

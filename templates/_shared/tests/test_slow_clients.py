@@ -7,7 +7,12 @@ import socket
 import time
 import urllib.request
 
+import pytest
+
 from .test_serve import start
+
+# Each test starts the service as its own process and holds 50 connections: pytest -m slow.
+pytestmark = pytest.mark.slow
 
 CONNECTIONS = 50
 TIMEOUT = 1.0  # serve's --timeout for this test, in seconds

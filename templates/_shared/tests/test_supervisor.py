@@ -17,7 +17,11 @@ import pytest
 
 from .test_serve import PREDICT, post
 
-pytestmark = pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads /proc (Linux)")
+# Each test starts the service with several worker processes (minutes): pytest -m slow.
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads /proc (Linux)"),
+]
 
 
 def children(pid: int) -> list[int]:
