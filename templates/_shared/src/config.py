@@ -1,4 +1,5 @@
-"""Settings for training and export: configs/default.yaml, another file, then flags.
+{%- set any_target = cookiecutter.mobile or cookiecutter.web or cookiecutter.edge or cookiecutter.server -%}
+"""Settings for training{% if any_target %} and export{% endif %}: configs/default.yaml, another file, then flags.
 
 Every setting lives in configs/default.yaml. Another config file (such as
 configs/smoke.yaml) changes some of them; ``--set key=value`` changes one for a
@@ -12,8 +13,8 @@ from pathlib import Path
 
 import yaml
 
-TARGETS = ("mobile", "web", "edge", "server")
-# A device name, optionally with an index: auto, cpu, cuda, cuda:1, gpu, mps.
+{% if any_target %}TARGETS = ("mobile", "web", "edge", "server")
+{% endif %}# A device name, optionally with an index: auto, cpu, cuda, cuda:1, gpu, mps.
 DEVICE = re.compile(r"[a-z]+(:\d+)?")
 # Settings that are "auto" or a value of a type: the type of their other values.
 AUTO_OR: dict[object, type] = {int | str: int, bool | str: bool}
@@ -32,8 +33,12 @@ class Config:
     device: str
     threads: int
     run_dir: str
+{%- if any_target or cookiecutter.registry %}
     artifacts_dir: str
+{%- endif %}
+{%- if any_target %}
     targets: tuple[str, ...]
+{%- endif %}
     precision: str
     compile: bool
     checkpoint_every_steps: int
@@ -70,8 +75,10 @@ class Config:
             raise ValueError(f"augment must be auto, true or false, got {self.augment!r}.")
         if self.head_epochs < 0:
             raise ValueError("head_epochs must be 0 or a positive number.")
+{%- if any_target %}
         if unknown := [target for target in self.targets if target not in TARGETS]:
             raise ValueError(f"Unknown target(s) {unknown}; choose from {', '.join(TARGETS)}.")
+{%- endif %}
 
 
 def load_config(path: Path, overrides: dict[str, object] | None = None) -> Config:

@@ -95,6 +95,7 @@ def log_epoch(record: dict[str, float]) -> None:
     """Log one finished epoch's figures (losses, accuracies) at the epoch's number."""
     figures = {name: value for name, value in record.items() if name != "epoch"}
     mlflow.log_metrics(figures, step=int(record["epoch"]))
+{%- if cookiecutter.mobile or cookiecutter.web or cookiecutter.edge or cookiecutter.server %}
 
 
 def log_export(config: Config) -> None:
@@ -107,6 +108,7 @@ def log_export(config: Config) -> None:
     run_id = json.loads(run_file.read_text())["run_id"]
     MlflowClient().log_artifacts(run_id, config.artifacts_dir, "export")
     print(f"export logged to MLflow run {run_id}")
+{%- endif %}
 
 
 def params(config: Config) -> dict[str, str]:
