@@ -122,6 +122,7 @@ def test_a_class_folder_linking_to_another_is_skipped_naming_it(tmp_path, capsys
     assert str(folder / "copy-of-a") in capsys.readouterr().err
 
 
+@pytest.mark.slow  # starts a training process
 def test_training_on_a_folder_with_a_bomb_skips_it(tmp_path):
     folder = photo_classes(tmp_path / "photos")
     (folder / "b" / "bomb.webp").write_bytes(png_bomb(13000, 13000))  # any name Pillow reads

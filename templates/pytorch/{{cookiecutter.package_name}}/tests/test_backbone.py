@@ -128,6 +128,7 @@ def test_bad_backbone_settings_are_one_error_line(settings, named, photos, tmp_p
     assert not any("Traceback" in line for line in error)
 
 
+@pytest.mark.slow  # trains a MobileNet twice
 @pytest.mark.parametrize(("head_epochs", "frozen"), [(1, True), (0, False)])
 def test_the_backbone_stays_frozen_for_head_epochs(backbone_config, weights_file, head_epochs,
                                                    frozen):
@@ -175,6 +176,7 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
+@pytest.mark.slow  # starts a Python process per model
 @pytest.mark.parametrize(("model", "code"), [("small_cnn", 0), ("mobilenet", 2)])
 def test_only_the_backbone_needs_transformers(photos, model, code):
     argv = ["--dry-run", "--config", str(ROOT / "configs" / "smoke.yaml"), "--set",

@@ -82,6 +82,7 @@ def test_training_keeps_the_best_checkpoint_and_writes_metrics(trained):
     assert any((run_dir / "tensorboard").iterdir())
 
 
+@pytest.mark.slow  # starts a training process
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs resource limits (Linux, macOS)")
 def test_a_disk_that_refuses_writes_is_one_line(tmp_path):
     """A file-size limit makes the OS refuse the checkpoint's write, as a full disk does."""

@@ -128,6 +128,7 @@ def test_bad_backbone_settings_are_one_error_line(settings, named, photos, tmp_p
     assert not any("Traceback" in line for line in error)
 
 
+@pytest.mark.slow  # trains a MobileNet twice
 @pytest.mark.parametrize(("head_epochs", "frozen"), [(1, True), (0, False)])
 def test_the_backbone_stays_frozen_for_head_epochs(backbone_config, weights_file, head_epochs,
                                                    frozen):

@@ -38,6 +38,7 @@ def test_dry_run_takes_one_step_and_writes_nothing(smoke_config, tmp_path):
     assert not (tmp_path / "runs").exists()
 
 
+@pytest.mark.slow  # starts a training process
 def test_augmented_training_keeps_grappler_noise_off_stderr(tmp_path):
     """Grappler fails to cost some image ops of unknown batch size (tensorflow#56904, harmless):
     the augmentation's Keras layers print none of it."""
@@ -101,6 +102,7 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
+@pytest.mark.slow  # starts a training process
 def test_real_threads_are_reported(tmp_path):
     """Training in a process where TensorFlow already runs reports the threads it really
     uses (never 0) in metrics.json."""
@@ -112,6 +114,7 @@ def test_real_threads_are_reported(tmp_path):
     assert metrics["threads"] == os.cpu_count()
 
 
+@pytest.mark.slow  # starts a training process
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs resource limits (Linux, macOS)")
 def test_a_disk_that_refuses_writes_is_one_line(tmp_path):
     """A file-size limit makes the OS refuse a write, as a full disk does."""
