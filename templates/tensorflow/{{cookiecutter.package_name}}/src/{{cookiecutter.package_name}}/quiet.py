@@ -1,3 +1,4 @@
+{%- set litert = cookiecutter.mobile or cookiecutter.edge or cookiecutter.web -%}
 """Keep known, harmless noise out of the way, and nothing else.
 
 Each filter below names the exact message it hides and why; any other warning
@@ -22,19 +23,29 @@ __all__ = ["keras", "native_noise_dropped", "quiet_iter", "tame_known_noise", "t
 
 T = TypeVar("T")
 
+{% if litert -%}
 # Lines TensorFlow's and LiteRT's native code prints on start-up and while
 # converting or loading a model: INFO lines (I0000 ..., such as "oneDNN custom
 # operations are on" or "Reading SavedModel from ..."), two settings the converter
 # ignores on purpose, and the notice that XNNPACK is used. None of them needs
 # action; any other warning or error line is kept.
+{%- else -%}
+# Lines TensorFlow's native code prints on start-up: INFO lines (I0000 ..., such as
+# "oneDNN custom operations are on"{% if cookiecutter.server %} or, while loading a model, "Reading SavedModel from ..."{% endif %}).
+# None of them needs action; any other warning or error line is kept.
+{%- endif %}
 _NATIVE_NOISE = re.compile(
     r"^(WARNING: All log messages before absl::InitializeLog\(\) is called"
     r"|I\d{4} [\d:.]+ +\d+ [\w.]+:\d+\] "
     r"|To enable the following instructions: .* rebuild TensorFlow"
+{%- if litert %}
     r"|W0000 .*tf_tfl_flatbuffer_helpers\.cc:\d+\] Ignored (output_format|drop_control_dependency)"
     r"|W0000 .*flatbuffer_export\.cc:\d+\] Skipping runtime version metadata"
     r"|fully_quantize: \d+, inference_type: "
     r"|INFO: Created TensorFlow Lite XNNPACK delegate for CPU\.)"
+{%- else %}
+    r")"
+{%- endif %}
 )
 
 
