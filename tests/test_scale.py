@@ -7,7 +7,9 @@ starter's own tests/test_train.py, which the slow suite runs in tests/test_start
 """
 
 import json
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -96,3 +98,122 @@ def test_slurm_script_gives_each_tensorflow_worker_its_tf_config(catalog, tmp_pa
     assert all(
         config["cluster"] == {"worker": ["node-a:29500", "node-b:29500"]} for config in configs
     )
+
+
+# Stand-ins for a two-node allocation, each recording what it was asked to do in $CALLS:
+# srun starts its task on both nodes and forwards the signals it receives to them (SIGUSR1 and
+# SIGTERM among them, as SLURM's srun does); torchrun starts two workers and, like torch's,
+# forwards only the signals named in --signals-to-handle (SIGUSR1 is not among its defaults:
+# then SIGUSR1 ends torchrun and its workers never hear of it) and ends with 1 when a worker
+# failed; a worker (the python torchrun or srun starts) waits for a signal and exits with
+# 128 + its number, or with FAKE_RUN's status (succeed: 0, fail: 1) at once.
+FAKE_CLUSTER = {
+    "scontrol": """#!/bin/bash
+echo "scontrol $*" >> "$CALLS"
+if [ "$1" = show ]; then printf "node-a\\nnode-b\\n"; fi
+""",
+    "srun": """#!/bin/bash
+pids=()
+for node in 0 1; do SLURM_PROCID=$node "$@" & pids+=($!); done
+trap 'kill -s USR1 "${pids[@]}"' USR1
+trap 'kill -s TERM "${pids[@]}"' TERM
+highest=0
+for pid in "${pids[@]}"; do
+  while kill -0 "$pid" 2>/dev/null; do wait "$pid"; done
+  wait "$pid"; status=$?
+  if [ "$status" -gt "$highest" ]; then highest=$status; fi
+done
+exit "$highest"
+""",
+    "torchrun": """#!/bin/bash
+handled=SIGTERM,SIGINT,SIGHUP,SIGQUIT
+while [ "$1" != -m ]; do
+  case $1 in --signals-to-handle=*) handled=${1#*=} ;; esac
+  shift
+done
+pids=()
+for rank in 0 1; do LOCAL_RANK=$rank python "$@" & pids+=($!); done
+for signal in ${handled//,/ }; do trap "kill -s ${signal#SIG} ${pids[*]}" "${signal#SIG}"; done
+failed=0
+for pid in "${pids[@]}"; do
+  while kill -0 "$pid" 2>/dev/null; do wait "$pid"; done
+  wait "$pid" || failed=1
+done
+exit "$failed"
+""",
+    "python": """#!/bin/bash
+worker="$SLURM_PROCID.${LOCAL_RANK:-0}"
+echo "worker $worker $*" >> "$CALLS"
+stop() { echo "stopped $worker $1" >> "$CALLS"; kill "$sleeper" 2>/dev/null; exit "$2"; }
+trap 'stop USR1 138' USR1
+trap 'stop TERM 143' TERM
+case $FAKE_RUN in succeed) exit 0 ;; fail) exit 1 ;; esac
+sleep 20 & sleeper=$!
+wait "$sleeper"
+""",
+}
+WORKERS = {"pytorch": 4, "tensorflow": 2}  # two nodes; torchrun starts two processes on each
+
+
+@pytest.fixture
+def cluster(tmp_path) -> Path:
+    for name, text in FAKE_CLUSTER.items():
+        (tmp_path / "bin" / name).parent.mkdir(exist_ok=True)
+        (tmp_path / "bin" / name).write_text(text)
+        (tmp_path / "bin" / name).chmod(0o755)
+    return tmp_path
+
+
+def submit(
+    project: tuple[str, Path], cluster: Path, run: str, stop: str | None = None
+) -> tuple[int, list[str]]:
+    """Run the SLURM script on the stand-ins, send it ``stop`` once every worker has started;
+    its exit status and the calls recorded."""
+    framework, project_path = project
+    calls = cluster / "calls"
+    calls.write_text("")
+    env = {
+        "PATH": f"{cluster / 'bin'}:/usr/bin:/bin",
+        "CALLS": str(calls),
+        "FAKE_RUN": run,
+        "SLURM_JOB_ID": "42",
+        "SLURM_JOB_NODELIST": "node-[a-b]",
+        "SLURM_JOB_NUM_NODES": "2",
+        "SLURM_GPUS_ON_NODE": "2",
+    }
+    script = project_path / "deploy" / "slurm" / "train.sbatch"
+    job = subprocess.Popen(["bash", str(script), "--epochs", "2"], env=env)
+    try:
+        if stop:
+            deadline = time.monotonic() + 20
+            while calls.read_text().count("worker ") < WORKERS[framework]:
+                assert time.monotonic() < deadline, calls.read_text()
+                time.sleep(0.05)
+            job.send_signal(getattr(signal, f"SIG{stop}"))
+        status = job.wait(timeout=20)
+    finally:
+        job.kill()
+    return status, calls.read_text().splitlines()
+
+
+@pytest.mark.parametrize("stop", ["USR1", "TERM"])
+def test_slurm_stop_signal_reaches_every_worker_and_requeues(project, cluster, stop):
+    framework, path = project
+    status, calls = submit(project, cluster, "stop", stop)
+    stopped = sorted(call.split()[1] for call in calls if call.startswith("stopped"))
+    assert len(stopped) == WORKERS[framework] == len(set(stopped)), calls
+    assert all(call.endswith(stop) for call in calls if call.startswith("stopped"))
+    assert "scontrol requeue 42" in calls
+    assert status != 0
+    # The requeued job is the same command, so each worker is given what it was given before.
+    first = sorted(call for call in calls if call.startswith("worker"))
+    status, calls = submit(project, cluster, "succeed")
+    assert status == 0 and sorted(call for call in calls if call.startswith("worker")) == first
+    assert all(f"-m {path.name.replace('-', '_')}.train --epochs 2" in call for call in first)
+
+
+@pytest.mark.parametrize(("run", "expected"), [("succeed", 0), ("fail", 1)])
+def test_slurm_finished_or_failed_run_is_not_requeued(project, cluster, run, expected):
+    status, calls = submit(project, cluster, run)
+    assert status == expected
+    assert not [call for call in calls if call.startswith("scontrol requeue")]
