@@ -7,6 +7,7 @@ starter's own tests/test_train.py, which the slow suite runs in tests/test_start
 """
 
 import json
+import re
 import signal
 import subprocess
 import time
@@ -18,11 +19,20 @@ import yaml
 from tests.test_templates import generate, run, tool
 
 SCHEMAS = Path(__file__).parent / "schemas" / "kubeflow"
-# The API each framework's manifest uses, and the schema it must meet.
+# Each framework's manifests in deploy/kubeflow: the API each uses, and the schema it must meet.
 KUBEFLOW = {
-    "pytorch": ("trainer.kubeflow.org/v1alpha1", "TrainJob", "trainjob-v1alpha1.json"),
-    "tensorflow": ("kubeflow.org/v1", "TFJob", "tfjob-v1.json"),
+    "pytorch": {
+        "train.yaml": ("trainer.kubeflow.org/v1alpha1", "TrainJob", "trainjob-v1alpha1.json"),
+        "runtime.yaml": (
+            "trainer.kubeflow.org/v1alpha1",
+            "TrainingRuntime",
+            "trainingruntime-v1alpha1.json",
+        ),
+    },
+    "tensorflow": {"train.yaml": ("kubeflow.org/v1", "TFJob", "tfjob-v1.json")},
 }
+KUBEFLOW_CASES = [(fw, name) for fw, files in KUBEFLOW.items() for name in files]
+STOP_STATUSES = {130, 138, 143}  # 128 + SIGINT, SIGUSR1, SIGTERM: a run that stopped to resume
 
 
 @pytest.fixture(scope="module", params=["pytorch", "tensorflow"])
@@ -30,24 +40,117 @@ def project(request, catalog, tmp_path_factory) -> tuple[str, Path]:
     return request.param, generate(catalog, tmp_path_factory.mktemp("p"), request.param, "none", ())
 
 
-def test_kubeflow_manifest_meets_the_vendored_crd_schema(project):
+def manifest(project: tuple[str, Path], name: str) -> dict:
+    return yaml.safe_load((project[1] / "deploy" / "kubeflow" / name).read_text())
+
+
+def test_kubeflow_folder_holds_the_manifests_checked_here(project):
     framework, path = project
-    manifest = path / "deploy" / "kubeflow" / "train.yaml"
-    api_version, kind, schema = KUBEFLOW[framework]
-    document = yaml.safe_load(manifest.read_text())
+    assert {p.name for p in (path / "deploy" / "kubeflow").iterdir()} == set(KUBEFLOW[framework])
+
+
+@pytest.mark.parametrize(("framework", "name"), KUBEFLOW_CASES)
+def test_kubeflow_manifest_meets_the_vendored_crd_schema(catalog, tmp_path, framework, name):
+    path = generate(catalog, tmp_path, framework, "none", ())
+    api_version, kind, schema = KUBEFLOW[framework][name]
+    document = manifest((framework, path), name)
     assert (document["apiVersion"], document["kind"]) == (api_version, kind)
-    checked = run(tool("check-jsonschema"), "--schemafile", str(SCHEMAS / schema), str(manifest))
+    file = path / "deploy" / "kubeflow" / name
+    checked = run(tool("check-jsonschema"), "--schemafile", str(SCHEMAS / schema), str(file))
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
 def test_kubeflow_schema_check_catches_a_missing_field(project, tmp_path):
-    framework, path = project
-    document = yaml.safe_load((path / "deploy" / "kubeflow" / "train.yaml").read_text())
+    framework = project[0]
+    document = manifest(project, "train.yaml")
     document["spec"].pop("runtimeRef" if framework == "pytorch" else "tfReplicaSpecs")
     broken = tmp_path / "broken.json"
     broken.write_text(json.dumps(document))
-    schema = SCHEMAS / KUBEFLOW[framework][2]
+    schema = SCHEMAS / KUBEFLOW[framework]["train.yaml"][2]
     assert run(tool("check-jsonschema"), "--schemafile", str(schema), str(broken)).returncode == 1
+
+
+def slurm_warning(path: Path) -> int:
+    """The seconds of warning the SLURM script asks for (#SBATCH --signal=B:USR1@N)."""
+    text = (path / "deploy" / "slurm" / "train.sbatch").read_text()
+    return int(re.search(r"^#SBATCH --signal=B:USR1@(\d+)$", text, re.MULTILINE)[1])
+
+
+def trainjob_restarts_every_node_when_one_stops_for_a_signal(project: tuple[str, Path]) -> None:
+    path = project[1]
+    job, runtime = manifest(project, "train.yaml"), manifest(project, "runtime.yaml")
+    assert job["spec"]["runtimeRef"] == {
+        "kind": "TrainingRuntime",
+        "name": runtime["metadata"]["name"],
+    }
+    jobset = runtime["spec"]["template"]["spec"]
+    rule = jobset["failurePolicy"]["rules"][0]
+    assert rule["action"] == "RestartJobSetAndIgnoreMaxRestarts"
+    assert rule["onJobFailureReasons"] == ["PodFailurePolicy"]
+    (node,) = jobset["replicatedJobs"]
+    rules = node["template"]["spec"]["podFailurePolicy"]["rules"]
+    by_exit_code = [rule for rule in rules if "onExitCodes" in rule]
+    assert [rule["action"] for rule in rules] == ["FailJob", "FailJob"]
+    assert by_exit_code[0]["onExitCodes"]["operator"] == "In"
+    assert set(by_exit_code[0]["onExitCodes"]["values"]) == STOP_STATUSES
+    assert {"type": "DisruptionTarget"} in [
+        c for rule in rules for c in rule.get("onPodConditions", [])
+    ]
+    pod = node["template"]["spec"]["template"]["spec"]
+    assert pod["restartPolicy"] == "Never"
+    assert by_exit_code[0]["onExitCodes"]["containerName"] == pod["containers"][0]["name"]
+    # SIGTERM to SIGKILL: as long as SLURM's warning, longer than Kubernetes' default 30 s.
+    assert pod["terminationGracePeriodSeconds"] == slurm_warning(path) > 30
+
+
+def tfjob_restarts_a_worker_that_stops_for_a_signal(project: tuple[str, Path]) -> None:
+    path = project[1]
+    worker = manifest(project, "train.yaml")["spec"]["tfReplicaSpecs"]["Worker"]
+    # Training Operator v1's ExitCode policy: 1, 2, 126, 127, 128 and 139 end the job; any other
+    # status restarts the worker (pkg/controller.v1/common/util.go, isRetryableExitCode).
+    assert worker["restartPolicy"] == "ExitCode"
+    assert worker["template"]["spec"]["terminationGracePeriodSeconds"] == slurm_warning(path) > 30
+
+
+def test_kubeflow_job_restarts_a_run_that_stops_for_a_signal(project):
+    {
+        "pytorch": trainjob_restarts_every_node_when_one_stops_for_a_signal,
+        "tensorflow": tfjob_restarts_a_worker_that_stops_for_a_signal,
+    }[project[0]](project)
+
+
+@pytest.mark.parametrize(
+    ("outcome", "stop", "expected"),
+    [("stop", "TERM", 143), ("succeed", None, 0), ("fail", None, 1)],
+)
+def test_trainjob_command_ends_with_the_stop_status_torchrun_hides(
+    catalog, tmp_path, cluster, outcome, stop, expected
+):
+    path = generate(catalog, tmp_path / "p", "pytorch", "none", ())
+    shell, flag, script, name = manifest(("pytorch", path), "train.yaml")["spec"]["trainer"][
+        "command"
+    ]
+    assert (shell, flag, name) == ("bash", "-c", "train")
+    (cluster / "command.sh").write_text(script)
+    linted = run(tool("shellcheck"), "--shell=bash", str(cluster / "command.sh"))
+    assert linted.returncode == 0, linted.stdout
+    calls = cluster / "calls"
+    calls.write_text("")
+    env = {"PATH": f"{cluster / 'bin'}:/usr/bin:/bin", "CALLS": str(calls), "FAKE_RUN": outcome}
+    # The pod's command, as the container runs it: bash -c SCRIPT train (with no arguments).
+    job = subprocess.Popen([shell, flag, script, name], env=env)
+    try:
+        if stop:
+            wait_for_workers(calls, 2)
+            job.send_signal(getattr(signal, f"SIG{stop}"))
+        assert job.wait(timeout=20) == expected
+    finally:
+        job.kill()
+    if stop:
+        assert sorted(c for c in calls.read_text().splitlines() if c.startswith("stopped")) == [
+            "stopped 0.0 TERM",
+            "stopped 0.1 TERM",
+        ]
 
 
 def test_slurm_script_passes_shellcheck_and_runs_the_training_module(project):
@@ -142,7 +245,7 @@ done
 exit "$failed"
 """,
     "python": """#!/bin/bash
-worker="$SLURM_PROCID.${LOCAL_RANK:-0}"
+worker="${SLURM_PROCID:-0}.${LOCAL_RANK:-0}"
 echo "worker $worker $*" >> "$CALLS"
 stop() { echo "stopped $worker $1" >> "$CALLS"; kill "$sleeper" 2>/dev/null; exit "$2"; }
 trap 'stop USR1 138' USR1
@@ -153,6 +256,14 @@ wait "$sleeper"
 """,
 }
 WORKERS = {"pytorch": 4, "tensorflow": 2}  # two nodes; torchrun starts two processes on each
+
+
+def wait_for_workers(calls: Path, count: int) -> None:
+    """Until ``count`` workers have recorded their start."""
+    deadline = time.monotonic() + 20
+    while calls.read_text().count("worker ") < count:
+        assert time.monotonic() < deadline, calls.read_text()
+        time.sleep(0.05)
 
 
 @pytest.fixture
@@ -185,10 +296,7 @@ def submit(
     job = subprocess.Popen(["bash", str(script), "--epochs", "2"], env=env)
     try:
         if stop:
-            deadline = time.monotonic() + 20
-            while calls.read_text().count("worker ") < WORKERS[framework]:
-                assert time.monotonic() < deadline, calls.read_text()
-                time.sleep(0.05)
+            wait_for_workers(calls, WORKERS[framework])
             job.send_signal(getattr(signal, f"SIG{stop}"))
         status = job.wait(timeout=20)
     finally:
