@@ -19,19 +19,15 @@ import yaml
 from tests.test_templates import generate, run, tool
 
 SCHEMAS = Path(__file__).parent / "schemas" / "kubeflow"
-# Each framework's manifests in deploy/kubeflow: the API each uses, and the schema it must meet.
+# The documents of each framework's deploy/kubeflow/train.yaml, in order: the API each uses,
+# and the schema it must meet.
 KUBEFLOW = {
-    "pytorch": {
-        "train.yaml": ("trainer.kubeflow.org/v1alpha1", "TrainJob", "trainjob-v1alpha1.json"),
-        "runtime.yaml": (
-            "trainer.kubeflow.org/v1alpha1",
-            "TrainingRuntime",
-            "trainingruntime-v1alpha1.json",
-        ),
-    },
-    "tensorflow": {"train.yaml": ("kubeflow.org/v1", "TFJob", "tfjob-v1.json")},
+    "pytorch": [
+        ("trainer.kubeflow.org/v1alpha1", "TrainingRuntime", "trainingruntime-v1alpha1.json"),
+        ("trainer.kubeflow.org/v1alpha1", "TrainJob", "trainjob-v1alpha1.json"),
+    ],
+    "tensorflow": [("kubeflow.org/v1", "TFJob", "tfjob-v1.json")],
 }
-KUBEFLOW_CASES = [(fw, name) for fw, files in KUBEFLOW.items() for name in files]
 STOP_STATUSES = {130, 138, 143}  # 128 + SIGINT, SIGUSR1, SIGTERM: a run that stopped to resume
 
 
@@ -40,34 +36,40 @@ def project(request, catalog, tmp_path_factory) -> tuple[str, Path]:
     return request.param, generate(catalog, tmp_path_factory.mktemp("p"), request.param, "none", ())
 
 
-def manifest(project: tuple[str, Path], name: str) -> dict:
-    return yaml.safe_load((project[1] / "deploy" / "kubeflow" / name).read_text())
+def manifests(path: Path) -> dict[str, dict]:
+    """deploy/kubeflow/train.yaml's documents, by kind."""
+    text = (path / "deploy" / "kubeflow" / "train.yaml").read_text()
+    return {document["kind"]: document for document in yaml.safe_load_all(text)}
 
 
-def test_kubeflow_folder_holds_the_manifests_checked_here(project):
+def schema_check(document: dict, schema: str, tmp_path: Path) -> subprocess.CompletedProcess:
+    (tmp_path / "document.json").write_text(json.dumps(document))
+    return run(
+        tool("check-jsonschema"),
+        "--schemafile",
+        str(SCHEMAS / schema),
+        str(tmp_path / "document.json"),
+    )
+
+
+def test_kubeflow_manifests_meet_the_vendored_crd_schemas(project, tmp_path):
     framework, path = project
-    assert {p.name for p in (path / "deploy" / "kubeflow").iterdir()} == set(KUBEFLOW[framework])
-
-
-@pytest.mark.parametrize(("framework", "name"), KUBEFLOW_CASES)
-def test_kubeflow_manifest_meets_the_vendored_crd_schema(catalog, tmp_path, framework, name):
-    path = generate(catalog, tmp_path, framework, "none", ())
-    api_version, kind, schema = KUBEFLOW[framework][name]
-    document = manifest((framework, path), name)
-    assert (document["apiVersion"], document["kind"]) == (api_version, kind)
-    file = path / "deploy" / "kubeflow" / name
-    checked = run(tool("check-jsonschema"), "--schemafile", str(SCHEMAS / schema), str(file))
-    assert checked.returncode == 0, checked.stdout + checked.stderr
+    text = (path / "deploy" / "kubeflow" / "train.yaml").read_text()
+    documents = list(yaml.safe_load_all(text))
+    assert [(d["apiVersion"], d["kind"]) for d in documents] == [
+        (api, kind) for api, kind, _ in KUBEFLOW[framework]
+    ]
+    for document, (_, _, schema) in zip(documents, KUBEFLOW[framework], strict=True):
+        checked = schema_check(document, schema, tmp_path)
+        assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
 def test_kubeflow_schema_check_catches_a_missing_field(project, tmp_path):
-    framework = project[0]
-    document = manifest(project, "train.yaml")
+    framework, path = project
+    _, kind, schema = KUBEFLOW[framework][-1]
+    document = manifests(path)[kind]
     document["spec"].pop("runtimeRef" if framework == "pytorch" else "tfReplicaSpecs")
-    broken = tmp_path / "broken.json"
-    broken.write_text(json.dumps(document))
-    schema = SCHEMAS / KUBEFLOW[framework]["train.yaml"][2]
-    assert run(tool("check-jsonschema"), "--schemafile", str(schema), str(broken)).returncode == 1
+    assert schema_check(document, schema, tmp_path).returncode == 1
 
 
 def slurm_warning(path: Path) -> int:
@@ -78,7 +80,7 @@ def slurm_warning(path: Path) -> int:
 
 def trainjob_restarts_every_node_when_one_stops_for_a_signal(project: tuple[str, Path]) -> None:
     path = project[1]
-    job, runtime = manifest(project, "train.yaml"), manifest(project, "runtime.yaml")
+    job, runtime = manifests(path)["TrainJob"], manifests(path)["TrainingRuntime"]
     assert job["spec"]["runtimeRef"] == {
         "kind": "TrainingRuntime",
         "name": runtime["metadata"]["name"],
@@ -105,7 +107,7 @@ def trainjob_restarts_every_node_when_one_stops_for_a_signal(project: tuple[str,
 
 def tfjob_restarts_a_worker_that_stops_for_a_signal(project: tuple[str, Path]) -> None:
     path = project[1]
-    worker = manifest(project, "train.yaml")["spec"]["tfReplicaSpecs"]["Worker"]
+    worker = manifests(path)["TFJob"]["spec"]["tfReplicaSpecs"]["Worker"]
     # Training Operator v1's ExitCode policy: 1, 2, 126, 127, 128 and 139 end the job; any other
     # status restarts the worker (pkg/controller.v1/common/util.go, isRetryableExitCode).
     assert worker["restartPolicy"] == "ExitCode"
@@ -127,9 +129,7 @@ def test_trainjob_command_ends_with_the_stop_status_torchrun_hides(
     catalog, tmp_path, cluster, outcome, stop, expected
 ):
     path = generate(catalog, tmp_path / "p", "pytorch", "none", ())
-    shell, flag, script, name = manifest(("pytorch", path), "train.yaml")["spec"]["trainer"][
-        "command"
-    ]
+    shell, flag, script, name = manifests(path)["TrainJob"]["spec"]["trainer"]["command"]
     assert (shell, flag, name) == ("bash", "-c", "train")
     (cluster / "command.sh").write_text(script)
     linted = run(tool("shellcheck"), "--shell=bash", str(cluster / "command.sh"))
