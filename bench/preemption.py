@@ -1,0 +1,108 @@
+"""What a stop signal costs the PyTorch starter's default project: one training step and one
+save of its resume state, timed on this machine.
+
+    python -m bench.preemption [--repeats 30]
+
+The launchers (deploy/slurm, deploy/kubeflow, deploy/skypilot) give a stopped run this long,
+and more, between the signal and the kill: a run that is told to stop finishes its current step
+and saves runs/resume.ckpt (checkpoint.save_resume_state: the model, optimizer, schedule and
+random number generators, serialised in memory, written to a temporary file and renamed).
+Runs the default project's own functions (configs/default.yaml, model.build_model,
+train.make_optimizer, checkpoint.save_resume_state) in the starter environment's Python, from
+the rendered source (nothing is installed into that environment), on one CPU thread.
+"""
+
+import argparse
+import json
+import subprocess
+import tempfile
+from pathlib import Path
+
+from bench.starter_env import starter_environment
+from fwstart.api import load_catalog, new_project
+from fwstart.questions import Answers
+
+CHILD = r"""
+import json, statistics, sys, tempfile, time
+from pathlib import Path
+import torch
+from torch import nn
+from {package} import checkpoint, train
+from {package}.config import load_config
+from {package}.data import load_data, num_classes
+from {package}.model import build_model
+from {package}.progress import Progress
+
+torch.set_num_threads(1)
+repeats = int(sys.argv[1])
+config = load_config(Path("configs/default.yaml"))
+splits = load_data(config, cache=False)
+classes, (_, size, _, channels) = num_classes(splits), splits["train"].images.shape
+model = build_model(config.model, classes, size, channels, config.weights)
+optimizer, scheduler = train.make_optimizer(model, config, 100)
+images = torch.rand(config.batch_size, channels, size, size)
+labels = torch.randint(0, classes, (config.batch_size,))
+parts = {{"model": model, "optimizer": optimizer, "scheduler": scheduler}}
+
+def step():
+    loss = nn.functional.cross_entropy(model(images), labels)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    scheduler.step()
+
+def save(run_dir):
+    checkpoint.save_resume_state(run_dir, config, parts, Progress())
+
+def timed(action, *args):
+    action(*args)  # once untimed: first-call allocations
+    seconds = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        action(*args)
+        seconds.append(time.perf_counter() - start)
+    return {{"median_s": statistics.median(seconds), "max_s": max(seconds)}}
+
+with tempfile.TemporaryDirectory() as folder:
+    result = {{"step": timed(step), "save": timed(save, Path(folder))}}
+    result["resume_state_bytes"] = (Path(folder) / checkpoint.RESUME).stat().st_size
+result["model"], result["batch_size"] = config.model, config.batch_size
+print(json.dumps(result))
+"""
+
+
+def measure(folder: Path, repeats: int) -> dict:
+    """The default PyTorch project's step and save times (seconds) and resume state size."""
+    starter = starter_environment("pytorch")
+    answers = Answers("research", (), "neither", "none", "none", ())
+    project = new_project(load_catalog(), folder / "preemption-bench", answers, "pytorch").path
+    package = project.name.replace("-", "_")
+    env = {**starter.variables, "PYTHONPATH": str(project / "src"), "OMP_NUM_THREADS": "1"}
+    output = subprocess.run(
+        ["python", "-c", CHILD.format(package=package), str(repeats)],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return json.loads(output.splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=30)
+    arguments = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        result = measure(Path(folder), arguments.repeats)
+    print(json.dumps(result, indent=2))
+    step, save = result["step"], result["save"]
+    print(
+        f"one step {step['median_s'] * 1000:.1f} ms (max {step['max_s'] * 1000:.1f}), "
+        f"one save {save['median_s'] * 1000:.1f} ms (max {save['max_s'] * 1000:.1f}) "
+        f"of {result['resume_state_bytes'] / 1e6:.2f} MB"
+    )
+
+
+if __name__ == "__main__":
+    main()
