@@ -1,7 +1,7 @@
 """What a stop signal costs the PyTorch starter's default project: one training step and one
 save of its resume state, timed on this machine.
 
-    python -m bench.preemption [--repeats 30]
+    python -m bench.preemption [--framework pytorch|tensorflow] [--repeats 30]
 
 The launchers (deploy/slurm, deploy/kubeflow, deploy/skypilot) give a stopped run this long,
 and more, between the signal and the kill: a run that is told to stop finishes its current step
@@ -22,9 +22,10 @@ from bench.starter_env import starter_environment
 from fwstart.api import load_catalog, new_project
 from fwstart.questions import Answers
 
-CHILD = r"""
-import json, statistics, sys, tempfile, time
-from pathlib import Path
+# Each framework's step and save, built with the default project's own functions; TIMING
+# (below) times them. {package} is the project's package.
+SETUP = {
+    "pytorch": r"""
 import torch
 from torch import nn
 from {package} import checkpoint, train
@@ -34,7 +35,6 @@ from {package}.model import build_model
 from {package}.progress import Progress
 
 torch.set_num_threads(1)
-repeats = int(sys.argv[1])
 config = load_config(Path("configs/default.yaml"))
 splits = load_data(config, cache=False)
 classes, (_, size, _, channels) = num_classes(splits), splits["train"].images.shape
@@ -53,9 +53,39 @@ def step():
 
 def save(run_dir):
     checkpoint.save_resume_state(run_dir, config, parts, Progress())
+""",
+    "tensorflow": r"""
+from {package} import checkpoint, train
+from {package}.config import load_config
+from {package}.data import load_data, make_dataset, num_classes
+from {package}.model import build_model
+from {package}.progress import Progress
+from {package}.quiet import tf
 
+tf.config.threading.set_intra_op_parallelism_threads(1)
+tf.config.threading.set_inter_op_parallelism_threads(1)
+config = load_config(Path("configs/default.yaml"))
+splits = load_data(config, cache=False)
+classes, shape = num_classes(splits), splits["train"].images.shape
+model = build_model(config.model, classes, shape[1], shape[3], config.weights)
+optimizer = train.make_optimizer(model, config, 100)
+train_step = train.make_train_step(model, optimizer, tf.distribute.get_strategy(), config.compile)
+batch = next(iter(make_dataset(splits["train"], config.batch_size, True, config.seed)))
+state = checkpoint.ResumeState(model, optimizer)
+savers = {{}}
+
+def step():
+    float(train_step(batch)[0])  # to the host: the step has run
+
+def save(run_dir):
+    if run_dir not in savers:
+        savers[run_dir] = state.saver(run_dir, config)
+    state.save(savers[run_dir], Progress())
+""",
+}
+TIMING = r"""
 def timed(action, *args):
-    action(*args)  # once untimed: first-call allocations
+    action(*args)  # once untimed: first-call allocations, tracing
     seconds = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -65,21 +95,28 @@ def timed(action, *args):
 
 with tempfile.TemporaryDirectory() as folder:
     result = {{"step": timed(step), "save": timed(save, Path(folder))}}
-    result["resume_state_bytes"] = (Path(folder) / checkpoint.RESUME).stat().st_size
+    files = [p for p in Path(folder).rglob("*") if p.is_file()]
+    result["resume_state_bytes"] = sum(p.stat().st_size for p in files)
 result["model"], result["batch_size"] = config.model, config.batch_size
 print(json.dumps(result))
 """
+HEADER = r"""
+import json, statistics, sys, tempfile, time
+from pathlib import Path
+repeats = int(sys.argv[1])
+"""
 
 
-def measure(folder: Path, repeats: int) -> dict:
-    """The default PyTorch project's step and save times (seconds) and resume state size."""
-    starter = starter_environment("pytorch")
+def measure(framework: str, folder: Path, repeats: int) -> dict:
+    """The default project's step and save times (seconds) and resume state size."""
+    starter = starter_environment(framework)
     answers = Answers("research", (), "neither", "none", "none", ())
-    project = new_project(load_catalog(), folder / "preemption-bench", answers, "pytorch").path
+    project = new_project(load_catalog(), folder / "preemption-bench", answers, framework).path
     package = project.name.replace("-", "_")
     env = {**starter.variables, "PYTHONPATH": str(project / "src"), "OMP_NUM_THREADS": "1"}
+    script = HEADER + (SETUP[framework] + TIMING).format(package=package)
     output = subprocess.run(
-        ["python", "-c", CHILD.format(package=package), str(repeats)],
+        ["python", "-c", script, str(repeats)],
         cwd=project,
         env=env,
         capture_output=True,
@@ -91,10 +128,11 @@ def measure(folder: Path, repeats: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--framework", choices=sorted(SETUP), default="pytorch")
     parser.add_argument("--repeats", type=int, default=30)
     arguments = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
-        result = measure(Path(folder), arguments.repeats)
+        result = measure(arguments.framework, Path(folder), arguments.repeats)
     print(json.dumps(result, indent=2))
     step, save = result["step"], result["save"]
     print(
