@@ -262,9 +262,9 @@ wait "$sleeper"
 WORKERS = {"pytorch": 4, "tensorflow": 2}  # two nodes; torchrun starts two processes on each
 
 
-def wait_for_workers(calls: Path, count: int) -> None:
+def wait_for_workers(calls: Path, count: int, seconds: float = 20) -> None:
     """Until ``count`` workers have recorded their start."""
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + seconds
     while calls.read_text().count("worker ") < count:
         assert time.monotonic() < deadline, calls.read_text()
         time.sleep(0.05)
@@ -334,3 +334,63 @@ def test_slurm_finished_or_failed_run_is_not_requeued(project, cluster, run, exp
     status, calls = submit(project, cluster, run)
     assert status == expected
     assert not [call for call in calls if call.startswith("scontrol requeue")]
+
+
+# The training module, as torchrun starts it: it records its start, and on SIGUSR1 or SIGTERM
+# its stop, exiting with 128 + the signal's number as the starters' train does.
+WORKER_MODULE = """
+import os, signal, sys, time
+calls, rank = os.environ["CALLS"], os.environ["RANK"]
+def stop(number, frame):
+    with open(calls, "a") as record:
+        record.write(f"stopped {rank} {signal.Signals(number).name}\\n")
+    sys.exit(128 + number)
+signal.signal(signal.SIGUSR1, stop)
+signal.signal(signal.SIGTERM, stop)
+with open(calls, "a") as record:
+    record.write(f"worker {rank} {' '.join(sys.argv[1:])}\\n")
+time.sleep(120)
+"""
+
+
+@pytest.mark.slow
+def test_slurm_warning_reaches_real_torchrun_workers_and_requeues(
+    catalog, tmp_path, cluster, starter_envs
+):
+    """The stand-ins' torchrun, checked against torch's: two nodes on this machine."""
+    path = generate(catalog, tmp_path / "p", "pytorch", "none", ())
+    package = tmp_path / "src" / path.name.replace("-", "_")
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "train.py").write_text(WORKER_MODULE)
+    for stand_in in ("torchrun", "python"):
+        (cluster / "bin" / stand_in).unlink()
+    scontrol = FAKE_CLUSTER["scontrol"].replace("node-a\\nnode-b", "127.0.0.1\\n127.0.0.1")
+    (cluster / "bin" / "scontrol").write_text(scontrol)
+    calls = cluster / "calls"
+    calls.write_text("")
+    starter = starter_envs("pytorch")
+    env = {
+        "PATH": f"{cluster / 'bin'}:{starter.directory / 'bin'}:/usr/bin:/bin",
+        "PYTHONPATH": str(tmp_path / "src"),
+        "CALLS": str(calls),
+        "SLURM_JOB_ID": "42",
+        "SLURM_JOB_NODELIST": "node-[a-b]",
+        "SLURM_JOB_NUM_NODES": "2",
+        "SLURM_GPUS_ON_NODE": "1",
+    }
+    script = path / "deploy" / "slurm" / "train.sbatch"
+    job = subprocess.Popen(["bash", str(script), "--epochs", "2"], env=env)
+    try:
+        wait_for_workers(calls, 2, seconds=120)
+        job.send_signal(signal.SIGUSR1)
+        status = job.wait(timeout=120)
+    finally:
+        job.kill()
+    lines = calls.read_text().splitlines()
+    assert sorted(line for line in lines if line.startswith("stopped")) == [
+        "stopped 0 SIGUSR1",
+        "stopped 1 SIGUSR1",
+    ]
+    assert status == 1  # torchrun's own status when its workers stopped for a signal
+    assert "scontrol requeue 42" in lines
