@@ -161,6 +161,7 @@ def test_starter_installs_tests_trains_exports_and_predicts(largest, framework):
         "slow or not slow",
         cwd=project,
         env=starter_env,
+        timeout=2400,  # TensorFlow's whole suite: about 15 minutes on two cores
     )
     summary = tests.strip().splitlines()[-1]
     assert re.search(r"\d+ passed", summary) and not re.search(r"\d+ (failed|error)", summary)
