@@ -8,6 +8,7 @@ order, and only rank 0 prints and writes files.
 
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -22,6 +23,7 @@ class Process:
     device: torch.device
     rank: int = 0
     world_size: int = 1
+    cpu_group: Any = None  # gloo, for numbers on the CPU (the default group, or beside nccl)
 
     @property
     def main(self) -> bool:
@@ -42,7 +44,8 @@ def start(device_name: str) -> Process:
         device = torch.device("cuda", int(os.environ["LOCAL_RANK"]))
         torch.cuda.set_device(device)
     dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    return Process(device, dist.get_rank(), dist.get_world_size())
+    cpu_group = dist.new_group(backend="gloo") if device.type == "cuda" else None
+    return Process(device, dist.get_rank(), dist.get_world_size(), cpu_group)
 
 
 def stop() -> None:
@@ -99,6 +102,25 @@ def total(values: torch.Tensor, process: Process | None = None) -> list[float]:
 def average(value: float, process: Process) -> float:
     """The mean of ``value`` over every process."""
     return total(torch.tensor([value], dtype=torch.float64), process)[0] / process.world_size
+
+
+# Steps between the processes' agreements on a stop signal: one all_reduce of a number on the
+# CPU (no wait for the device), so that every process stops after the same step.
+STOP_CHECK_EVERY = 10
+
+
+def stop_check_every(process: Process) -> int:
+    """A process alone stops after the very step the signal came in."""
+    return 1 if process.world_size == 1 else STOP_CHECK_EVERY
+
+
+def agree(number: int, process: Process) -> int:
+    """The stop signal any process got (its number; 0: none), the same in every process."""
+    if process.world_size == 1:
+        return number
+    flag = torch.tensor([number], dtype=torch.int32)
+    dist.all_reduce(flag, op=dist.ReduceOp.MAX, group=process.cpu_group)
+    return int(flag[0])
 
 
 def barrier(process: Process) -> None:

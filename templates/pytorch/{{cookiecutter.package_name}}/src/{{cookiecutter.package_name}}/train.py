@@ -25,7 +25,7 @@ from .config import Config, load_config, parse_override
 from .data import Batches, augments, load_data, num_classes
 from .model import build_model
 from .precision import Precision, mixed_precision
-from .progress import Progress, explain_interrupt, figures
+from .progress import Progress, Stopped, figures, stop_signals
 from .quiet import tame_known_noise
 
 {%- if cookiecutter.tracking or cookiecutter.tuning %}
@@ -66,9 +66,10 @@ def fit(config: Config, process: distributed.Process, fresh: bool = False,
     writer = open_writer(run_dir) if process.main else None
     announce(config, process, len(splits["train"]), threads, progress)
     save_state = partial(checkpoint.save_resume_state, run_dir, config, parts, progress)
-    step_done = progress.counter(config.checkpoint_every_steps,
-                                 save_state if process.main else None)
-    with explain_interrupt(progress, speak=process.main):
+    save = save_state if process.main else None
+    with stop_signals(partial(distributed.agree, process=process),
+                      every=distributed.stop_check_every(process)) as stop:
+        step_done = progress.counter(config.checkpoint_every_steps, save, stop)
         for epoch in range(progress.next_epoch, config.epochs + 1):
             train_batches.set_epoch(epoch, skip=progress.step)
             freeze_for(epoch, model, config.head_epochs, process.print)
@@ -93,6 +94,7 @@ def fit(config: Config, process: distributed.Process, fresh: bool = False,
 {%- endif %}
             process.print(f"epoch {epoch:>3}/{config.epochs}  {figures(record)}"
                           f"{'  (best, saved)' if best else ''}")
+            progress.stop_if_asked(stop, None)  # just saved
     if writer:
         writer.close()
     return report(config, process, splits, progress, threads)
@@ -194,6 +196,11 @@ def train(config: Config, dry_run: bool = False, fresh: bool = False) -> dict:
 {%- else %}
             return fit(config, process, fresh)
 {%- endif %}
+    except Stopped as stopped:
+        distributed.barrier(process)  # rank 0 has saved: every process leaves together
+        if not process.main:  # one line says it, rank 0's
+            raise SystemExit(stopped.status) from None
+        raise
     finally:
         distributed.stop()
 
@@ -288,8 +295,11 @@ def main(argv: list[str] | None = None) -> int:
               "paths in the config (data, run_dir) and the free space on their disk.",
               file=sys.stderr)
         return 2
-    except KeyboardInterrupt as interrupt:
-        print(f"interrupted: {interrupt or 'nothing was saved.'}", file=sys.stderr)
+    except Stopped as stopped:  # a stop signal, while training: saved
+        print(stopped, file=sys.stderr)
+        return stopped.status
+    except KeyboardInterrupt:  # Ctrl-C before training started
+        print("interrupted: nothing was saved.", file=sys.stderr)
         return 130
     return 0
 

@@ -92,3 +92,22 @@ def choose_device(name: str) -> str:
     if name == "gpu" and not gpus:
         raise ValueError("No GPU is visible to TensorFlow here; use 'auto' or 'cpu'.")
     return f"gpu ({gpus[0].name})" if gpus else "cpu"
+
+
+# Steps between the workers' agreements on a stop signal: one all-reduce of a number on the
+# CPU (no wait for the device), so that every worker stops after the same step.
+STOP_CHECK_EVERY = 10
+
+
+def stop_check_every(process: Process) -> int:
+    """A process alone stops after the very step the signal came in."""
+    return 1 if process.strategy.num_replicas_in_sync == 1 else STOP_CHECK_EVERY
+
+
+def agree(number: int, process: Process) -> int:
+    """The stop signal any worker got (its number; 0: none), the same in every worker."""
+    strategy = process.strategy
+    if strategy.num_replicas_in_sync == 1:
+        return number
+    asked = strategy.run(lambda: tf.constant(float(number)))
+    return int(strategy.reduce("MAX", asked, axis=None))
