@@ -120,6 +120,8 @@ def stop_signals(agree: Callable[[int], int] = int,
     asks ``agree`` for the signal any process got, so that all stop at the same step.
 
     A second signal while saving is ignored: the save finishes (and it is atomic anyway).
+    Once stopping, SIGTERM and SIGUSR1 stay ignored until the process exits (its tracker
+    records the stop, every process leaves together); Ctrl-C again ends it at once.
     """
     asked = [0]
 
@@ -141,7 +143,8 @@ def stop_signals(agree: Callable[[int], int] = int,
         yield check
     finally:
         for number, handler in previous.items():
-            signal.signal(number, handler)
+            if not asked[0] or number == signal.SIGINT:
+                signal.signal(number, handler)
 
 
 @contextmanager

@@ -39,6 +39,11 @@ def weights_in(path: Path) -> list:
     return [tensor.numpy() for tensor in checkpoint.load(path)["model"].values()]
 
 
+def best_weights(path: Path) -> list:
+    """The weights in a best checkpoint (train.py's best.ckpt), as arrays."""
+    return [tensor.numpy() for tensor in checkpoint.load_best(path)["model_state"].values()]
+
+
 def save_weights(path: Path) -> list:
     model = DigitsCNN()
     checkpoint.save({"model": model.state_dict()}, path)

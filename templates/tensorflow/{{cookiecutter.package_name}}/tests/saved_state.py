@@ -51,6 +51,11 @@ def weights_in(path: Path) -> list:
     return [variable.numpy() for variable in keras.models.load_model(path).weights]
 
 
+def best_weights(path: Path) -> list:
+    """The weights in a best checkpoint (train.py's best.keras), as arrays."""
+    return weights_in(path)
+
+
 def save_weights(path: Path) -> list:
     checkpoint.save(build_model(), path)
     return weights_in(path)

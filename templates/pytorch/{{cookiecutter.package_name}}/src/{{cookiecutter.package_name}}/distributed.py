@@ -4,9 +4,15 @@
 {{ cookiecutter.package_name }}.train`` starts N of them and sets RANK, LOCAL_RANK and WORLD_SIZE; each
 then trains a DistributedDataParallel copy of the model on its own share of every batch
 order, and only rank 0 prints and writes files.
+
+``python -m {{ cookiecutter.package_name }}.distributed`` takes torchrun's arguments and runs torchrun,
+exiting with the status a launcher can act on: torchrun exits 1 whether its workers failed or
+a stop signal made them save and stop; this exits with the stopped workers' status instead
+(143 for SIGTERM, 138 for SIGUSR1), which SLURM, Kubernetes and SkyPilot restart on.
 """
 
 import os
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -127,3 +133,24 @@ def barrier(process: Process) -> None:
     """Wait until every process gets here (e.g. until rank 0 has written a checkpoint)."""
     if process.world_size > 1:
         dist.barrier()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """torchrun (same arguments), passing on a stopped run's exit status (128 + the signal's
+    number); a failure's status is the first failed worker's."""
+    from torch.distributed import run
+    from torch.distributed.elastic.multiprocessing.api import SignalException
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+
+    try:
+        run.main(argv)
+    except SignalException as signalled:  # torchrun was told to stop; its workers have saved
+        return 128 + signalled.sigval
+    except ChildFailedError as failed:  # e.g. a signal that reached the workers only
+        status = failed.get_first_failure()[1].exitcode
+        return 128 - status if status < 0 else status  # killed by a signal: as a shell says it
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
