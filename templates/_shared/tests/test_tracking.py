@@ -23,6 +23,7 @@ from {{ cookiecutter.package_name }}.export import main as export_main
 {%- endif %}
 from {{ cookiecutter.package_name }}.train import CHECKPOINT, train
 
+from .saved_state import saved_progress
 from .test_resume import start_then_signal
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -94,7 +95,8 @@ def test_a_killed_run_is_resumed_as_the_same_mlflow_run(tmp_path):
     assert first.info.status == "RUNNING"  # nothing could end it
 
     stopped = start_and_stop_after_epoch(command, run_dir, 2, signal.SIGTERM)
-    assert stopped.returncode == 130, stopped.stderr[-2000:]
+    assert stopped.returncode == 128 + signal.SIGTERM, stopped.stderr[-2000:]
+    assert saved_progress(run_dir)["next_epoch"] >= 3  # saved where it stopped
     assert run_of(run_dir).info.run_id == first.info.run_id
     assert run_of(run_dir).info.status == "KILLED"
 
