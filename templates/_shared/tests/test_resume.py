@@ -24,10 +24,9 @@ from {{ cookiecutter.package_name }}.train import CHECKPOINT, main, parse_args, 
 
 from .saved_state import (
     EPOCHS,
-    best_weights,
     SAVE_FOREVER,
+    best_weights,
     damaged_resume_state,
-    load_best,
     save_weights,
     saved_progress,
     weights_in,

@@ -17,10 +17,6 @@ def saved_progress(run_dir: Path) -> dict | None:
     return checkpoint.load(path)["progress"] if path.is_file() else None
 
 
-def load_best(path: Path) -> dict:
-    return checkpoint.load(path)
-
-
 # Writes one checkpoint after another: python -c SAVE_FOREVER PATH MODE
 SAVE_FOREVER = f"""
 import os, pathlib, sys

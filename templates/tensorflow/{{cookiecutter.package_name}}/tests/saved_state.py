@@ -29,10 +29,6 @@ def saved_progress(run_dir: Path) -> dict | None:
     return json.loads(progress)
 
 
-def load_best(path: Path) -> keras.Model:
-    return keras.models.load_model(path)
-
-
 # Writes one checkpoint after another: python -c SAVE_FOREVER PATH MODE
 SAVE_FOREVER = f"""
 import os, pathlib, sys

@@ -129,6 +129,17 @@ def agree(number: int, process: Process) -> int:
     return int(flag[0])
 
 
+def gather(values: list, process: Process | None = None) -> list[list[float]]:
+    """``values`` (numbers, or tensors of one number) of every process, by rank. It reads
+    them from the device: for a checkpoint, never at every step."""
+    mine = torch.tensor([float(value) for value in values], dtype=torch.float64)
+    if process is None or process.world_size == 1:
+        return [mine.tolist()]
+    everyone = [torch.zeros_like(mine) for _ in range(process.world_size)]
+    dist.all_gather(everyone, mine, group=process.cpu_group)
+    return [each.tolist() for each in everyone]
+
+
 def barrier(process: Process) -> None:
     """Wait until every process gets here (e.g. until rank 0 has written a checkpoint)."""
     if process.world_size > 1:

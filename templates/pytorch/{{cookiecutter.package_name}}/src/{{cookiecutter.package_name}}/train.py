@@ -58,18 +58,18 @@ def fit(config: Config, process: distributed.Process, fresh: bool = False,
     run_dir = Path(config.run_dir)
     parts = {"model": model, "optimizer": optimizer, "scheduler": scheduler,
              "scaler": precision[1]}
-    progress = checkpoint.resume(run_dir, config, parts, fresh, forget=process.main)
+    progress = checkpoint.resume(run_dir, config, parts, fresh, process)
     # Wrapped while every weight is trainable; DDP then skips a frozen backbone's weights.
     network = distributed.wrap(model, process, some_frozen=isinstance(model, MobileNetClassifier))
     if config.compile:
         network = torch.compile(network)
     writer = open_writer(run_dir) if process.main else None
     announce(config, process, len(splits["train"]), threads, progress)
-    save_state = partial(checkpoint.save_resume_state, run_dir, config, parts, progress)
-    save = save_state if process.main else None
+    # Every process takes part (it hands rank 0 its share of the epoch's loss); rank 0 writes.
+    save_state = partial(checkpoint.save_resume_state, run_dir, config, parts, progress, process)
     with stop_signals(partial(distributed.agree, process=process),
                       every=distributed.stop_check_every(process)) as stop:
-        step_done = progress.counter(config.checkpoint_every_steps, save, stop)
+        step_done = progress.counter(config.checkpoint_every_steps, save_state, stop)
         for epoch in range(progress.next_epoch, config.epochs + 1):
             train_batches.set_epoch(epoch, skip=progress.step)
             freeze_for(epoch, model, config.head_epochs, process.print)
@@ -88,8 +88,9 @@ def fit(config: Config, process: distributed.Process, fresh: bool = False,
                 if best:
                     save_best(run_dir / CHECKPOINT, model, config, classes,
                               (image_size, channels), epoch, val["accuracy"])
-                save_state()
+            save_state()
 {%- if cookiecutter.tracking or cookiecutter.tuning %}
+            if writer:
                 epoch_finished(progress.history[-1])
 {%- endif %}
             process.print(f"epoch {epoch:>3}/{config.epochs}  {figures(record)}"

@@ -4,10 +4,10 @@ run_dir/best.keras is the best model so far (export and predict read it), writte
 (progress.atomic_path). run_dir/resume/ holds what an interrupted run needs to go on: a
 ``tf.train.Checkpoint`` of model, optimizer (with its step count, which drives the learning
 rate), the state of its random layers and the run's progress, kept by a
-``tf.train.CheckpointManager``. TensorFlow writes a checkpoint's files first and then, atomically, the small ``checkpoint`` file that names the
-latest one, so a crash at any moment leaves the previous checkpoint whole. A finished run
-deletes resume/ (as Keras' BackupAndRestore deletes its backup), so the same command run again
-trains afresh.
+``tf.train.CheckpointManager``. TensorFlow writes a checkpoint's files first and then,
+atomically, the small ``checkpoint`` file that names the latest one, so a crash at any moment
+leaves the previous checkpoint whole. A finished run deletes resume/ (as Keras'
+BackupAndRestore deletes its backup), so the same command run again trains afresh.
 """
 
 import json
