@@ -109,5 +109,15 @@ def agree(number: int, process: Process) -> int:
     strategy = process.strategy
     if strategy.num_replicas_in_sync == 1:
         return number
-    asked = strategy.run(lambda: tf.constant(float(number)))
-    return int(strategy.reduce("MAX", asked, axis=None))
+    # Collectives sum or average, so each signal counts in a slot of its own; the highest wins.
+    counts = summed_over_replicas(strategy, tf.one_hot(number, SIGNAL_SLOTS))
+    return max((slot for slot, count in enumerate(counts.numpy()) if count > 0), default=0)
+
+
+SIGNAL_SLOTS = 65  # 0 (none) and every signal number up to SIGRTMAX
+
+
+@tf.function
+def summed_over_replicas(strategy: tf.distribute.Strategy, values: tf.Tensor) -> tf.Tensor:
+    """The sum of ``values`` over every replica of every worker."""
+    return strategy.reduce("SUM", strategy.run(tf.identity, args=(values,)), axis=None)
