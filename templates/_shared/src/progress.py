@@ -120,8 +120,8 @@ def stop_signals(agree: Callable[[int], int] = int,
     asks ``agree`` for the signal any process got, so that all stop at the same step.
 
     A second signal while saving is ignored: the save finishes (and it is atomic anyway).
-    Once stopping, SIGTERM and SIGUSR1 stay ignored until the process exits (its tracker
-    records the stop, every process leaves together); Ctrl-C again ends it at once.
+    Once stopping, SIGTERM and SIGUSR1 stay ignored until the process exits, so that what
+    follows the save finishes (every process leaves together); Ctrl-C again ends it at once.
     """
     asked = [0]
 
