@@ -96,9 +96,10 @@ def fit(config: Config, process: distributed.Process, fresh: bool = False,
             process.print(f"epoch {epoch:>3}/{config.epochs}  {figures(record)}"
                           f"{'  (best, saved)' if best else ''}")
             progress.stop_if_asked(stop, None)  # just saved
-    if writer:
-        writer.close()
-    return report(config, process, splits, progress, threads)
+        if writer:
+            writer.close()
+        # A signal from here on is too late to stop anything: the run finishes.
+        return report(config, process, splits, progress, threads)
 
 
 def train_one_epoch(model: nn.Module, batches: Iterable, optimizer: torch.optim.Optimizer,

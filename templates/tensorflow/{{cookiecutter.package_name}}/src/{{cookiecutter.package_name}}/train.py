@@ -86,8 +86,9 @@ def fit(config: Config, process: distributed.Process, threads: int, fresh: bool 
             process.print(f"epoch {epoch:>3}/{config.epochs}  {figures(record)}"
                           f"{'  (best, saved)' if best else ''}")
             progress.stop_if_asked(stop, None)  # just saved
-    writer.close()
-    return report(config, process, splits, folder, progress, threads)
+        writer.close()
+        # A signal from here on is too late to stop anything: the run finishes.
+        return report(config, process, splits, folder, progress, threads)
 
 
 def make_train_step(model: keras.Model, optimizer: keras.optimizers.Optimizer,
