@@ -780,17 +780,20 @@ def test_a_render_on_fwstarts_ref_that_would_extract_too_much_is_refused(fwstart
 
 
 def pip_style_templates(tmp_path: Path) -> Path:
-    """fwstart's templates as they were before uv: torch among the dependencies, no cpu or
-    cuda extra, the dev tools in a `dev` extra, and a README that installs `.[dev]` with pip."""
+    """fwstart's templates as they were before uv: torch (and kornia) among the dependencies,
+    no cpu or cuda extra, the dev tools in a `dev` extra, and a README that installs `.[dev]`
+    with pip."""
     copy = tmp_path / "templates-pip"
     shutil.copytree(templates_dir(), copy)
     root = copy / "pytorch" / PACKAGE_ROOT
     pyproject = root / "pyproject.toml"
     text = pyproject.read_text()
+    edit(pyproject, '  "numpy>=1.26",\n', '  "kornia>=0.8",\n  "numpy>=1.26",\n')
     edit(pyproject, '  "tqdm>=4.66",\n]', '  "torch>=2.11",\n  "tqdm>=4.66",\n]')
     text = pyproject.read_text()
     start = text.index("# PyTorch itself")
-    text = text[:start] + text[text.index('cuda = ["torch>=2.11"]\n') + 23 :]
+    cuda = 'cuda = ["torch>=2.11", "kornia>=0.8"]\n'
+    text = text[:start] + text[text.index(cuda) + len(cuda) :]
     groups = text.index("\n[dependency-groups]\n")
     text = text[:groups] + "\n" + text[text.index("dev = [", groups) :]
     text = text[: text.index("[tool.uv]\n")] + text[text.index("[tool.hatch") :]
@@ -827,7 +830,7 @@ def test_update_carries_a_pip_style_project_over_to_uv_as_an_ordinary_merge(
     assert "dev" not in merged["project"]["optional-dependencies"]
     assert "mypy>=1.15" in merged["dependency-groups"]["dev"]
     assert "rich>=13" in merged["project"]["dependencies"]
-    assert not [r for r in merged["project"]["dependencies"] if r.startswith("torch")]
-    assert merged["project"]["optional-dependencies"]["cpu"] == ["torch>=2.11"]
+    assert not [r for r in merged["project"]["dependencies"] if r.startswith(("torch", "kornia"))]
+    assert merged["project"]["optional-dependencies"]["cpu"] == ["torch>=2.11", "kornia>=0.8"]
     assert "\nuv sync --extra cpu" in (project / "README.md").read_text()
     assert "uv sync --extra cpu" in " ".join(result.stdout.split())  # install again, with uv
