@@ -8,10 +8,13 @@ the interrupted run are checked first, so that a run is never continued with oth
 
 import json
 import os
+import signal
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from .config import Config
@@ -51,18 +54,29 @@ class Progress:
         """The mean training loss of the current epoch's steps, those before a resume too."""
         return float(self.step_loss) / max(float(self.step_images), 1.0)
 
-    def counter(self, every: int,
-                save: Callable[[], None] | None) -> Callable[[Any, Any], None]:
+    def counter(self, every: int, save: Callable[[], None] | None,
+                stop: Callable[[int], int] | None = None) -> Callable[[Any, Any], None]:
         """What the loop calls after each training step, with the batch's summed loss and its
-        number of images: it counts the step, and calls ``save`` every ``every`` steps."""
+        number of images: it counts the step, calls ``save`` every ``every`` steps, and stops
+        there if ``stop`` (``stop_signals``' check) says so."""
 
         def step_done(loss: Any, images: Any) -> None:  # numbers or tensors
             self.step, self.step_loss, self.step_images = (
                 self.step + 1, self.step_loss + loss, self.step_images + images)
             if save is not None and every > 0 and self.step % every == 0:
                 save()
+            if stop is not None:
+                self.stop_if_asked(stop, save)
 
         return step_done
+
+    def stop_if_asked(self, stop: Callable[[int], int], save: Callable[[], None] | None) -> None:
+        """If a stop signal came (``stop`` returns its number), save here and raise
+        ``Stopped``; ``save`` is None in processes that do not write."""
+        if number := stop(self.step):
+            if save is not None:
+                save()
+            raise Stopped(number, self)
 
     def position(self) -> str:
         """Where a resumed run starts: ``epoch K`` (as Keras counts), or ``epoch K, step S``."""
@@ -81,26 +95,56 @@ def figures(record: dict[str, float]) -> str:
                      if name != "epoch")
 
 
-class Interrupted(KeyboardInterrupt):
-    """Ctrl-C during training; its message says what was saved and how to go on."""
+# What stops a training run between two steps, saving where it is: SIGTERM (Kubernetes'
+# eviction, a spot VM's warning, `kill`), SIGUSR1 (SLURM's `--signal` warning) and Ctrl-C.
+STOP_SIGNALS = ("SIGTERM", "SIGUSR1", "SIGINT")
+
+
+class Stopped(KeyboardInterrupt):
+    """A stop signal ended training after its state was saved. ``status`` is the exit status
+    (128 + the signal's number, as a shell reports a process the signal ended), which tells a
+    launcher (SLURM, Kubernetes, SkyPilot) to start the same command again."""
+
+    def __init__(self, number: int, progress: Progress) -> None:
+        super().__init__(f"stopped at epoch {progress.next_epoch}, step {progress.step}: saved; "
+                         "run the same command to resume")
+        self.status = 128 + number
 
 
 @contextmanager
-def explain_interrupt(progress: Progress, speak: bool = True) -> Iterator[None]:
-    """Turn Ctrl-C into one line that says what was saved and how to go on.
+def stop_signals(agree: Callable[[int], int] = int,
+                 every: int = 1) -> Iterator[Callable[[int], int]]:
+    """While training, a stop signal only asks the loop to stop: it finishes its step, saves
+    and raises ``Stopped`` (``Progress.stop_if_asked``). Yields the check the loop calls with
+    the steps taken, which returns the signal's number (0: go on). Every ``every`` steps it
+    asks ``agree`` for the signal any process got, so that all stop at the same step.
 
-    Processes that do not ``speak`` (all but one of several) exit quietly with status 130.
+    A second signal while saving is ignored: the save finishes (and it is atomic anyway).
+    Once stopping, SIGTERM and SIGUSR1 stay ignored until the process exits, so that what
+    follows the save finishes (every process leaves together); Ctrl-C again ends it at once.
     """
+    asked = [0]
+
+    def ask(number: int, frame: FrameType | None) -> None:
+        asked[0] = asked[0] or number
+
+    previous = {}
+    if threading.current_thread() is threading.main_thread():  # signals reach only that one
+        for name in STOP_SIGNALS:
+            number = getattr(signal, name, None)  # Windows has no SIGUSR1
+            # A background job ignores Ctrl-C, and so does its training.
+            if number is not None and signal.getsignal(number) is not signal.SIG_IGN:
+                previous[number] = signal.signal(number, ask)
+
+    def check(step: int) -> int:
+        return agree(asked[0]) if step % every == 0 else 0
+
     try:
-        yield
-    except KeyboardInterrupt:
-        if not speak:
-            raise SystemExit(130) from None
-        if not progress.saved:
-            raise Interrupted("nothing was saved yet; "
-                              "run the same command again to start over.") from None
-        raise Interrupted(f"the run is saved; run the same command again to resume from "
-                          f"{progress.saved}, or add --fresh to start over.") from None
+        yield check
+    finally:
+        for number, handler in previous.items():
+            if not asked[0] or number == signal.SIGINT:
+                signal.signal(number, handler)
 
 
 @contextmanager

@@ -9,22 +9,21 @@ By default the runs go to a SQLite store and an artifacts folder in mlruns/ (git
 MLFLOW_TRACKING_URI (e.g. http://mlflow.example.com:5000) sends them to a team's server
 instead, with no change to the code.
 
-A run that raises is marked FAILED; Ctrl-C or SIGTERM marks it KILLED. A run killed outright
-(SIGKILL, a lost machine) stays RUNNING: its id is kept in run_dir/mlflow-run.json, and the
-same command, which resumes the training, goes on with the same MLflow run.
+A run that raises is marked FAILED; a stop signal (Ctrl-C, SIGTERM, SIGUSR1: train.py saves
+and stops) marks it KILLED. A run killed outright (SIGKILL, a lost machine) stays RUNNING: its
+id is kept in run_dir/mlflow-run.json, and the same command, which resumes the training, goes
+on with the same MLflow run.
 """
 
 import json
 import logging
 import os
-import signal
 import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
-from types import FrameType
 
 import mlflow
 from alembic.util import CommandError
@@ -79,12 +78,11 @@ def _tracked(config: Config, fresh: bool, system: dict[str, str]) -> Iterator[No
     try:
         if run_id is None:
             _start(run_dir, active.info.run_id, config, system)
-        with _sigterm_as_interrupt():
-            yield
+        yield
         _log_results(run_dir)
         write_json(run_dir / RUN_FILE, {"run_id": active.info.run_id, "finished": True})
         status = "FINISHED"
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # a stop signal (progress.Stopped) or Ctrl-C
         status = "KILLED"
         raise
     finally:
@@ -196,19 +194,3 @@ def _log_results(run_dir: Path) -> None:
     for path in sorted(run_dir.glob("best.*")):
         mlflow.log_artifact(str(path), "checkpoint")
 
-
-@contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM (what Kubernetes, Slurm and kill send) stops the run like Ctrl-C does: through
-    Ctrl-C's own handler where train.py set one (to stop between two steps), else at once."""
-    def interrupt(signum: int, frame: FrameType | None) -> None:
-        ctrl_c = signal.getsignal(signal.SIGINT)
-        if not callable(ctrl_c):  # ignored (a background job) or the system's default
-            raise KeyboardInterrupt
-        ctrl_c(signal.SIGINT, frame)
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)

@@ -17,10 +17,6 @@ def saved_progress(run_dir: Path) -> dict | None:
     return checkpoint.load(path)["progress"] if path.is_file() else None
 
 
-def load_best(path: Path) -> dict:
-    return checkpoint.load(path)
-
-
 # Writes one checkpoint after another: python -c SAVE_FOREVER PATH MODE
 SAVE_FOREVER = f"""
 import os, pathlib, sys
@@ -37,6 +33,11 @@ while True:
 
 def weights_in(path: Path) -> list:
     return [tensor.numpy() for tensor in checkpoint.load(path)["model"].values()]
+
+
+def best_weights(path: Path) -> list:
+    """The weights in a best checkpoint (train.py's best.ckpt), as arrays."""
+    return [tensor.numpy() for tensor in checkpoint.load_best(path)["model_state"].values()]
 
 
 def save_weights(path: Path) -> list:

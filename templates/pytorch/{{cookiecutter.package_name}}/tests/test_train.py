@@ -1,5 +1,6 @@
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -9,7 +10,7 @@ import torch
 
 from {{ cookiecutter.package_name }}.config import with_overrides
 from {{ cookiecutter.package_name }}.data import Batches, augments, load_splits
-from {{ cookiecutter.package_name }}.distributed import Process
+from {{ cookiecutter.package_name }}.distributed import STOP_CHECK_EVERY, Process
 from {{ cookiecutter.package_name }}.model import build_model
 from {{ cookiecutter.package_name }}.precision import mixed_precision
 from {{ cookiecutter.package_name }}.progress import Progress
@@ -23,7 +24,15 @@ from {{ cookiecutter.package_name }}.train import (
     train_one_epoch,
 )
 
-from .test_resume import PACKAGE, QUIET, ROOT, train_command
+from .saved_state import saved_progress
+from .test_resume import (
+    PACKAGE,
+    QUIET,
+    ROOT,
+    assert_same_training,
+    start_then_signal,
+    train_command,
+)
 
 
 def test_dry_run_takes_one_step_and_writes_nothing(smoke_config, tmp_path):
@@ -111,16 +120,27 @@ def test_auto_device_trains_on_the_gpu(smoke_config):
     assert result["device"].startswith("cuda")
 
 
-@pytest.mark.slow
-def test_torchrun_with_two_processes_matches_one(trained, tmp_path):
-    run_dir = tmp_path / "runs"
-    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone",
-                "--nproc_per_node=2", "-m", f"{PACKAGE}.train", *train_command(run_dir)[3:],
-                "--epochs", str(trained.epochs),
-                # Half a batch per process: the same images per step as the single process.
-                "--set", f"batch_size={trained.batch_size // 2}"]
-    result = subprocess.run(torchrun, env=QUIET, capture_output=True, text=True, timeout=600)
+def torchrun_command(run_dir: Path, trained, launcher: str = "torch.distributed.run") -> list[str]:
+    """torchrun (or ``launcher``, which takes its arguments) with 2 processes, each taking half
+    of a batch: the same images per step as the single process of ``trained``."""
+    return [sys.executable, "-m", launcher, "--standalone", "--nproc_per_node=2",
+            "-m", f"{PACKAGE}.train", *train_command(run_dir)[3:], "--epochs", str(trained.epochs),
+            "--set", f"batch_size={trained.batch_size // 2}"]
+
+
+@pytest.fixture(scope="module")
+def torchrun_run(trained, tmp_path_factory) -> Path:
+    """The run_dir of an uninterrupted torchrun run with 2 processes."""
+    run_dir = tmp_path_factory.mktemp("torchrun") / "runs"
+    result = subprocess.run(torchrun_command(run_dir, trained), env=QUIET, capture_output=True,
+                            text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
+    return run_dir
+
+
+@pytest.mark.slow
+def test_torchrun_with_two_processes_matches_one(trained, torchrun_run):
+    run_dir = torchrun_run
     assert sorted(path.name for path in run_dir.iterdir() if path.name != LOCK) == [
         CHECKPOINT, "metrics.json",{{ ' "mlflow-run.json",' if cookiecutter.tracking else "" }} "tensorboard"]
     assert len(list((run_dir / "tensorboard").iterdir())) == 1
@@ -128,3 +148,37 @@ def test_torchrun_with_two_processes_matches_one(trained, tmp_path):
     single = json.loads((Path(trained.run_dir) / "metrics.json").read_text())
     assert metrics["processes"] == 2
     assert abs(metrics["test_accuracy"] - single["test_accuracy"]) <= 0.03
+
+
+def processes_running(word: str) -> list[str]:
+    """The command lines of this machine's processes that contain ``word`` (Linux's /proc)."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            line = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:  # ended meanwhile
+            continue
+        if word in line:
+            found.append(line)
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="lists processes through /proc")
+def test_sigterm_to_torchrun_stops_every_process_at_one_step_and_it_resumes_bit_identical(
+        trained, torchrun_run, tmp_path):
+    run_dir = tmp_path / "runs"
+    # torchrun passes SIGTERM on to its processes; distributed.py's main passes their status up.
+    command = torchrun_command(run_dir, trained, launcher=f"{PACKAGE}.distributed")
+    stopped = start_then_signal(command, lambda: saved_progress(run_dir) is not None,
+                                signal.SIGTERM, within=300)
+    assert stopped.returncode == 128 + signal.SIGTERM, stopped.stderr[-3000:]
+    assert processes_running(str(run_dir)) == []  # no process left behind
+    saved = saved_progress(run_dir)
+    assert saved["step"] % STOP_CHECK_EVERY == 0  # where the processes agreed to stop
+
+    resumed = subprocess.run(command, env=QUIET, capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["resumed_from"] == {"epoch": saved["next_epoch"], "step": saved["step"] + 1}
+    assert_same_training(run_dir, torchrun_run)

@@ -29,10 +29,6 @@ def saved_progress(run_dir: Path) -> dict | None:
     return json.loads(progress)
 
 
-def load_best(path: Path) -> keras.Model:
-    return keras.models.load_model(path)
-
-
 # Writes one checkpoint after another: python -c SAVE_FOREVER PATH MODE
 SAVE_FOREVER = f"""
 import os, pathlib, sys
@@ -49,6 +45,11 @@ while True:
 
 def weights_in(path: Path) -> list:
     return [variable.numpy() for variable in keras.models.load_model(path).weights]
+
+
+def best_weights(path: Path) -> list:
+    """The weights in a best checkpoint (train.py's best.keras), as arrays."""
+    return weights_in(path)
 
 
 def save_weights(path: Path) -> list:

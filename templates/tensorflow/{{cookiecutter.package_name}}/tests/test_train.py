@@ -1,6 +1,7 @@
 import json
 import os
 import random
+import signal
 import socket
 import subprocess
 import sys
@@ -14,6 +15,7 @@ import tensorflow as tf
 from {{ cookiecutter.package_name }} import checkpoint
 from {{ cookiecutter.package_name }}.config import load_config, with_overrides
 from {{ cookiecutter.package_name }}.data import augments, load_splits, make_dataset
+from {{ cookiecutter.package_name }}.distributed import STOP_CHECK_EVERY
 from {{ cookiecutter.package_name }}.model import build_model
 from {{ cookiecutter.package_name }}.progress import Progress
 from {{ cookiecutter.package_name }}.run_lock import LOCK
@@ -200,18 +202,20 @@ def start_workers(command: list[str], ports: list[int]) -> list[subprocess.Popen
 
 
 @pytest.mark.slow
-def test_two_workers_with_tf_config_train_resume_and_only_the_chief_reports(tmp_path):
+def test_two_workers_with_tf_config_stop_together_resume_and_only_the_chief_reports(tmp_path):
     run_dir = tmp_path / "runs"
     command = train_command(run_dir, "--epochs", "2", "--set", "checkpoint_every_steps=4")
-    killed = start_workers(command, free_ports(2))
+    stopped = start_workers(command, free_ports(2))
     deadline = time.monotonic() + 180
-    while saved_progress(run_dir) is None and killed[0].poll() is None:
+    while saved_progress(run_dir) is None and stopped[0].poll() is None:
         assert time.monotonic() < deadline, "no resume state after three minutes"
         time.sleep(0.01)
-    for each in killed:
-        each.kill()
-        each.communicate()
+    stopped[1].send_signal(signal.SIGTERM)  # one worker's node is reclaimed: both stop
+    for each in stopped:
+        each.communicate(timeout=120)
+    assert [each.returncode for each in stopped] == [128 + signal.SIGTERM] * 2
     saved = saved_progress(run_dir)
+    assert saved["step"] % STOP_CHECK_EVERY == 0  # where the workers agreed to stop
 
     workers = start_workers(command, free_ports(2))
     results = [each.communicate(timeout=300) for each in workers]
@@ -220,7 +224,7 @@ def test_two_workers_with_tf_config_train_resume_and_only_the_chief_reports(tmp_
     assert chief and other == ""  # only the chief reports
     assert sorted(path.name for path in run_dir.iterdir() if path.name != LOCK) == [
         "best.json", CHECKPOINT, "metrics.json",{{ ' "mlflow-run.json",' if cookiecutter.tracking else "" }} "tensorboard"]
-    # One TensorBoard file per run of the chief (killed, resumed); none of the other worker.
+    # One TensorBoard file per run of the chief (stopped, resumed); none of the other worker.
     assert len(list((run_dir / "tensorboard").iterdir())) == 2
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["replicas"] == 2

@@ -19,6 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from . import distributed
 from .config import Config
 from .model import build_model
 from .progress import Progress, atomic_path, check_same_settings, settings
@@ -69,15 +70,15 @@ def damaged(path: Path, fix: str, error: Exception) -> ValueError:
 
 
 def resume(run_dir: Path, config: Config, parts: dict[str, Any], fresh: bool = False,
-           forget: bool = True) -> Progress:
+           process: distributed.Process | None = None) -> Progress:
     """Load an interrupted run's state into ``parts`` (model, optimizer, ...), if there is one.
-    ``fresh`` starts over instead, deleting that state if ``forget`` (one process of several).
+    ``fresh`` starts over instead (rank 0 deletes that state).
 
     Raises:
         ValueError: the interrupted run had other settings.
     """
-    path = run_dir / RESUME
-    if fresh and forget:
+    path, rank = run_dir / RESUME, process.rank if process else 0
+    if fresh and rank == 0:
         finish(run_dir)
     if fresh or not path.is_file():
         return Progress()
@@ -90,19 +91,27 @@ def resume(run_dir: Path, config: Config, parts: dict[str, Any], fresh: bool = F
         torch.set_rng_state(state["rng"]["torch"])
         if torch.cuda.is_available() and state["rng"]["cuda"]:
             torch.cuda.set_rng_state_all(state["rng"]["cuda"])
-        return Progress(**state["progress"])
+        progress = Progress(**state["progress"])
     except (KeyError, TypeError, RuntimeError) as error:  # not what save_resume_state wrote
         raise damaged(path, fix, error) from None
+    shares = state.get("shares", [])
+    if rank < len(shares):  # this process's own part of the epoch's loss so far
+        progress.step_loss, progress.step_images = shares[rank]
+    return progress
 
 
 def save_resume_state(run_dir: Path, config: Config, parts: dict[str, Any],
-                      progress: Progress) -> None:
-    """Everything needed to continue from ``progress.position()``."""
+                      progress: Progress, process: distributed.Process | None = None) -> None:
+    """Everything needed to continue from ``progress.position()``. Every process calls it
+    (with ``process``): each hands rank 0 its share of the epoch's loss so far; rank 0 writes."""
+    shares = distributed.gather([progress.step_loss, progress.step_images], process)
+    if process is not None and not process.main:
+        return
     rng = {"torch": torch.get_rng_state(),
            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
     save({**{name: part.state_dict() for name, part in parts.items()},
-          "config": settings(config), "progress": progress.to_save(), "rng": rng},
-         run_dir / RESUME)
+          "config": settings(config), "progress": progress.to_save(), "rng": rng,
+          "shares": shares}, run_dir / RESUME)
 
 
 def finish(run_dir: Path) -> None:

@@ -4,10 +4,17 @@
 {{ cookiecutter.package_name }}.train`` starts N of them and sets RANK, LOCAL_RANK and WORLD_SIZE; each
 then trains a DistributedDataParallel copy of the model on its own share of every batch
 order, and only rank 0 prints and writes files.
+
+``python -m {{ cookiecutter.package_name }}.distributed`` takes torchrun's arguments and runs torchrun,
+exiting with the status a launcher can act on: torchrun exits 1 whether its workers failed or
+a stop signal made them save and stop; this exits with the stopped workers' status instead
+(143 for SIGTERM, 138 for SIGUSR1), which SLURM, Kubernetes and SkyPilot restart on.
 """
 
 import os
+import sys
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -22,6 +29,7 @@ class Process:
     device: torch.device
     rank: int = 0
     world_size: int = 1
+    cpu_group: Any = None  # gloo, for numbers on the CPU (the default group, or beside nccl)
 
     @property
     def main(self) -> bool:
@@ -42,7 +50,8 @@ def start(device_name: str) -> Process:
         device = torch.device("cuda", int(os.environ["LOCAL_RANK"]))
         torch.cuda.set_device(device)
     dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    return Process(device, dist.get_rank(), dist.get_world_size())
+    cpu_group = dist.new_group(backend="gloo") if device.type == "cuda" else None
+    return Process(device, dist.get_rank(), dist.get_world_size(), cpu_group)
 
 
 def stop() -> None:
@@ -101,7 +110,58 @@ def average(value: float, process: Process) -> float:
     return total(torch.tensor([value], dtype=torch.float64), process)[0] / process.world_size
 
 
+# Steps between the processes' agreements on a stop signal: one all_reduce of a number on the
+# CPU (no wait for the device), so that every process stops after the same step.
+STOP_CHECK_EVERY = 10
+
+
+def stop_check_every(process: Process) -> int:
+    """A process alone stops after the very step the signal came in."""
+    return 1 if process.world_size == 1 else STOP_CHECK_EVERY
+
+
+def agree(number: int, process: Process) -> int:
+    """The stop signal any process got (its number; 0: none), the same in every process."""
+    if process.world_size == 1:
+        return number
+    flag = torch.tensor([number], dtype=torch.int32)
+    dist.all_reduce(flag, op=dist.ReduceOp.MAX, group=process.cpu_group)
+    return int(flag[0])
+
+
+def gather(values: list, process: Process | None = None) -> list[list[float]]:
+    """``values`` (numbers, or tensors of one number) of every process, by rank. It reads
+    them from the device: for a checkpoint, never at every step."""
+    mine = torch.tensor([float(value) for value in values], dtype=torch.float64)
+    if process is None or process.world_size == 1:
+        return [mine.tolist()]
+    everyone = [torch.zeros_like(mine) for _ in range(process.world_size)]
+    dist.all_gather(everyone, mine, group=process.cpu_group)
+    return [each.tolist() for each in everyone]
+
+
 def barrier(process: Process) -> None:
     """Wait until every process gets here (e.g. until rank 0 has written a checkpoint)."""
     if process.world_size > 1:
         dist.barrier()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """torchrun (same arguments), passing on a stopped run's exit status (128 + the signal's
+    number); a failure's status is the first failed worker's."""
+    from torch.distributed import run
+    from torch.distributed.elastic.multiprocessing.api import SignalException
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+
+    try:
+        run.main(argv)
+    except SignalException as signalled:  # torchrun was told to stop; its workers have saved
+        return 128 + signalled.sigval
+    except ChildFailedError as failed:  # e.g. a signal that reached the workers only
+        status = failed.get_first_failure()[1].exitcode
+        return 128 - status if status < 0 else status  # killed by a signal: as a shell says it
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

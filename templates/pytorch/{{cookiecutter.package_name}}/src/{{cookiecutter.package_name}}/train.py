@@ -25,7 +25,7 @@ from .config import Config, load_config, parse_override
 from .data import Batches, augments, load_data, num_classes
 from .model import build_model
 from .precision import Precision, mixed_precision
-from .progress import Progress, explain_interrupt, figures
+from .progress import Progress, Stopped, figures, stop_signals
 from .quiet import tame_known_noise
 
 {%- if cookiecutter.tracking or cookiecutter.tuning %}
@@ -58,17 +58,18 @@ def fit(config: Config, process: distributed.Process, fresh: bool = False,
     run_dir = Path(config.run_dir)
     parts = {"model": model, "optimizer": optimizer, "scheduler": scheduler,
              "scaler": precision[1]}
-    progress = checkpoint.resume(run_dir, config, parts, fresh, forget=process.main)
+    progress = checkpoint.resume(run_dir, config, parts, fresh, process)
     # Wrapped while every weight is trainable; DDP then skips a frozen backbone's weights.
     network = distributed.wrap(model, process, some_frozen=isinstance(model, MobileNetClassifier))
     if config.compile:
         network = torch.compile(network)
     writer = open_writer(run_dir) if process.main else None
     announce(config, process, len(splits["train"]), threads, progress)
-    save_state = partial(checkpoint.save_resume_state, run_dir, config, parts, progress)
-    step_done = progress.counter(config.checkpoint_every_steps,
-                                 save_state if process.main else None)
-    with explain_interrupt(progress, speak=process.main):
+    # Every process takes part (it hands rank 0 its share of the epoch's loss); rank 0 writes.
+    save_state = partial(checkpoint.save_resume_state, run_dir, config, parts, progress, process)
+    with stop_signals(partial(distributed.agree, process=process),
+                      every=distributed.stop_check_every(process)) as stop:
+        step_done = progress.counter(config.checkpoint_every_steps, save_state, stop)
         for epoch in range(progress.next_epoch, config.epochs + 1):
             train_batches.set_epoch(epoch, skip=progress.step)
             freeze_for(epoch, model, config.head_epochs, process.print)
@@ -87,15 +88,18 @@ def fit(config: Config, process: distributed.Process, fresh: bool = False,
                 if best:
                     save_best(run_dir / CHECKPOINT, model, config, classes,
                               (image_size, channels), epoch, val["accuracy"])
-                save_state()
+            save_state()
 {%- if cookiecutter.tracking or cookiecutter.tuning %}
+            if writer:
                 epoch_finished(progress.history[-1])
 {%- endif %}
             process.print(f"epoch {epoch:>3}/{config.epochs}  {figures(record)}"
                           f"{'  (best, saved)' if best else ''}")
-    if writer:
-        writer.close()
-    return report(config, process, splits, progress, threads)
+            progress.stop_if_asked(stop, None)  # just saved
+        if writer:
+            writer.close()
+        # A signal from here on is too late to stop anything: the run finishes.
+        return report(config, process, splits, progress, threads)
 
 
 def train_one_epoch(model: nn.Module, batches: Iterable, optimizer: torch.optim.Optimizer,
@@ -194,6 +198,11 @@ def train(config: Config, dry_run: bool = False, fresh: bool = False) -> dict:
 {%- else %}
             return fit(config, process, fresh)
 {%- endif %}
+    except Stopped as stopped:
+        distributed.barrier(process)  # rank 0 has saved: every process leaves together
+        if not process.main:  # one line says it, rank 0's
+            raise SystemExit(stopped.status) from None
+        raise
     finally:
         distributed.stop()
 
@@ -288,8 +297,11 @@ def main(argv: list[str] | None = None) -> int:
               "paths in the config (data, run_dir) and the free space on their disk.",
               file=sys.stderr)
         return 2
-    except KeyboardInterrupt as interrupt:
-        print(f"interrupted: {interrupt or 'nothing was saved.'}", file=sys.stderr)
+    except Stopped as stopped:  # a stop signal, while training: saved
+        print(stopped, file=sys.stderr)
+        return stopped.status
+    except KeyboardInterrupt:  # Ctrl-C before training started
+        print("interrupted: nothing was saved.", file=sys.stderr)
         return 130
     return 0
 

@@ -3,19 +3,16 @@
 run_dir/best.keras is the best model so far (export and predict read it), written atomically
 (progress.atomic_path). run_dir/resume/ holds what an interrupted run needs to go on: a
 ``tf.train.Checkpoint`` of model, optimizer (with its step count, which drives the learning
-rate) and the run's progress, kept by a ``tf.train.CheckpointManager``. TensorFlow writes a
-checkpoint's files first and then, atomically, the small ``checkpoint`` file that names the
-latest one, so a crash at any moment leaves the previous checkpoint whole. A finished run
-deletes resume/ (as Keras' BackupAndRestore deletes its backup), so the same command run again
-trains afresh.
+rate), the state of its random layers and the run's progress, kept by a
+``tf.train.CheckpointManager``. TensorFlow writes a checkpoint's files first and then,
+atomically, the small ``checkpoint`` file that names the latest one, so a crash at any moment
+leaves the previous checkpoint whole. A finished run deletes resume/ (as Keras'
+BackupAndRestore deletes its backup), so the same command run again trains afresh.
 """
 
 import json
 import shutil
-import signal
 import zipfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 
@@ -76,7 +73,7 @@ class ResumeState:
         # The progress travels inside the checkpoint, as JSON, so that the two always agree.
         self.progress = tf.Variable(json.dumps(asdict(Progress())), trainable=False)
         self.checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer,
-                                              progress=self.progress)
+                                              progress=self.progress, random=random_states(model))
 
     def restore(self, run_dir: Path, config: Config, fresh: bool = False,
                 forget: bool = True) -> Progress:
@@ -116,23 +113,15 @@ class ResumeState:
         manager.save()
 
 
+def random_states(model: keras.Model) -> list[tf.Variable]:
+    """Where the model's random layers (Dropout) are in their sequences of random numbers.
+    tf.train.Checkpoint leaves Keras' seed generators out: without these, a resumed run would
+    draw other dropout masks than the uninterrupted one."""
+    return [variable.value for variable in model.non_trainable_variables
+            if variable.name == "seed_generator_state"]
+
+
 def finish(run_dir: Path) -> None:
     """A finished run leaves nothing to resume."""
     shutil.rmtree(run_dir / RESUME, ignore_errors=True)
 
-
-@contextmanager
-def ctrl_c_between_steps() -> Iterator[Callable[[], None]]:
-    """Ctrl-C takes effect between two steps, never inside TensorFlow's runtime (interrupted
-    there, its input threads can crash the process); yields the check to call after a step."""
-    pressed: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda number, frame: pressed.append(number))
-
-    def stop_if_asked() -> None:
-        if pressed:
-            raise KeyboardInterrupt
-
-    try:
-        yield stop_if_asked
-    finally:
-        signal.signal(signal.SIGINT, previous)

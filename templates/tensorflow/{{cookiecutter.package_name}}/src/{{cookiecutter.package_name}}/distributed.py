@@ -92,3 +92,32 @@ def choose_device(name: str) -> str:
     if name == "gpu" and not gpus:
         raise ValueError("No GPU is visible to TensorFlow here; use 'auto' or 'cpu'.")
     return f"gpu ({gpus[0].name})" if gpus else "cpu"
+
+
+# Steps between the workers' agreements on a stop signal: one all-reduce of a number on the
+# CPU (no wait for the device), so that every worker stops after the same step.
+STOP_CHECK_EVERY = 10
+
+
+def stop_check_every(process: Process) -> int:
+    """A process alone stops after the very step the signal came in."""
+    return 1 if process.strategy.num_replicas_in_sync == 1 else STOP_CHECK_EVERY
+
+
+def agree(number: int, process: Process) -> int:
+    """The stop signal any worker got (its number; 0: none), the same in every worker."""
+    strategy = process.strategy
+    if strategy.num_replicas_in_sync == 1:
+        return number
+    # Collectives sum or average, so each signal counts in a slot of its own; the highest wins.
+    counts = summed_over_replicas(strategy, tf.one_hot(number, SIGNAL_SLOTS))
+    return max((slot for slot, count in enumerate(counts.numpy()) if count > 0), default=0)
+
+
+SIGNAL_SLOTS = 65  # 0 (none) and every signal number up to SIGRTMAX
+
+
+@tf.function
+def summed_over_replicas(strategy: tf.distribute.Strategy, values: tf.Tensor) -> tf.Tensor:
+    """The sum of ``values`` over every replica of every worker."""
+    return strategy.reduce("SUM", strategy.run(tf.identity, args=(values,)), axis=None)

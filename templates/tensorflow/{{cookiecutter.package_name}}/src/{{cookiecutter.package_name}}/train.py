@@ -17,12 +17,12 @@ from pathlib import Path
 
 from . import checkpoint, distributed, run_lock{{ ", tracking" if cookiecutter.tracking else "" }}
 from .backbone import backbone_of, phased
-from .checkpoint import CHECKPOINT, ctrl_c_between_steps, load_checkpoint, save_settings
+from .checkpoint import CHECKPOINT, load_checkpoint, save_settings
 from .config import Config, load_config, parse_override
 from .data import Split, epoch_batches, load_data, make_dataset, num_classes
 from .model import build_model
 from .precision import mixed_precision
-from .progress import Progress, explain_interrupt, figures
+from .progress import Progress, Stopped, figures, stop_signals
 from .quiet import keras, tf
 {%- if cookiecutter.tracking or cookiecutter.tuning %}
 {%- set uses = (["tracking.py logs them"] if cookiecutter.tracking else []) + (["tune.py prunes trials"] if cookiecutter.tuning else []) %}
@@ -59,13 +59,9 @@ def fit(config: Config, process: distributed.Process, threads: int, fresh: bool 
     announce(config, process, len(splits["train"]), threads, progress)
     # Every worker saves (saving is collective); the others' copies go to a temporary folder.
     save_state = partial(state.save, saver, progress)
-    counted = progress.counter(config.checkpoint_every_steps, save_state)
-    with explain_interrupt(progress, speak=process.main), ctrl_c_between_steps() as stop_if_asked:
-
-        def step_done(loss: tf.Tensor, images: tf.Tensor) -> None:
-            counted(loss, images)
-            stop_if_asked()
-
+    with stop_signals(partial(distributed.agree, process=process),
+                      every=distributed.stop_check_every(process)) as stop:
+        step_done = progress.counter(config.checkpoint_every_steps, save_state, stop)
         for epoch in range(progress.next_epoch, config.epochs + 1):
             batches = epoch_batches(splits["train"], config, epoch, process.strategy,
                                     skip=progress.step)
@@ -89,9 +85,10 @@ def fit(config: Config, process: distributed.Process, threads: int, fresh: bool 
 {%- endif %}
             process.print(f"epoch {epoch:>3}/{config.epochs}  {figures(record)}"
                           f"{'  (best, saved)' if best else ''}")
-            stop_if_asked()
-    writer.close()
-    return report(config, process, splits, folder, progress, threads)
+            progress.stop_if_asked(stop, None)  # just saved
+        writer.close()
+        # A signal from here on is too late to stop anything: the run finishes.
+        return report(config, process, splits, folder, progress, threads)
 
 
 def make_train_step(model: keras.Model, optimizer: keras.optimizers.Optimizer,
@@ -201,15 +198,20 @@ def train(config: Config, dry_run: bool = False, fresh: bool = False) -> dict:
     if dry_run:
         return fit(config, process, threads, dry_run=True)
     # One run at a time in run_dir: the lock goes with its holder, even killed.
-    with (run_lock.held(Path(config.run_dir), take=process.main),
-          distributed.own_folder(Path(config.run_dir), process) as folder):
+    try:
+        with (run_lock.held(Path(config.run_dir), take=process.main),
+              distributed.own_folder(Path(config.run_dir), process) as folder):
 {%- if cookiecutter.tracking %}
-        system = {"framework": f"tensorflow {tf.__version__}", "device": process.device}
-        with tracking.run(config, fresh, system, main=process.main):
-            return fit(config, process, threads, fresh, folder=folder)
+            system = {"framework": f"tensorflow {tf.__version__}", "device": process.device}
+            with tracking.run(config, fresh, system, main=process.main):
+                return fit(config, process, threads, fresh, folder=folder)
 {%- else %}
-        return fit(config, process, threads, fresh, folder=folder)
+            return fit(config, process, threads, fresh, folder=folder)
 {%- endif %}
+    except Stopped as stopped:
+        if not process.main:  # one line says it, the chief's
+            raise SystemExit(stopped.status) from None
+        raise
 
 
 def announce(config: Config, process: distributed.Process, images: int, threads: int,
@@ -289,8 +291,11 @@ def main(argv: list[str] | None = None) -> int:
               "paths in the config (data, run_dir) and the free space on their disk.",
               file=sys.stderr)
         return 2
-    except KeyboardInterrupt as interrupt:
-        print(f"interrupted: {interrupt or 'nothing was saved.'}", file=sys.stderr)
+    except Stopped as stopped:  # a stop signal, while training: saved
+        print(stopped, file=sys.stderr)
+        return stopped.status
+    except KeyboardInterrupt:  # Ctrl-C before training started
+        print("interrupted: nothing was saved.", file=sys.stderr)
         return 130
     return 0
 
