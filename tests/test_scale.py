@@ -141,14 +141,7 @@ def test_trainjob_command_ends_with_the_stop_status_torchrun_hides(
     calls.write_text("")
     env = {"PATH": f"{cluster / 'bin'}:/usr/bin:/bin", "CALLS": str(calls), "FAKE_RUN": outcome}
     # The pod's command, as the container runs it: bash -c SCRIPT train (with no arguments).
-    job = subprocess.Popen([shell, flag, script, name], env=env)
-    try:
-        if stop:
-            wait_for_workers(calls, 2)
-            job.send_signal(getattr(signal, f"SIG{stop}"))
-        assert job.wait(timeout=20) == expected
-    finally:
-        job.kill()
+    assert run_job([shell, flag, script, name], env, calls, stop) == expected
     if stop:
         assert sorted(c for c in calls.read_text().splitlines() if c.startswith("stopped")) == [
             "stopped 0.0 TERM",
@@ -270,6 +263,27 @@ def wait_for_workers(calls: Path, count: int, seconds: float = 20) -> None:
         time.sleep(0.05)
 
 
+def run_job(
+    command: list[str],
+    env: dict[str, str],
+    calls: Path,
+    stop: str | None = None,
+    workers: int = 2,
+    cwd: Path | None = None,
+    seconds: float = 20,
+) -> int:
+    """Run a launcher's command; once ``workers`` workers have recorded their start, send it
+    ``stop`` (a signal's name, without SIG). Its exit status, within ``seconds``."""
+    job = subprocess.Popen(command, env=env, cwd=cwd)
+    try:
+        if stop:
+            wait_for_workers(calls, workers, seconds)
+            job.send_signal(getattr(signal, f"SIG{stop}"))
+        return job.wait(timeout=seconds)
+    finally:
+        job.kill()
+
+
 @pytest.fixture
 def cluster(tmp_path) -> Path:
     for name, text in FAKE_CLUSTER.items():
@@ -297,14 +311,8 @@ def submit(
         "SLURM_GPUS_ON_NODE": "2",
     }
     script = project_path / "deploy" / "slurm" / "train.sbatch"
-    job = subprocess.Popen(["bash", str(script), "--epochs", "2"], env=env)
-    try:
-        if stop:
-            wait_for_workers(calls, WORKERS[framework])
-            job.send_signal(getattr(signal, f"SIG{stop}"))
-        status = job.wait(timeout=20)
-    finally:
-        job.kill()
+    command = ["bash", str(script), "--epochs", "2"]
+    status = run_job(command, env, calls, stop, WORKERS[framework])
     return status, calls.read_text().splitlines()
 
 
@@ -380,13 +388,7 @@ def test_slurm_warning_reaches_real_torchrun_workers_and_requeues(
         "SLURM_GPUS_ON_NODE": "1",
     }
     script = path / "deploy" / "slurm" / "train.sbatch"
-    job = subprocess.Popen(["bash", str(script), "--epochs", "2"], env=env)
-    try:
-        wait_for_workers(calls, 2, seconds=120)
-        job.send_signal(signal.SIGUSR1)
-        status = job.wait(timeout=120)
-    finally:
-        job.kill()
+    status = run_job(["bash", str(script), "--epochs", "2"], env, calls, "USR1", seconds=120)
     lines = calls.read_text().splitlines()
     assert sorted(line for line in lines if line.startswith("stopped")) == [
         "stopped 0 SIGUSR1",

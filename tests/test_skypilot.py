@@ -6,7 +6,6 @@ Checked offline: its recovery settings, its `run` script on the stand-ins of tes
 install) SkyPilot's own validator in an environment of its own. No cloud is reached.
 """
 
-import signal
 import subprocess
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import pytest
 import yaml
 
 from bench.uv_here import CACHE
-from tests.test_scale import STOP_STATUSES, cluster, manifests, project, wait_for_workers
+from tests.test_scale import STOP_STATUSES, cluster, manifests, project, run_job
 from tests.test_templates import generate, run, tool
 
 __all__ = ["cluster", "project"]  # fixtures, used by name
@@ -96,14 +95,7 @@ def test_skypilot_run_starts_torchrun_from_skypilots_variables(
         "SKYPILOT_NUM_GPUS_PER_NODE": "4",
     }
     # As SkyPilot runs it on each node: bash, in the synced workdir.
-    job = subprocess.Popen(["bash", "-c", script], env=env, cwd=cluster)
-    try:
-        if stop:
-            wait_for_workers(calls, 2)
-            job.send_signal(getattr(signal, f"SIG{stop}"))
-        assert job.wait(timeout=20) == expected
-    finally:
-        job.kill()
+    assert run_job(["bash", "-c", script], env, calls, stop, cwd=cluster) == expected
     lines = calls.read_text().splitlines()
     (torchrun,) = [line.split() for line in lines if line.startswith("torchrun")]
     for flag in ("--nnodes=2", "--nproc_per_node=4", "--node_rank=1", "--master_addr=10.0.0.7"):
