@@ -6,6 +6,7 @@ whole. An interrupted run is continued by running the same command again; the se
 the interrupted run are checked first, so that a run is never continued with other ones.
 """
 
+import atexit
 import json
 import os
 import signal
@@ -145,6 +146,13 @@ def stop_signals(agree: Callable[[int], int] = int,
         for number, handler in previous.items():
             if not asked[0] or number == signal.SIGINT:
                 signal.signal(number, handler)
+        if asked[0]:  # Python drops its own handlers as it shuts down: ignore them from there
+            atexit.register(ignore, [number for number in previous if number != signal.SIGINT])
+
+
+def ignore(numbers: list[int]) -> None:
+    for number in numbers:
+        signal.signal(number, signal.SIG_IGN)
 
 
 @contextmanager

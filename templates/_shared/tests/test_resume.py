@@ -142,6 +142,31 @@ def test_a_stop_signal_saves_where_the_run_is_and_it_resumes_bit_identical(
     assert saved_epoch(run_dir) is None  # the next run starts afresh
 
 
+def test_signals_after_a_stop_are_ignored_until_the_process_has_exited():
+    """A launcher may signal again while a stopped run saves and exits; the exit status must
+    still be the first signal's, even for a signal that comes as Python shuts down."""
+    script = f"""
+import os, signal, sys, time
+from {PACKAGE}.progress import Progress, Stopped, stop_signals
+
+class SignalsAsPythonShutsDown:  # freed after Python has dropped its own signal handlers
+    def __del__(self, kill=os.kill, pid=os.getpid()):
+        kill(pid, signal.SIGTERM)
+
+try:
+    with stop_signals() as stop:
+        os.kill(os.getpid(), signal.SIGUSR1)
+        time.sleep(0.01)
+        Progress().stop_if_asked(stop, None)
+except Stopped as stopped:
+    late = SignalsAsPythonShutsDown()
+    sys.exit(stopped.status)
+"""
+    done = subprocess.run([sys.executable, "-c", script], env=QUIET, capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert done.returncode == 128 + signal.SIGUSR1, done.stderr[-2000:]
+
+
 @pytest.mark.slow
 def test_a_run_killed_after_a_step_checkpoint_resumes_bit_identical(tmp_path, uninterrupted):
     run_dir = tmp_path / "runs"
