@@ -229,6 +229,28 @@ def test_server_dockerfile_passes_hadolint(catalog, tmp_path, framework, targets
     assert (project / "src" / "demo_app" / "serve.py").is_file()
 
 
+# The Debian releases uv's release workflow publishes `uv:VERSION-pythonX.Y-DEBIAN-slim` images
+# for (astral-sh/uv, .github/workflows/build-docker.yml): bookworm's stopped with uv 0.10.
+UV_IMAGE_DEBIAN = {"trixie"}
+
+
+def test_images_are_ones_uv_publishes_and_the_runtime_matches_the_build(
+    catalog, tmp_path, framework
+):
+    """The Dockerfile's and GitLab's uv image is one uv publishes, at the pinned uv; the
+    runtime stage runs the build stage's environment, so it has the same Python and Debian."""
+    project = generate(catalog, tmp_path, framework, "gitlab", ("server",))
+    froms = re.findall(r"^FROM (\S+)", (project / "Dockerfile").read_text(), re.M)
+    image = r"ghcr\.io/astral-sh/uv:(\d+\.\d+\.\d+)-python(3\.\d+)-(\w+)-slim"
+    build = re.fullmatch(image, froms[0])
+    assert build, froms[0]
+    version, python, debian = build.groups()
+    assert version == UV_VERSION and debian in UV_IMAGE_DEBIAN, froms[0]
+    assert froms[1] == f"python:{python}-slim-{debian}", froms
+    pipeline = yaml.safe_load((project / ".gitlab-ci.yml").read_text())
+    assert pipeline["default"]["image"] == froms[0]
+
+
 def test_only_server_projects_get_the_service(catalog, tmp_path, framework):
     project = generate(catalog, tmp_path, framework, "none", ("web",))
     assert not (project / "Dockerfile").exists()
