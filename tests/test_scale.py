@@ -19,6 +19,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bench.starter_env import install_project
+from fwstart.api import new_project
+from fwstart.questions import Answers
 from tests.test_templates import generate, run, tool
 
 SCHEMAS = Path(__file__).parent / "schemas" / "kubeflow"
@@ -396,3 +399,56 @@ def test_slurm_warning_reaches_real_torchrun_workers_and_requeues(
     ]
     assert status == 1  # torchrun's own status when its workers stopped for a signal
     assert "scontrol requeue 42" in lines
+
+
+@pytest.mark.slow
+def test_slurm_requeued_training_resumes_where_the_warning_stopped_it(
+    catalog, tmp_path, cluster, starter_envs
+):
+    """The whole SLURM story on two "nodes" of this machine: the project's real training under
+    real torchrun (two processes, one per node), SLURM's warning, the requeue, and SLURM
+    running the script again, which resumes where the warning stopped it and finishes."""
+    starter = starter_envs("pytorch")
+    answers = Answers("research", (), "neither", "none", "none", ())
+    project = new_project(catalog, tmp_path / "requeue-demo", answers, "pytorch").path
+    install_project(project, starter)
+    for stand_in in ("torchrun", "python"):  # the real ones, from the starter's environment
+        (cluster / "bin" / stand_in).unlink()
+    scontrol = FAKE_CLUSTER["scontrol"].replace("node-a\\nnode-b", "127.0.0.1\\n127.0.0.1")
+    (cluster / "bin" / "scontrol").write_text(scontrol)
+    calls, run_dir = cluster / "calls", tmp_path / "runs"
+    calls.write_text("")
+    env = {
+        **starter.variables,
+        "PATH": f"{cluster / 'bin'}:{starter.directory / 'bin'}:/usr/bin:/bin",
+        "CALLS": str(calls),
+        "OMP_NUM_THREADS": "1",
+        "SLURM_JOB_ID": "42",
+        "SLURM_JOB_NODELIST": "node-[a-b]",
+        "SLURM_JOB_NUM_NODES": "2",
+        "SLURM_GPUS_ON_NODE": "1",
+    }
+    command = ["bash", "deploy/slurm/train.sbatch", "--config", "configs/smoke.yaml",
+               "--set", f"run_dir={run_dir}", "--set", "threads=1"]  # fmt: skip
+    job = subprocess.Popen(command, cwd=project, env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 300
+        while not (run_dir / "resume.ckpt").is_file():  # its first epoch is saved
+            if job.poll() is not None or time.monotonic() > deadline:
+                job.kill()
+                pytest.fail(f"no resume state was saved: {job.communicate()[1][-3000:]}")
+            time.sleep(0.05)
+        job.send_signal(signal.SIGUSR1)  # SLURM's warning, to the batch script
+        _, stderr = job.communicate(timeout=120)
+    finally:
+        job.kill()
+    assert job.returncode != 0 and "scontrol requeue 42" in calls.read_text(), stderr[-3000:]
+    assert "stopped at epoch" in stderr and not (run_dir / "metrics.json").exists()
+
+    again = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True,
+                           timeout=600, check=False)  # fmt: skip
+    assert again.returncode == 0, again.stderr[-3000:]
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["resumed_from"] is not None and metrics["processes"] == 2
+    assert [entry["epoch"] for entry in metrics["history"]] == list(range(1, metrics["epochs"] + 1))
+    assert calls.read_text().count("scontrol requeue") == 1  # a finished run is not requeued

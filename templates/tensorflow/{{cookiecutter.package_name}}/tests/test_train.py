@@ -30,7 +30,7 @@ from {{ cookiecutter.package_name }}.train import (
 )
 
 from .saved_state import saved_progress
-from .test_resume import PACKAGE, QUIET, ROOT, train_command
+from .test_resume import PACKAGE, QUIET, ROOT, assert_same_training, train_command
 
 
 def test_dry_run_takes_one_step_and_writes_nothing(smoke_config, tmp_path):
@@ -201,10 +201,21 @@ def start_workers(command: list[str], ports: list[int]) -> list[subprocess.Popen
             for index in range(len(ports))]
 
 
+def two_workers(command: list[str]) -> list[tuple[str, str]]:
+    """Run ``command`` as a cluster of two workers; their (stdout, stderr), once both are done."""
+    workers = start_workers(command, free_ports(2))
+    results = [each.communicate(timeout=300) for each in workers]
+    assert [each.returncode for each in workers] == [0, 0], results[0][1][-3000:]
+    return results
+
+
 @pytest.mark.slow
 def test_two_workers_with_tf_config_stop_together_resume_and_only_the_chief_reports(tmp_path):
+    """One worker's SIGTERM stops both at the same step; started again, they resume, only the
+    chief reports, and the run ends as an uninterrupted one of the same cluster, bit for bit."""
     run_dir = tmp_path / "runs"
-    command = train_command(run_dir, "--epochs", "2", "--set", "checkpoint_every_steps=4")
+    extra = ("--epochs", "2", "--set", "checkpoint_every_steps=4")
+    command = train_command(run_dir, *extra)
     stopped = start_workers(command, free_ports(2))
     deadline = time.monotonic() + 180
     while saved_progress(run_dir) is None and stopped[0].poll() is None:
@@ -217,10 +228,7 @@ def test_two_workers_with_tf_config_stop_together_resume_and_only_the_chief_repo
     saved = saved_progress(run_dir)
     assert saved["step"] % STOP_CHECK_EVERY == 0  # where the workers agreed to stop
 
-    workers = start_workers(command, free_ports(2))
-    results = [each.communicate(timeout=300) for each in workers]
-    assert [each.returncode for each in workers] == [0, 0], results[0][1][-3000:]
-    (chief, _), (other, _) = results
+    (chief, _), (other, _) = two_workers(command)
     assert chief and other == ""  # only the chief reports
     assert sorted(path.name for path in run_dir.iterdir() if path.name != LOCK) == [
         "best.json", CHECKPOINT, "metrics.json",{{ ' "mlflow-run.json",' if cookiecutter.tracking else "" }} "tensorboard"]
@@ -230,3 +238,6 @@ def test_two_workers_with_tf_config_stop_together_resume_and_only_the_chief_repo
     assert metrics["replicas"] == 2
     assert metrics["resumed_from"] == {"epoch": saved["next_epoch"], "step": saved["step"] + 1}
     assert [entry["epoch"] for entry in metrics["history"]] == [1, 2]
+
+    two_workers(train_command(tmp_path / "uninterrupted", *extra))
+    assert_same_training(run_dir, tmp_path / "uninterrupted")
