@@ -89,6 +89,28 @@ def test_every_target_with_every_option_lints(catalog, tmp_path, framework):
 
 
 @pytest.mark.parametrize(
+    ("targets", "options"),
+    [
+        ((), ()),
+        ((), ("tracking", "tuning", "registry")),
+        *[((target,), ()) for target in TARGET_SETS[-1]],
+        (TARGET_SETS[-1], ("tracking", "tuning", "registry", "monitoring")),
+    ],
+    ids=["research", "research-options", *TARGET_SETS[-1], "everything"],
+)
+def test_generated_code_is_laid_out_as_ruff_format_writes_it(
+    catalog, tmp_path, framework, targets, options
+):
+    """The pre-commit hook ruff-format and `ruff format --check .` (with the project's own
+    settings) find nothing to change in a new project, whatever its template conditionals."""
+    goal = "deployment" if targets else "research"
+    answers = Answers(goal, targets, "neither", "none", "github", options)
+    project = new_project(catalog, tmp_path / "demo-app", answers, framework).path
+    layout = run(tool("ruff"), "format", "--check", "--no-cache", ".", cwd=project)
+    assert layout.returncode == 0, layout.stdout + layout.stderr
+
+
+@pytest.mark.parametrize(
     "targets", [(), ("web",), ("mobile", "web", "edge", "server")], ids=["none", "web", "all"]
 )
 def test_github_workflow_is_valid_and_safe(catalog, tmp_path, framework, targets):

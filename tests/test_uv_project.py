@@ -96,6 +96,7 @@ def test_pre_commit_config_is_valid_and_its_checks_pass_run_directly(catalog, tm
     hooks = {h["id"]: h for r in yaml.safe_load(config.read_text())["repos"] for h in r["hooks"]}
     commands = {
         "ruff-check": [str(BIN / "ruff"), "check", "--force-exclude", "."],
+        "ruff-format": [str(BIN / "ruff"), "format", "--check", "--force-exclude", "."],
         "uv-lock": ["uv", "lock", *hooks["uv-lock"].get("args", [])],
     }
     assert set(hooks) == set(commands)

@@ -26,6 +26,7 @@ class _Waiting:
 
 def _settle(waiting: _Waiting, rows: np.ndarray | BaseException) -> None:
     """Hand a result to a request still waiting for it (a timed-out one has gone)."""
+
     def settle() -> None:
         if waiting.future.done():
             return
@@ -74,7 +75,7 @@ class Batcher:
                 continue
             start = 0
             for waiting in batch:
-                _settle(waiting, logits[start:start + len(waiting.pixels)])
+                _settle(waiting, logits[start : start + len(waiting.pixels)])
                 start += len(waiting.pixels)
 
     def _collect(self, first: _Waiting) -> list[_Waiting]:

@@ -28,9 +28,11 @@ def split(body: bytes, header_length: str | None) -> tuple[bytes, bytes]:
         return body, b""
     length = header_length.strip()
     if not (length.isascii() and length.isdigit()) or int(length) > len(body):
-        raise Refused(f"The {HEADER} header must be the length in bytes of the body's JSON, "
-                      f"from 0 to the body's {len(body)}; got {header_length!r}.")
-    return body[:int(length)], body[int(length):]
+        raise Refused(
+            f"The {HEADER} header must be the length in bytes of the body's JSON, "
+            f"from 0 to the body's {len(body)}; got {header_length!r}."
+        )
+    return body[: int(length)], body[int(length) :]
 
 
 def parameter(tensor: dict, key: str, kind: type, where: str) -> object:
@@ -41,16 +43,20 @@ def parameter(tensor: dict, key: str, kind: type, where: str) -> object:
         raise Refused(f'The "parameters" of {where} must be an object.')
     value = parameters.get(key)
     if value is not None and (type(value) is not kind or kind is int and value < 0):
-        raise Refused(f'"{key}" in the parameters of {where} must be {KINDS[kind]}'
-                      f"{' from 0' if kind is int else ''}, got {value!r}.")
+        raise Refused(
+            f'"{key}" in the parameters of {where} must be {KINDS[kind]}'
+            f"{' from 0' if kind is int else ''}, got {value!r}."
+        )
     return value
 
 
 def floats(data: bytes, count: int) -> np.ndarray:
     """``count`` FP32 numbers from their little-endian bytes, or Refused."""
     if len(data) != 4 * count:
-        raise Refused(f"The input's binary data must be {4 * count} bytes ({count} FP32 "
-                      f"numbers of 4 bytes), got {len(data)}.")
+        raise Refused(
+            f"The input's binary data must be {4 * count} bytes ({count} FP32 "
+            f"numbers of 4 bytes), got {len(data)}."
+        )
     return np.frombuffer(data, dtype="<f4")
 
 
@@ -65,5 +71,6 @@ def encode(values: np.ndarray | list[str]) -> bytes:
 def response(document: dict, tensors: list[bytes]) -> Response:
     """The JSON document followed by the tensors' binary data, its length in the header."""
     header = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
-    return Response(header + b"".join(tensors), media_type=MEDIA_TYPE,
-                    headers={HEADER: str(len(header))})
+    return Response(
+        header + b"".join(tensors), media_type=MEDIA_TYPE, headers={HEADER: str(len(header))}
+    )

@@ -55,20 +55,27 @@ class Config:
         if not math.isfinite(self.learning_rate) or self.learning_rate <= 0:
             raise ValueError(f"learning_rate must be a positive number, got {self.learning_rate}.")
         if not math.isfinite(self.weight_decay) or self.weight_decay < 0:
-            raise ValueError(f"weight_decay must be 0 or a positive number, got "
-                             f"{self.weight_decay}.")
+            raise ValueError(
+                f"weight_decay must be 0 or a positive number, got {self.weight_decay}."
+            )
         if not DEVICE.fullmatch(self.device):
-            raise ValueError(f"device must be a device name such as auto or cpu, optionally "
-                             f"with an index (name:0), got {self.device!r}.")
+            raise ValueError(
+                f"device must be a device name such as auto or cpu, optionally "
+                f"with an index (name:0), got {self.device!r}."
+            )
         if self.threads < 0:
             raise ValueError("threads must be 0 (automatic) or a positive number.")
         if self.checkpoint_every_steps < 0:
-            raise ValueError("checkpoint_every_steps must be 0 (at the end of each epoch only) "
-                             "or a positive number.")
-        if self.image_size != "auto" and not (isinstance(self.image_size, int)
-                                              and self.image_size >= 4):
-            raise ValueError(f"image_size must be auto or a whole number of at least 4, got "
-                             f"{self.image_size!r}.")
+            raise ValueError(
+                "checkpoint_every_steps must be 0 (at the end of each epoch only) "
+                "or a positive number."
+            )
+        if self.image_size != "auto" and not (
+            isinstance(self.image_size, int) and self.image_size >= 4
+        ):
+            raise ValueError(
+                f"image_size must be auto or a whole number of at least 4, got {self.image_size!r}."
+            )
         if self.channels not in ("auto", 1, 3):
             raise ValueError(f"channels must be auto, 1 or 3, got {self.channels!r}.")
         if self.augment not in ("auto", True, False):
@@ -88,13 +95,16 @@ def load_config(path: Path, overrides: dict[str, object] | None = None) -> Confi
         ValueError: for a missing file, an unknown key or a value of the wrong type.
     """
     if path.is_dir():
-        raise ValueError(f"{path} is a directory; --config takes a YAML file such as "
-                         f"{path / 'default.yaml'}.")
+        raise ValueError(
+            f"{path} is a directory; --config takes a YAML file such as {path / 'default.yaml'}."
+        )
     own = _read(path)  # first: a missing file is named as it was typed
     defaults = path.parent / "default.yaml"
     if path.name != "default.yaml" and not defaults.is_file():
-        raise ValueError(f"{path} changes some settings of default.yaml, which must sit beside "
-                         f"it ({defaults} does not exist): keep your config files in configs/.")
+        raise ValueError(
+            f"{path} changes some settings of default.yaml, which must sit beside "
+            f"it ({defaults} does not exist): keep your config files in configs/."
+        )
     values = _read(defaults) if path.name != "default.yaml" else {}
     values.update(own)
     values.update(overrides or {})
@@ -110,8 +120,10 @@ def parse_override(text: str) -> tuple[str, object]:
         return key.strip(), yaml.safe_load(value)
     except yaml.YAMLError as error:
         problem = getattr(error, "problem", None) or "not valid YAML"
-        raise ValueError(f"--set {key.strip()}: {value!r} is not a plain value ({problem}); "
-                         "give a number, text or a [list].") from None
+        raise ValueError(
+            f"--set {key.strip()}: {value!r} is not a plain value ({problem}); "
+            "give a number, text or a [list]."
+        ) from None
 
 
 def with_overrides(config: Config, **changes: object) -> Config:
@@ -151,7 +163,8 @@ def _typed(name: str, value: object) -> object:
         if isinstance(value, list | tuple) and all(isinstance(item, str) for item in value):
             return tuple(value)
     elif (expected is bool and isinstance(value, bool)) or (
-            expected in AUTO_OR and (value == "auto" or type(value) is AUTO_OR[expected])):
+        expected in AUTO_OR and (value == "auto" or type(value) is AUTO_OR[expected])
+    ):
         return value
     elif expected is float and isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
@@ -161,8 +174,14 @@ def _typed(name: str, value: object) -> object:
 
 
 def _describe(expected: object) -> str:
-    return {int: "a whole number", float: "a number", str: "text", bool: "true or false",
-            int | str: "auto or a whole number", bool | str: "auto, true or false"}.get(
+    return {
+        int: "a whole number",
+        float: "a number",
+        str: "text",
+        bool: "true or false",
+        int | str: "auto or a whole number",
+        bool | str: "auto, true or false",
+    }.get(
         expected,  # type: ignore[call-overload]
         "a list of text values",
     )

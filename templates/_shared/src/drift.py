@@ -46,17 +46,27 @@ def _binned(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
 def write_reference(pixels: np.ndarray, folder: Path) -> dict:
     """Store the reference of these (training) images in folder; the manifest's entry."""
     values = features(pixels)
-    edges = [np.unique(np.quantile(column, np.linspace(0, 1, BINS + 1)[1:-1]))
-             for column in values.T]
+    edges = [
+        np.unique(np.quantile(column, np.linspace(0, 1, BINS + 1)[1:-1])) for column in values.T
+    ]
     kept = np.random.default_rng(0).permutation(len(values))[:KEPT_VALUES]
-    document = {"features": list(FEATURES), "images": len(values),
-                "edges": [edge.tolist() for edge in edges],
-                "shares": [(_binned(column, edge) / len(values)).tolist()
-                           for column, edge in zip(values.T, edges, strict=True)],
-                "values": values[kept].round(4).tolist()}
+    document = {
+        "features": list(FEATURES),
+        "images": len(values),
+        "edges": [edge.tolist() for edge in edges],
+        "shares": [
+            (_binned(column, edge) / len(values)).tolist()
+            for column, edge in zip(values.T, edges, strict=True)
+        ],
+        "values": values[kept].round(4).tolist(),
+    }
     (folder / REFERENCE_FILE).write_text(json.dumps(document) + "\n")
-    return {"reference": REFERENCE_FILE, "features": list(FEATURES), "images": len(values),
-            "drift_threshold": DRIFT_THRESHOLD}
+    return {
+        "reference": REFERENCE_FILE,
+        "features": list(FEATURES),
+        "images": len(values),
+        "drift_threshold": DRIFT_THRESHOLD,
+    }
 
 
 def load_reference(artifacts: Path, manifest: dict) -> Reference:
@@ -68,11 +78,15 @@ def load_reference(artifacts: Path, manifest: dict) -> Reference:
     try:
         document = json.loads(path.read_text())
         values = np.asarray(document["values"], dtype=np.float64).reshape(-1, len(FEATURES))
-        return Reference([np.asarray(edge) for edge in document["edges"]],
-                         [np.asarray(share) for share in document["shares"]], values)
+        return Reference(
+            [np.asarray(edge) for edge in document["edges"]],
+            [np.asarray(share) for share in document["shares"]],
+            values,
+        )
     except (OSError, ValueError, KeyError, TypeError) as error:
-        raise ValueError(f"Cannot read the drift reference {path} ({error}): "
-                         "export again.") from None
+        raise ValueError(
+            f"Cannot read the drift reference {path} ({error}): export again."
+        ) from None
 
 
 def stability(reference: Reference, values: np.ndarray) -> np.ndarray:

@@ -15,8 +15,9 @@ def whole(low: int, high: int | None = None) -> Callable[[str], int]:
         try:
             value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number: give {span}") \
-                from None
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not a whole number: give {span}"
+            ) from None
         if value < low or (high is not None and value > high):
             raise argparse.ArgumentTypeError(f"{text!r} is out of range: give {span}")
         return value
@@ -37,8 +38,9 @@ def real(low: float, high: float = math.inf, *, above: bool = False) -> Callable
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not a number: give {span}") from None
         if not (math.isfinite(value) and low <= value <= high) or (above and value == low):
-            raise argparse.ArgumentTypeError(f"{text!r} is out of range: give a finite number, "
-                                             f"{span}")
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is out of range: give a finite number, {span}"
+            )
         return value
 
     return parse

@@ -41,8 +41,11 @@ class HeaderDeadline(H11Protocol):
     def _watch(self) -> None:
         """Arm the deadline while the next request's headers are awaited and no keep-alive
         timer runs (an idle kept-alive connection is uvicorn's to close); else disarm it."""
-        awaited = (self.conn.their_state is h11.IDLE and self.timeout_keep_alive_task is None
-                   and not self.transport.is_closing())
+        awaited = (
+            self.conn.their_state is h11.IDLE
+            and self.timeout_keep_alive_task is None
+            and not self.transport.is_closing()
+        )
         if not awaited:
             self._disarm()
         elif self._deadline is None:
@@ -58,11 +61,21 @@ class HeaderDeadline(H11Protocol):
         if self.conn.their_state is not h11.IDLE or self.transport.is_closing():
             return
         if self.conn.trailing_data[0]:  # part of a request came: say why it ends
-            body = json.dumps({"error": f"The request's headers did not arrive within "
-                                        f"{self.seconds:g} s (--timeout)."}).encode()
-            self.transport.write(b"HTTP/1.1 408 Request Timeout\r\ncontent-type: "
-                                 b"application/json\r\nconnection: close\r\ncontent-length: "
-                                 + str(len(body)).encode() + b"\r\n\r\n" + body)
+            body = json.dumps(
+                {
+                    "error": (
+                        f"The request's headers did not arrive within "
+                        f"{self.seconds:g} s (--timeout)."
+                    )
+                }
+            ).encode()
+            self.transport.write(
+                b"HTTP/1.1 408 Request Timeout\r\ncontent-type: "
+                b"application/json\r\nconnection: close\r\ncontent-length: "
+                + str(len(body)).encode()
+                + b"\r\n\r\n"
+                + body
+            )
         self.transport.close()
 
 

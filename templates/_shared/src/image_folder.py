@@ -56,16 +56,20 @@ def scan(root: Path) -> Folder:
     classes = class_folders(root)
     if len(classes) < 2:
         found = ", ".join(classes) or "none"
-        raise ValueError(f"{root} has {len(classes)} class folder(s) ({found}); a classifier "
-                         "needs at least two: one sub-folder of images per class.")
+        raise ValueError(
+            f"{root} has {len(classes)} class folder(s) ({found}); a classifier "
+            "needs at least two: one sub-folder of images per class."
+        )
     files: list[Path] = []
     labels: list[int] = []
     for label, name in enumerate(classes):
         found = sorted(p for p in (root / name).rglob("*") if is_image_file(p) and utf8_named(p))
         if len(found) < MIN_PER_CLASS:
-            raise ValueError(f"The class folder {root / name} holds {len(found)} image file(s); "
-                             f"each class needs at least {MIN_PER_CLASS} (one each for training, "
-                             "validation and test): add images, or remove the folder.")
+            raise ValueError(
+                f"The class folder {root / name} holds {len(found)} image file(s); "
+                f"each class needs at least {MIN_PER_CLASS} (one each for training, "
+                "validation and test): add images, or remove the folder."
+            )
         files += found
         labels += [label] * len(found)
     return Folder(root, classes, files, np.asarray(labels, dtype=np.int64))
@@ -73,16 +77,28 @@ def scan(root: Path) -> Folder:
 
 def class_folders(root: Path) -> list[str]:
     """The sorted names of root's class folders, each holding images no other one holds."""
-    names = [p.name for p in root.iterdir()
-             if p.is_dir() and not p.name.startswith(".") and utf8_named(p)]
+    names = [
+        p.name
+        for p in root.iterdir()
+        if p.is_dir() and not p.name.startswith(".") and utf8_named(p)
+    ]
     kept: dict[Path, Path] = {}  # real folder -> the class folder that is it
     for name in sorted(names, key=lambda name: ((root / name).is_symlink(), name)):
         real = (root / name).resolve()
-        same = next((folder for other, folder in kept.items()
-                     if real == other or other in real.parents or real in other.parents), None)
+        same = next(
+            (
+                folder
+                for other, folder in kept.items()
+                if real == other or other in real.parents or real in other.parents
+            ),
+            None,
+        )
         if same is not None:  # its images would train twice, under two labels
-            print(f"warning: skipped the class folder {root / name}: it is a link to "
-                  f"{real}, the images of the class folder {same}.", file=sys.stderr)
+            print(
+                f"warning: skipped the class folder {root / name}: it is a link to "
+                f"{real}, the images of the class folder {same}.",
+                file=sys.stderr,
+            )
             continue
         kept[real] = root / name
     return sorted(folder.name for folder in kept.values())
@@ -93,8 +109,10 @@ def utf8_named(path: Path) -> bool:
     try:
         str(path).encode("utf-8")
     except UnicodeEncodeError:
-        print(f"warning: skipped {str(path)!r}: its name is not valid UTF-8; rename it.",
-              file=sys.stderr)
+        print(
+            f"warning: skipped {str(path)!r}: its name is not valid UTF-8; rename it.",
+            file=sys.stderr,
+        )
         return False
     return True
 
@@ -122,8 +140,9 @@ def fingerprint(folder: Folder, size: int, channels: int) -> str:
     digest = hashlib.sha256(f"{CACHE_VERSION} {size} {channels} {max_pixels()}".encode())
     for path in folder.files:
         stat = path.stat()
-        digest.update(f"{path.relative_to(folder.root)} {stat.st_size} {stat.st_mtime_ns}\n"
-                      .encode())
+        digest.update(
+            f"{path.relative_to(folder.root)} {stat.st_size} {stat.st_mtime_ns}\n".encode()
+        )
     return digest.hexdigest()[:16]
 
 
@@ -137,17 +156,19 @@ def assign_splits(folder: Folder, fractions: tuple[float, float] = (0.15, 0.15))
     assignment = np.zeros(len(folder.files), dtype=np.int64)
     for label in range(len(folder.classes)):
         members = np.flatnonzero(folder.labels == label)
-        ranked = sorted(members, key=lambda index: (stable_rank(folder.files[index]),
-                                                    folder.files[index].name))
+        ranked = sorted(
+            members, key=lambda index: (stable_rank(folder.files[index]), folder.files[index].name)
+        )
         val = max(1, round(fractions[0] * len(ranked)))
         test = max(1, round(fractions[1] * len(ranked)))
         assignment[ranked[:val]] = 1
-        assignment[ranked[val:val + test]] = 2
+        assignment[ranked[val : val + test]] = 2
     return assignment
 
 
-def decode_all(files: list[Path], decode: Callable[[Path], np.ndarray],
-               rows: np.ndarray) -> list[str]:
+def decode_all(
+    files: list[Path], decode: Callable[[Path], np.ndarray], rows: np.ndarray
+) -> list[str]:
     """Decode ``files`` into ``rows`` (readable ones first, in order); return the failures."""
     failures, written = [], 0
     # Pillow decodes outside the GIL: threads suffice. Each decode may take up to ~1 GB at the
@@ -155,8 +176,13 @@ def decode_all(files: list[Path], decode: Callable[[Path], np.ndarray],
     workers = min(4, os.cpu_count() or 1)
     with ThreadPoolExecutor(workers) as pool:
         results = pool.map(_attempt(decode), files)
-        for path, result in tqdm(zip(files, results, strict=True), total=len(files),
-                                 desc="decoding images", leave=False, disable=None):
+        for path, result in tqdm(
+            zip(files, results, strict=True),
+            total=len(files),
+            desc="decoding images",
+            leave=False,
+            disable=None,
+        ):
             if isinstance(result, str):
                 print(f"warning: skipped {path}: {result}", file=sys.stderr)
                 failures.append(str(path))
@@ -172,22 +198,28 @@ def _attempt(decode: Callable[[Path], np.ndarray]) -> Callable[[Path], np.ndarra
             return decode(path)
         except ValueError as error:
             return str(error).replace(f"{path} ", "", 1)
+
     return run
 
 
-def cached_arrays(folder: Folder, size: int, channels: int, cache_dir: Path | None,
-                  assignment: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray], list[str]]:
+def cached_arrays(
+    folder: Folder, size: int, channels: int, cache_dir: Path | None, assignment: np.ndarray
+) -> tuple[list[np.ndarray], list[np.ndarray], list[str]]:
     """The pixels and labels of each split, from the cache or decoded now (and cached)."""
     key = fingerprint(folder, size, channels)
     place = cache_dir / f"images-{key}" if cache_dir else None
     if place and (place / "done.json").is_file():
         done = json.loads((place / "done.json").read_text())
         for path in done["skipped"]:
-            print(f"warning: skipped {path}: not a readable image (found when the cache "
-                  f"{place} was made).", file=sys.stderr)
+            print(
+                f"warning: skipped {path}: not a readable image (found when the cache "
+                f"{place} was made).",
+                file=sys.stderr,
+            )
         labels = [np.load(place / f"labels{part}.npy") for part in range(3)]
-        images = [np.load(place / f"{part}.npy", mmap_mode="r")[:len(labels[part])]
-                  for part in range(3)]
+        images = [
+            np.load(place / f"{part}.npy", mmap_mode="r")[: len(labels[part])] for part in range(3)
+        ]
         return images, labels, done["skipped"]
     if place:
         forget_other_caches(cache_dir, place)
@@ -196,15 +228,23 @@ def cached_arrays(folder: Folder, size: int, channels: int, cache_dir: Path | No
     for part in range(3):
         chosen = np.flatnonzero(assignment == part)
         shape = (len(chosen), size, size, channels)
-        rows = (np.lib.format.open_memmap(place / f"{part}.npy", "w+", np.uint8, shape)
-                if place else np.empty(shape, np.uint8))
-        failed = set(decode_all([folder.files[i] for i in chosen],
-                                lambda path: load_image(path, size, channels), rows))
+        rows = (
+            np.lib.format.open_memmap(place / f"{part}.npy", "w+", np.uint8, shape)
+            if place
+            else np.empty(shape, np.uint8)
+        )
+        failed = set(
+            decode_all(
+                [folder.files[i] for i in chosen],
+                lambda path: load_image(path, size, channels),
+                rows,
+            )
+        )
         kept = np.asarray([i for i in chosen if str(folder.files[i]) not in failed], np.int64)
         if place:
             rows.flush()
             np.save(place / f"labels{part}.npy", folder.labels[kept])
-        images.append(rows[:len(kept)])
+        images.append(rows[: len(kept)])
         labels.append(folder.labels[kept])
         skipped += sorted(failed)
     if place:  # written last: a cache without it was interrupted, and is made again

@@ -47,8 +47,15 @@ MAX_PIXELS_VARIABLE = "MAX_IMAGE_PIXELS"
 # Pillow warns of a decompression bomb above its own limit: here that is an error.
 warnings.simplefilter("error", Image.DecompressionBombWarning)
 # What Pillow raises for a file that is not an image, or a damaged or truncated one.
-UNREADABLE = (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError,
-              Image.DecompressionBombError, Image.DecompressionBombWarning)
+UNREADABLE = (
+    UnidentifiedImageError,
+    OSError,
+    SyntaxError,
+    ValueError,
+    EOFError,
+    Image.DecompressionBombError,
+    Image.DecompressionBombWarning,
+)
 
 
 class ImageTooLarge(ValueError):
@@ -65,13 +72,16 @@ def max_pixels() -> int:
     if not text:
         return MAX_PIXELS
     if not text.isdigit() or int(text) < 1:
-        raise ValueError(f"{MAX_PIXELS_VARIABLE}={text!r} must be a whole number of pixels "
-                         f"of at least 1 (default {MAX_PIXELS}).")
+        raise ValueError(
+            f"{MAX_PIXELS_VARIABLE}={text!r} must be a whole number of pixels "
+            f"of at least 1 (default {MAX_PIXELS})."
+        )
     return int(text)
 
 
-def load_image(source: str | Path | BinaryIO, size: int, channels: int,
-               limit: int | None = None) -> np.ndarray:
+def load_image(
+    source: str | Path | BinaryIO, size: int, channels: int, limit: int | None = None
+) -> np.ndarray:
     """Read an image file (or open binary stream) as uint8 (size, size, channels) pixels.
 
     Args:
@@ -86,8 +96,10 @@ def load_image(source: str | Path | BinaryIO, size: int, channels: int,
             truncated (the message names the file when ``source`` is a path).
     """
     if channels not in CHANNEL_MODES or size < 1:
-        raise ValueError(f"load_image takes channels 1 or 3 and a size of at least 1, got "
-                         f"channels={channels}, size={size}.")
+        raise ValueError(
+            f"load_image takes channels 1 or 3 and a size of at least 1, got "
+            f"channels={channels}, size={size}."
+        )
     limit = limit or max_pixels()
     where = str(source) if isinstance(source, str | Path) else "the image"
     # Pillow's own check (a warning, an error here) must not refuse what the limit allows: a
@@ -116,8 +128,10 @@ def load_image(source: str | Path | BinaryIO, size: int, channels: int,
 
 
 def _too_large(limit: int) -> str:
-    return (f"more than the limit of {limit:,} ({MAX_PIXELS_VARIABLE}): make it smaller, or "
-            "raise the limit.")
+    return (
+        f"more than the limit of {limit:,} ({MAX_PIXELS_VARIABLE}): make it smaller, or "
+        "raise the limit."
+    )
 
 
 def _within(image: Image.Image, size: int, limit: int, where: str) -> None:
@@ -126,13 +140,16 @@ def _within(image: Image.Image, size: int, limit: int, where: str) -> None:
     width, height = image.size
     if width * height > limit and image.format in ("JPEG", "MPO"):
         for scale in (2, 4, 8):
-            if -(-width // scale) * -(-height // scale) <= limit \
-                    and min(width, height) // scale >= size:
+            if (
+                -(-width // scale) * -(-height // scale) <= limit
+                and min(width, height) // scale >= size
+            ):
                 image.draft(None, (width // scale, height // scale))
                 break
     if image.width * image.height > limit:
-        raise ImageTooLarge(f"{where} is {width} x {height} = {width * height:,} pixels, "
-                            f"{_too_large(limit)}")
+        raise ImageTooLarge(
+            f"{where} is {width} x {height} = {width * height:,} pixels, {_too_large(limit)}"
+        )
 
 
 def prepare(image: Image.Image, size: int, channels: int) -> np.ndarray:
@@ -186,8 +203,11 @@ def centre_square(image: Image.Image) -> Image.Image:
 
 def image_suffixes() -> frozenset[str]:
     """File name endings of the FORMATS (".jpg", ".png", ".webp"...), lower case."""
-    return frozenset(suffix.lower() for suffix, format in Image.registered_extensions().items()
-                     if format in FORMATS)
+    return frozenset(
+        suffix.lower()
+        for suffix, format in Image.registered_extensions().items()
+        if format in FORMATS
+    )
 
 
 def is_image_file(path: Path) -> bool:
@@ -195,5 +215,6 @@ def is_image_file(path: Path) -> bool:
 
     notes.txt, .DS_Store and Thumbs.db are not, and are passed over without a word.
     """
-    return (not path.name.startswith(".") and path.suffix.lower() in image_suffixes()
-            and path.is_file())
+    return (
+        not path.name.startswith(".") and path.suffix.lower() in image_suffixes() and path.is_file()
+    )

@@ -21,7 +21,8 @@ def node_runner(model: Path, library: str) -> Callable[[np.ndarray], np.ndarray]
     if node is None or not (WEB_DIR / "node_modules" / library).is_dir():
         raise RuntimeError(
             f"The web target is verified in Node.js with {library}: install Node.js 20+ "
-            "and run 'npm ci --prefix web' once, then export again.")
+            "and run 'npm ci --prefix web' once, then export again."
+        )
 
     def run(pixels: np.ndarray) -> np.ndarray:
         with tempfile.TemporaryDirectory() as scratch:

@@ -39,8 +39,11 @@ class Refused(Exception):
 
 async def read_body(request: Request, limit: int) -> bytes:
     """The whole body, refused with 413 as soon as it is known to exceed ``limit`` bytes."""
-    too_large = Refused(f"The body is larger than the limit of {limit} bytes "
-                           "(--max-body-bytes); send fewer images per request.", 413)
+    too_large = Refused(
+        f"The body is larger than the limit of {limit} bytes "
+        "(--max-body-bytes); send fewer images per request.",
+        413,
+    )
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise too_large
@@ -82,8 +85,10 @@ def as_pixels(values: object, shape: list[int]) -> np.ndarray:
     if list(grid.shape[1:]) != shape:
         raise Refused(f"Each instance must have the shape {shape}, got {list(grid.shape[1:])}.")
     if not kinds <= {int, float}:
-        raise Refused(f"Every instance must be numbers in the shape {shape} "
-                         "(strings, booleans and null are not pixels).")
+        raise Refused(
+            f"Every instance must be numbers in the shape {shape} "
+            "(strings, booleans and null are not pixels)."
+        )
     pixels = grid.astype(np.float64)
     if not np.isfinite(pixels).all() or pixels.min() < 0 or pixels.max() > 255:
         raise Refused("Pixel values must be numbers from 0 to 255.")
@@ -98,8 +103,10 @@ def known_fields(given: dict, known: set[str], where: str) -> None:
     """Refused if ``given`` has a field not in ``known``, naming it and the known ones."""
     unknown = sorted(set(given) - known)
     if unknown:
-        raise Refused(f"Unknown field(s) in {where}: {', '.join(map(repr, unknown))}; "
-                      f"it takes {', '.join(sorted(known))}.")
+        raise Refused(
+            f"Unknown field(s) in {where}: {', '.join(map(repr, unknown))}; "
+            f"it takes {', '.join(sorted(known))}."
+        )
 
 
 class Encoded(list[bytes]):
@@ -136,8 +143,9 @@ class Decoder:
     threads of its own. A request that gives up (its timeout) leaves at most the image
     being decoded to finish, and that one is bounded by the pixel limit."""
 
-    def __init__(self, size: int, channels: int, layout: str,
-                 at_once: int = DECODES_AT_ONCE) -> None:
+    def __init__(
+        self, size: int, channels: int, layout: str, at_once: int = DECODES_AT_ONCE
+    ) -> None:
         self.size, self.channels, self.nchw = size, channels, layout == "NCHW"
         self.limit = max_pixels()  # a bad MAX_IMAGE_PIXELS stops the service at start-up
         self._threads = ThreadPoolExecutor(at_once, thread_name_prefix="decode")
@@ -146,13 +154,15 @@ class Decoder:
         """Pixels (N, *shape), or Refused: 400 for a file that is no image, 413 above the
         pixel limit, 504 when not decoded within ``timeout`` seconds."""
         deadline = time.monotonic() + timeout
-        work = asyncio.get_running_loop().run_in_executor(self._threads, self._all,
-                                                          images, deadline)
+        work = asyncio.get_running_loop().run_in_executor(
+            self._threads, self._all, images, deadline
+        )
         try:
             return await asyncio.wait_for(work, max(0.0, timeout))
         except (asyncio.TimeoutError, _Late):
-            raise Refused(f"The images were not decoded within {timeout:g} s (--timeout).",
-                          504) from None
+            raise Refused(
+                f"The images were not decoded within {timeout:g} s (--timeout).", 504
+            ) from None
 
     def _all(self, images: Encoded, deadline: float) -> np.ndarray:
         decoded = []
@@ -166,14 +176,16 @@ class Decoder:
         try:
             pixels = load_image(io.BytesIO(data), self.size, self.channels, self.limit)
         except ImageTooLarge as error:
-            raise Refused(f"Instance {index} {str(error).removeprefix('the image ')}",
-                          413) from None
+            raise Refused(
+                f"Instance {index} {str(error).removeprefix('the image ')}", 413
+            ) from None
         except ValueError as error:
-            raise Refused(f"Instance {index} is not an image this service reads "
-                          f"({str(error).removeprefix('the image ')}).") from None
+            raise Refused(
+                f"Instance {index} is not an image this service reads "
+                f"({str(error).removeprefix('the image ')})."
+            ) from None
         return (pixels.transpose(2, 0, 1) if self.nchw else pixels).astype(np.float32)
 
 
 class _Late(Exception):
     """Raised in a decoding thread once its request's deadline has passed."""
-

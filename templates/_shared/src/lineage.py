@@ -45,22 +45,27 @@ def data_fingerprint(path: Path) -> str:
     digest = hashlib.sha256()
     for file in files_of(path):
         stat = file.stat()
-        digest.update(f"{file.relative_to(path).as_posix()} {stat.st_size} "
-                      f"{stat.st_mtime_ns}\n".encode())
+        digest.update(
+            f"{file.relative_to(path).as_posix()} {stat.st_size} {stat.st_mtime_ns}\n".encode()
+        )
     return digest.hexdigest()
 
 
 def _modified(path: Path) -> str:
-    return datetime.fromtimestamp(path.stat().st_mtime, timezone.utc).isoformat(
-        timespec="seconds")
+    return datetime.fromtimestamp(path.stat().st_mtime, timezone.utc).isoformat(timespec="seconds")
 
 
 def record(checkpoint: Path, data: Path) -> dict:
     """The manifest's ``lineage``: the checkpoint and data an export came from."""
-    return {"checkpoint": {"path": str(checkpoint), "sha256": sha256(checkpoint),
-                           "size_bytes": checkpoint.stat().st_size,
-                           "modified": _modified(checkpoint)},
-            "data": {"path": str(data), "fingerprint": data_fingerprint(data)}}
+    return {
+        "checkpoint": {
+            "path": str(checkpoint),
+            "sha256": sha256(checkpoint),
+            "size_bytes": checkpoint.stat().st_size,
+            "modified": _modified(checkpoint),
+        },
+        "data": {"path": str(data), "fingerprint": data_fingerprint(data)},
+    }
 
 
 def damaged_files(manifest: dict, folder: Path) -> list[str]:
@@ -82,9 +87,12 @@ def warn_if_unrecorded(manifest: dict, manifest_file: Path) -> bool:
     """Warn (once per call) about a manifest from before hashes were recorded; True if so."""
     if all("sha256" in entry for entry in manifest["artifacts"]) and "lineage" in manifest:
         return False
-    print(f"warning: {manifest_file} was written by an older export, without file hashes or "
-          "the checkpoint and data it came from, so neither can be checked: export again to "
-          "record them.", file=sys.stderr)
+    print(
+        f"warning: {manifest_file} was written by an older export, without file hashes or "
+        "the checkpoint and data it came from, so neither can be checked: export again to "
+        "record them.",
+        file=sys.stderr,
+    )
     return True
 
 
@@ -100,14 +108,20 @@ def stale(manifest: dict, manifest_file: Path) -> list[str]:
     said, export = [], f"the export {manifest_file.parent}"
     checkpoint, data = Path(lineage["checkpoint"]["path"]), Path(lineage["data"]["path"])
     recorded = lineage["checkpoint"]
-    if checkpoint.is_file() and (checkpoint.stat().st_size != recorded["size_bytes"]
-                                 or sha256(checkpoint) != recorded["sha256"]):
-        said.append(f"{export} was made from {checkpoint} as of {recorded['modified']}, but "
-                    f"{checkpoint} was written again at {_modified(checkpoint)} (trained again?): "
-                    "export again to use the new model.")
+    if checkpoint.is_file() and (
+        checkpoint.stat().st_size != recorded["size_bytes"]
+        or sha256(checkpoint) != recorded["sha256"]
+    ):
+        said.append(
+            f"{export} was made from {checkpoint} as of {recorded['modified']}, but "
+            f"{checkpoint} was written again at {_modified(checkpoint)} (trained again?): "
+            "export again to use the new model."
+        )
     if data.exists() and data_fingerprint(data) != lineage["data"]["fingerprint"]:
-        said.append(f"{export} came from a model trained on {data}, which has changed since: "
-                    "train and export again if the classes or images are not the same.")
+        said.append(
+            f"{export} came from a model trained on {data}, which has changed since: "
+            "train and export again if the classes or images are not the same."
+        )
     return said
 
 

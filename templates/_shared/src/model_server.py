@@ -88,11 +88,18 @@ class ServedModel:
             print(f"error: {self.failure}", file=sys.stderr, flush=True)
             self.on_failure()
             return
-        self._engine = (Batcher(run, self.settings.max_batch, self.settings.max_delay)
-                        if self.settings.batching else Unbatched(run))
+        self._engine = (
+            Batcher(run, self.settings.max_batch, self.settings.max_delay)
+            if self.settings.batching
+            else Unbatched(run)
+        )
         settings = self.settings
-        mode = (f"batches of up to {settings.max_batch} images, waiting at most "
-                f"{settings.max_delay * 1000:g} ms" if settings.batching else "no batching")
+        mode = (
+            f"batches of up to {settings.max_batch} images, waiting at most "
+            f"{settings.max_delay * 1000:g} ms"
+            if settings.batching
+            else "no batching"
+        )
         print(f"Model ready: {self.file.name} ({mode}).", flush=True)
         self.on_loaded()
 
@@ -111,8 +118,9 @@ class ServedModel:
         try:
             return await asyncio.wait_for(self._engine(pixels), self.settings.timeout)
         except asyncio.TimeoutError:
-            raise Refused(f"No answer within {self.settings.timeout:g} s (--timeout).",
-                          504) from None
+            raise Refused(
+                f"No answer within {self.settings.timeout:g} s (--timeout).", 504
+            ) from None
 
     async def stop(self) -> None:
         """Stop loading, or answer what is queued and stop the batcher."""

@@ -27,9 +27,11 @@ from .flag_values import real, whole
 
 SIGNIFICANCE = 0.01
 DRIFT = 3  # the exit code for drift
-STYLE = ("body {font: 15px system-ui; margin: 2em; max-width: 60em} "
-         "td, th {padding: .3em .8em; text-align: right} .drift {background: #fdd} "
-         ".bar {display: inline-block; height: .8em; background: #58a}")
+STYLE = (
+    "body {font: 15px system-ui; margin: 2em; max-width: 60em} "
+    "td, th {padding: .3em .8em; text-align: right} .drift {background: #fdd} "
+    ".bar {display: inline-block; height: .8em; background: #58a}"
+)
 
 
 @dataclass(frozen=True)
@@ -48,8 +50,10 @@ class Finding:
 def read_traffic(log: Path) -> tuple[np.ndarray, list[str]]:
     """The logged images' features and predicted classes (ValueError if none is logged)."""
     if not sample_log.files(log):
-        raise ValueError(f"No logged traffic at {log}: serve logs it there (--sample-log), "
-                         "or pass --log where it is.")
+        raise ValueError(
+            f"No logged traffic at {log}: serve logs it there (--sample-log), "
+            "or pass --log where it is."
+        )
     rows, labels = [], []
     for pixels, label in sample_log.read(log):
         rows.append(drift.features(pixels[None])[0])
@@ -65,13 +69,22 @@ def compare(reference: drift.Reference, traffic: np.ndarray, threshold: float) -
         test = ks_2samp(traffic[:, index], reference.values[:, index])
         score, p_value = float(scores[index]), float(test.pvalue)
         if not np.isfinite([score, test.statistic, p_value]).all():  # never "no drift"
-            raise ValueError(f"The {name} of the logged images cannot be compared with the "
-                             f"training images (score {score}, p-value {p_value}): the log or "
-                             "the reference is damaged; export again, or move the log away.")
-        findings.append(Finding(name, score, float(test.statistic), p_value,
-                                float(traffic[:, index].mean()),
-                                float(reference.values[:, index].mean()),
-                                score > threshold and p_value < SIGNIFICANCE))
+            raise ValueError(
+                f"The {name} of the logged images cannot be compared with the "
+                f"training images (score {score}, p-value {p_value}): the log or "
+                "the reference is damaged; export again, or move the log away."
+            )
+        findings.append(
+            Finding(
+                name,
+                score,
+                float(test.statistic),
+                p_value,
+                float(traffic[:, index].mean()),
+                float(reference.values[:, index].mean()),
+                score > threshold and p_value < SIGNIFICANCE,
+            )
+        )
     return findings
 
 
@@ -80,21 +93,24 @@ def _rows(findings: list[Finding]) -> str:
         f"<tr class={'drift' if f.drifted else 'ok'}><td>{f.feature}</td><td>{f.score:.3f}</td>"
         f"<td>{f.statistic:.3f}</td><td>{f.p_value:.2g}</td><td>{f.training_mean:.1f}</td>"
         f"<td>{f.traffic_mean:.1f}</td><td>{'drift' if f.drifted else 'no drift'}</td></tr>"
-        for f in findings)
+        for f in findings
+    )
 
 
 def _classes(labels: list[str]) -> str:
     counts = Counter(labels)
-    return "".join(f"<tr><td>{html.escape(label)}</td><td>{count}</td>"
-                   f"<td><span class=bar style='width:{200 * count / len(labels):.0f}px'></span>"
-                   f" {count / len(labels):.1%}</td></tr>"
-                   for label, count in sorted(counts.items()))
+    return "".join(
+        f"<tr><td>{html.escape(label)}</td><td>{count}</td>"
+        f"<td><span class=bar style='width:{200 * count / len(labels):.0f}px'></span>"
+        f" {count / len(labels):.1%}</td></tr>"
+        for label, count in sorted(counts.items())
+    )
 
 
 def report(findings: list[Finding], labels: list[str], log: Path, threshold: float) -> str:
     """The HTML page a person reads: the verdict, each feature, the predicted classes."""
     drifted = [f.feature for f in findings if f.drifted]
-    verdict = (f"Drift in {', '.join(drifted)}" if drifted else "No drift")
+    verdict = f"Drift in {', '.join(drifted)}" if drifted else "No drift"
     return f"""<!doctype html>
 <html lang=en><meta charset=utf-8><title>{{ cookiecutter.distribution_name }}: {verdict}</title>
 <style>{STYLE}</style>
@@ -122,21 +138,28 @@ def _manifest(artifacts: Path) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Compare the logged traffic with the "
-                                     "training data; exit 3 if it drifted.")
+    parser = argparse.ArgumentParser(
+        description="Compare the logged traffic with the training data; exit 3 if it drifted."
+    )
     parser.add_argument("--log", type=Path, default=sample_log.PATH)
     parser.add_argument("--artifacts", type=Path, default=Path("artifacts"))
     parser.add_argument("--report", type=Path, default=Path("monitoring/report.html"))
-    parser.add_argument("--threshold", type=real(0, above=True), default=drift.DRIFT_THRESHOLD,
-                        help="drift score (PSI) past which a feature has drifted")
+    parser.add_argument(
+        "--threshold",
+        type=real(0, above=True),
+        default=drift.DRIFT_THRESHOLD,
+        help="drift score (PSI) past which a feature has drifted",
+    )
     parser.add_argument("--min-samples", type=whole(1), default=drift.MIN_SAMPLES)
     args = parser.parse_args(argv)
     try:
         reference = drift.load_reference(args.artifacts, _manifest(args.artifacts))
         traffic, labels = read_traffic(args.log)
         if len(labels) < max(args.min_samples, 1):
-            raise ValueError(f"Only {len(labels)} images logged at {args.log}; at least "
-                             f"{args.min_samples} are needed to tell drift from chance.")
+            raise ValueError(
+                f"Only {len(labels)} images logged at {args.log}; at least "
+                f"{args.min_samples} are needed to tell drift from chance."
+            )
         findings = compare(reference, traffic, args.threshold)
         args.report.parent.mkdir(parents=True, exist_ok=True)
         args.report.write_text(report(findings, labels, args.log, args.threshold))
@@ -144,8 +167,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     for f in findings:
-        print(f"{'DRIFT' if f.drifted else 'ok   '} {f.feature:<11} PSI {f.score:.3f}  "
-              f"KS {f.statistic:.3f} (p {f.p_value:.2g})")
+        print(
+            f"{'DRIFT' if f.drifted else 'ok   '} {f.feature:<11} PSI {f.score:.3f}  "
+            f"KS {f.statistic:.3f} (p {f.p_value:.2g})"
+        )
     drifted = any(f.drifted for f in findings)
     print(f"{'Drift' if drifted else 'No drift'} in {len(labels)} images; report: {args.report}")
     return DRIFT if drifted else 0

@@ -49,22 +49,42 @@ class Metrics:
     def __init__(self) -> None:
 {%- endif %}
         self.registry = CollectorRegistry()
-        self.requests = Counter("requests", "HTTP responses by endpoint and status",
-                                ["endpoint", "status"], registry=self.registry)
-        self.latency = Histogram("request_latency_seconds", "Time to answer a prediction request",
-                                 registry=self.registry)
-        self.predicted = Counter("predictions", "Predicted classes", ["label"],
-                                 registry=self.registry)
+        self.requests = Counter(
+            "requests",
+            "HTTP responses by endpoint and status",
+            ["endpoint", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "request_latency_seconds", "Time to answer a prediction request", registry=self.registry
+        )
+        self.predicted = Counter(
+            "predictions", "Predicted classes", ["label"], registry=self.registry
+        )
 {%- if cookiecutter.monitoring %}
-        self.brightness = Histogram("input_mean_pixel", "Mean pixel (0-255) of each input image",
-                                    buckets=PIXEL_BUCKETS, registry=self.registry)
-        self.contrast = Histogram("input_pixel_std", "Pixel standard deviation of each input",
-                                  buckets=PIXEL_BUCKETS, registry=self.registry)
-        self.drift = Gauge("input_drift_score", "PSI of recent inputs against the training data",
-                           multiprocess_mode="max", registry=self.registry)
+        self.brightness = Histogram(
+            "input_mean_pixel",
+            "Mean pixel (0-255) of each input image",
+            buckets=PIXEL_BUCKETS,
+            registry=self.registry,
+        )
+        self.contrast = Histogram(
+            "input_pixel_std",
+            "Pixel standard deviation of each input",
+            buckets=PIXEL_BUCKETS,
+            registry=self.registry,
+        )
+        self.drift = Gauge(
+            "input_drift_score",
+            "PSI of recent inputs against the training data",
+            multiprocess_mode="max",
+            registry=self.registry,
+        )
         self.sample_log_failures = Counter(
-            "sample_log_failures", "Writes to the sample log that failed (the answers did not)",
-            registry=self.registry)
+            "sample_log_failures",
+            "Writes to the sample log that failed (the answers did not)",
+            registry=self.registry,
+        )
         self.window, self.samples, self.warned = window, samples, False
 {%- endif %}
         self.exposed = self.registry  # what /metrics shows
@@ -156,8 +176,9 @@ def observe(metrics: Metrics, started: float, labels: list[str]) -> None:
         _log_samples(metrics, metrics.samples, pixels, labels)
 
 
-def _log_samples(metrics: Metrics, samples: SampleLog, pixels: np.ndarray,
-                 labels: list[str]) -> None:
+def _log_samples(
+    metrics: Metrics, samples: SampleLog, pixels: np.ndarray, labels: list[str]
+) -> None:
     """The sample log is best effort: a full disk or a removed folder costs the log its
     lines, never a prediction its answer. Counted in /metrics; warned about once."""
     try:
@@ -166,7 +187,10 @@ def _log_samples(metrics: Metrics, samples: SampleLog, pixels: np.ndarray,
         metrics.sample_log_failures.inc()
         if not metrics.warned:
             metrics.warned = True
-            log.warning("Cannot write the sample log %s (%s); predictions go on without it, "
-                        "and sample_log_failures_total in /metrics counts what was lost.",
-                        samples.path, error.strerror or error)
+            log.warning(
+                "Cannot write the sample log %s (%s); predictions go on without it, "
+                "and sample_log_failures_total in /metrics counts what was lost.",
+                samples.path,
+                error.strerror or error,
+            )
 {%- endif %}

@@ -49,13 +49,18 @@ def _dims(dims: object, shape: list[int]) -> list[int]:
     """The input's shape, [N, *shape]: whole numbers (2.0 too, as JSON Schema's integers
     include it), never booleans."""
     if isinstance(dims, list):
-        dims = [int(size) if type(size) is float and size.is_integer() else size
-                for size in dims]
-    if (not isinstance(dims, list) or any(type(size) is not int for size in dims)
-            or len(dims) != len(shape) + 1 or dims[1:] != shape
-            or not 1 <= dims[0] <= MAX_INSTANCES):
-        raise Refused(f'The input\'s "shape" must be [N, {", ".join(map(str, shape))}] '
-                      f"with N from 1 to {MAX_INSTANCES}, got {dims!r}.")
+        dims = [int(size) if type(size) is float and size.is_integer() else size for size in dims]
+    if (
+        not isinstance(dims, list)
+        or any(type(size) is not int for size in dims)
+        or len(dims) != len(shape) + 1
+        or dims[1:] != shape
+        or not 1 <= dims[0] <= MAX_INSTANCES
+    ):
+        raise Refused(
+            f'The input\'s "shape" must be [N, {", ".join(map(str, shape))}] '
+            f"with N from 1 to {MAX_INSTANCES}, got {dims!r}."
+        )
     return dims
 
 
@@ -64,19 +69,26 @@ def _pixels(given: dict, tail: bytes, dims: list[int]) -> np.ndarray:
     size = binary.parameter(given, "binary_data_size", int, "the input")
     if size is None:
         if tail:
-            raise Refused(f"{len(tail)} bytes follow the body's JSON, but the input gives no "
-                          '"binary_data_size" in its parameters.')
+            raise Refused(
+                f"{len(tail)} bytes follow the body's JSON, but the input gives no "
+                '"binary_data_size" in its parameters.'
+            )
         data = np.asarray(given.get("data"), dtype=object).ravel()
         if data.size != math.prod(dims):
-            raise Refused(f'The input\'s "data" must hold {math.prod(dims)} numbers '
-                          f"(shape {dims}), got {data.size}.")
+            raise Refused(
+                f'The input\'s "data" must hold {math.prod(dims)} numbers '
+                f"(shape {dims}), got {data.size}."
+            )
         return as_pixels(data.reshape(dims), dims[1:])
     if "data" in given:
-        raise Refused('The input gives both "data" and "binary_data_size": send its '
-                      "numbers one way.")
+        raise Refused(
+            'The input gives both "data" and "binary_data_size": send its numbers one way.'
+        )
     if size != len(tail):
-        raise Refused(f'The input\'s "binary_data_size" is {size}, but {len(tail)} bytes '
-                      "follow the body's JSON.")
+        raise Refused(
+            f'The input\'s "binary_data_size" is {size}, but {len(tail)} bytes '
+            "follow the body's JSON."
+        )
     pixels = binary.floats(tail, math.prod(dims)).reshape(dims)
     if not np.isfinite(pixels).all() or pixels.min() < 0 or pixels.max() > 255:
         raise Refused("Pixel values must be numbers from 0 to 255.")
@@ -99,21 +111,26 @@ def _outputs(request: dict) -> tuple[tuple[str, bool], ...]:
         known_fields(output, {"name", "parameters"}, "an output")
         name = output["name"]
         if name not in OUTPUTS:
-            raise Refused(f"Unknown output {name!r}: this model answers "
-                          f"{' and '.join(map(repr, OUTPUTS))}.")
+            raise Refused(
+                f"Unknown output {name!r}: this model answers {' and '.join(map(repr, OUTPUTS))}."
+            )
         own = binary.parameter(output, "binary_data", bool, f"the output {name!r}")
         chosen.setdefault(name, every if own is None else own is True)
     return tuple(chosen.items())
 
 
-def answer(model: str, version: str, inference: Inference, logits: np.ndarray,
-           labels: list[str]) -> Response:
+def answer(
+    model: str, version: str, inference: Inference, logits: np.ndarray, labels: list[str]
+) -> Response:
     """The outputs the request asked for: JSON, or with binary_data, JSON then their bytes."""
     values: dict[str, np.ndarray | list[str]] = {"logits": logits, "label": labels}
     outputs, tensors = [], []
     for name, as_binary in inference.outputs:
-        output: dict = {"name": name, "datatype": OUTPUTS[name],
-                        "shape": list(np.shape(values[name]))}
+        output: dict = {
+            "name": name,
+            "datatype": OUTPUTS[name],
+            "shape": list(np.shape(values[name])),
+        }
         if as_binary:
             tensors.append(binary.encode(values[name]))
             output["parameters"] = {"binary_data_size": len(tensors[-1])}

@@ -59,18 +59,25 @@ def describe(model: Path) -> ModelCard:
             size, channels = input_size(manifest)
             return ModelCard(size, channels, manifest["classes"])
     if model.suffix != Path(CHECKPOINT).suffix:
-        raise ValueError(f"{model} is not listed in a manifest.json beside it, so its input "
-                         f"size and classes are unknown: keep it in the folder export wrote.")
+        raise ValueError(
+            f"{model} is not listed in a manifest.json beside it, so its input "
+            f"size and classes are unknown: keep it in the folder export wrote."
+        )
 {%- else %}
     """The input size and class names of a model, from its checkpoint."""
     if model.suffix != Path(CHECKPOINT).suffix:
-        raise ValueError(f"{model} is not a checkpoint: pass the one training wrote "
-                         f"(runs/{CHECKPOINT}) or another *{Path(CHECKPOINT).suffix} file.")
+        raise ValueError(
+            f"{model} is not a checkpoint: pass the one training wrote "
+            f"(runs/{CHECKPOINT}) or another *{Path(CHECKPOINT).suffix} file."
+        )
 {%- endif %}
     _, checkpoint = load_checkpoint(model)
     names = class_names(checkpoint["config"]["data"])
-    return ModelCard(checkpoint["image_size"], checkpoint["channels"],
-                     names or [str(n) for n in range(checkpoint["num_classes"])])
+    return ModelCard(
+        checkpoint["image_size"],
+        checkpoint["channels"],
+        names or [str(n) for n in range(checkpoint["num_classes"])],
+    )
 {%- if any_target %}
 
 
@@ -87,8 +94,9 @@ def read_images(paths: list[Path], card: ModelCard) -> tuple[np.ndarray, np.ndar
     """Uint8 images (N, size, size, channels) and their labels if the file has them."""
     for path in paths:
         if path.is_dir():
-            raise ValueError(f"{path} is a folder; pass image files (such as {path}/*.jpg), "
-                             "an .npy or an .npz.")
+            raise ValueError(
+                f"{path} is a folder; pass image files (such as {path}/*.jpg), an .npy or an .npz."
+            )
         if not path.is_file():
             raise ValueError(f"Input {path} does not exist.")
     arrays = [path for path in paths if path.suffix in (".npz", ".npy")]
@@ -100,9 +108,11 @@ def read_images(paths: list[Path], card: ModelCard) -> tuple[np.ndarray, np.ndar
     shape = (card.image_size, card.image_size, card.channels)
     images = images[..., None] if images.ndim == 3 else images
     if images.shape[1:] != shape:
-        raise ValueError(f"The images in {paths[0]} are {images.shape[1:]} (H, W, C), but the "
-                         f"model takes {shape}: resize them, or pass image files (resized for "
-                         "you).")
+        raise ValueError(
+            f"The images in {paths[0]} are {images.shape[1:]} (H, W, C), but the "
+            f"model takes {shape}: resize them, or pass image files (resized for "
+            "you)."
+        )
     return images, labels
 
 
@@ -129,12 +139,15 @@ def _read_arrays(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
     except KeyError as found:
         raise ValueError(f"{path} has no x_test array (found: {found.args[0]}).") from None
     except (ValueError, EOFError, OSError, AttributeError, zipfile.BadZipFile):
-        raise ValueError(f"{path} is not a readable {path.suffix} file (empty, truncated or "
-                         "another kind of file).") from None
+        raise ValueError(
+            f"{path} is not a readable {path.suffix} file (empty, truncated or "
+            "another kind of file)."
+        ) from None
     images = images[None] if images.ndim == 2 else images
     if images.ndim not in (3, 4):
-        raise ValueError(f"{path} holds an array of shape {images.shape}; images are (N, H, W) "
-                         "or (N, H, W, C).")
+        raise ValueError(
+            f"{path} holds an array of shape {images.shape}; images are (N, H, W) or (N, H, W, C)."
+        )
     return checked_pixels(path, "the images", images), labels
 {%- if any_target %}
 
@@ -174,8 +187,9 @@ def predict(model: Path, images: np.ndarray) -> np.ndarray:
     return softmax(run(as_model_input(images)))
 
 
-def report(probabilities: np.ndarray, classes: list[str], labels: np.ndarray | None,
-           limit: int) -> None:
+def report(
+    probabilities: np.ndarray, classes: list[str], labels: np.ndarray | None, limit: int
+) -> None:
     """Print each image's top class by name with the top 3, and the accuracy if labelled."""
     for index, row in enumerate(probabilities[:limit]):
         top = np.argsort(row)[::-1][:3]
@@ -189,8 +203,7 @@ def report(probabilities: np.ndarray, classes: list[str], labels: np.ndarray | N
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Classify images with {% if any_target %}an exported model{% else %}the trained model{% endif %}.")
-    parser.add_argument("input", type=Path, nargs="+",
-                        help="image files, or one .npy or .npz file")
+    parser.add_argument("input", type=Path, nargs="+", help="image files, or one .npy or .npz file")
     parser.add_argument("--model", type=Path, help={% if any_target %}"model file (default: the first artifact)"{% else %}f"model file (default: runs/{CHECKPOINT})"{% endif %})
     parser.add_argument("--limit", type=whole(0), default=10, help="images to list (default 10)")
     args = parser.parse_args(argv)
@@ -201,8 +214,10 @@ def main(argv: list[str] | None = None) -> int:
         images, labels = read_images(args.input, card)
         probabilities = predict(model, images)
         if labels is not None and not np.isin(labels, np.arange(len(card.classes))).all():
-            raise ValueError(f"{args.input[0]}'s labels are not classes 0..{len(card.classes) - 1} "
-                             "of this model.")
+            raise ValueError(
+                f"{args.input[0]}'s labels are not classes 0..{len(card.classes) - 1} "
+                "of this model."
+            )
     except (ValueError, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

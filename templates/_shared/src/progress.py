@@ -55,15 +55,19 @@ class Progress:
         """The mean training loss of the current epoch's steps, those before a resume too."""
         return float(self.step_loss) / max(float(self.step_images), 1.0)
 
-    def counter(self, every: int, save: Callable[[], None] | None,
-                stop: Callable[[int], int] | None = None) -> Callable[[Any, Any], None]:
+    def counter(
+        self, every: int, save: Callable[[], None] | None, stop: Callable[[int], int] | None = None
+    ) -> Callable[[Any, Any], None]:
         """What the loop calls after each training step, with the batch's summed loss and its
         number of images: it counts the step, calls ``save`` every ``every`` steps, and stops
         there if ``stop`` (``stop_signals``' check) says so."""
 
         def step_done(loss: Any, images: Any) -> None:  # numbers or tensors
             self.step, self.step_loss, self.step_images = (
-                self.step + 1, self.step_loss + loss, self.step_images + images)
+                self.step + 1,
+                self.step_loss + loss,
+                self.step_images + images,
+            )
             if save is not None and every > 0 and self.step % every == 0:
                 save()
             if stop is not None:
@@ -92,8 +96,9 @@ class Progress:
 
 def figures(record: dict[str, float]) -> str:
     """``train loss 0.1234  val accuracy 0.9876``: every figure of a record, as printed."""
-    return "  ".join(f"{name.replace('_', ' ')} {value:.4f}" for name, value in record.items()
-                     if name != "epoch")
+    return "  ".join(
+        f"{name.replace('_', ' ')} {value:.4f}" for name, value in record.items() if name != "epoch"
+    )
 
 
 # What stops a training run between two steps, saving where it is: SIGTERM (Kubernetes'
@@ -107,14 +112,17 @@ class Stopped(KeyboardInterrupt):
     launcher (SLURM, Kubernetes, SkyPilot) to start the same command again."""
 
     def __init__(self, number: int, progress: Progress) -> None:
-        super().__init__(f"stopped at epoch {progress.next_epoch}, step {progress.step}: saved; "
-                         "run the same command to resume")
+        super().__init__(
+            f"stopped at epoch {progress.next_epoch}, step {progress.step}: saved; "
+            "run the same command to resume"
+        )
         self.status = 128 + number
 
 
 @contextmanager
-def stop_signals(agree: Callable[[int], int] = int,
-                 every: int = 1) -> Iterator[Callable[[int], int]]:
+def stop_signals(
+    agree: Callable[[int], int] = int, every: int = 1
+) -> Iterator[Callable[[int], int]]:
     """While training, a stop signal only asks the loop to stop: it finishes its step, saves
     and raises ``Stopped`` (``Progress.stop_if_asked``). Yields the check the loop calls with
     the steps taken, which returns the signal's number (0: go on). Every ``every`` steps it
@@ -187,8 +195,13 @@ def check_same_settings(saved: dict[str, Any], config: Config, where: Path) -> N
         ValueError: naming the settings that differ, and both ways on.
     """
     now = settings(config)
-    if changed := [f"{name}: {saved.get(name)!r} then, {value!r} now"
-                   for name, value in now.items() if saved.get(name) != value]:
-        raise ValueError(f"{where} holds an unfinished run with other settings "
-                         f"({', '.join(changed)}). Run with the same settings to resume it, "
-                         "or add --fresh to start over.")
+    if changed := [
+        f"{name}: {saved.get(name)!r} then, {value!r} now"
+        for name, value in now.items()
+        if saved.get(name) != value
+    ]:
+        raise ValueError(
+            f"{where} holds an unfinished run with other settings "
+            f"({', '.join(changed)}). Run with the same settings to resume it, "
+            "or add --fresh to start over."
+        )

@@ -50,29 +50,35 @@ def alias_name(text: str) -> str:
     except MlflowException as error:
         raise argparse.ArgumentTypeError(
             f"{text!r} cannot be an alias ({error.message}): use letters, digits, - and _ "
-            "(such as champion), and neither 'latest' nor a version such as v3") from None
+            "(such as champion), and neither 'latest' nor a version such as v3"
+        ) from None
     return text
 
 
 def _manifest(artifacts_dir: Path) -> dict:
     manifest_file = artifacts_dir / "manifest.json"
     if not manifest_file.is_file():
-        raise ValueError(f"No {manifest_file}: export first (python -m {__package__}.export), "
-                         "then register.")
+        raise ValueError(
+            f"No {manifest_file}: export first (python -m {__package__}.export), then register."
+        )
     try:
         manifest = json.loads(manifest_file.read_text())
         entries = manifest["artifacts"]
         files = [(entry["file"], list(entry["verified"])) for entry in entries]
-        if not all(isinstance(file, str) and all(isinstance(check, dict) for check in checks)
-                   for file, checks in files):
-            raise TypeError("a file name that is not text, or a verification that is not "
-                            "an object")
+        if not all(
+            isinstance(file, str) and all(isinstance(check, dict) for check in checks)
+            for file, checks in files
+        ):
+            raise TypeError("a file name that is not text, or a verification that is not an object")
     except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as error:
-        raise ValueError(f"{manifest_file} is damaged ({type(error).__name__}: {error}): "
-                         "export again.") from None
+        raise ValueError(
+            f"{manifest_file} is damaged ({type(error).__name__}: {error}): export again."
+        ) from None
     if not files or any(Path(file).name != file for file, _ in files):
-        raise ValueError(f"{manifest_file} is damaged (it lists no artifact, or a file "
-                         "outside its folder): export again.")
+        raise ValueError(
+            f"{manifest_file} is damaged (it lists no artifact, or a file "
+            "outside its folder): export again."
+        )
     return manifest
 
 
@@ -94,7 +100,8 @@ def verified_files(artifacts_dir: Path, run_dir: Path) -> list[Path]:
                     f"{entry['file']} failed its verification in {check.get('runtime')} "
                     f"(max |diff| {check.get('max_abs_diff')}, top-1 agreement "
                     f"{check.get('top1_agreement')}): nothing registered. Export again once "
-                    "every file verifies.")
+                    "every file verifies."
+                )
     files = [artifacts_dir / entry["file"] for entry in manifest["artifacts"]]
     files += [artifacts_dir / "manifest.json", run_dir / "metrics.json"]
 {%- if cookiecutter.monitoring %}
@@ -104,8 +111,10 @@ def verified_files(artifacts_dir: Path, run_dir: Path) -> list[Path]:
         raise ValueError(f"Missing {', '.join(missing)}: train and export again.")
     lineage.warn_if_unrecorded(manifest, artifacts_dir / "manifest.json")
     if damaged := lineage.damaged_files(manifest, artifacts_dir):
-        raise ValueError(f"{'; '.join(damaged)}: nothing registered. Export again (python -m "
-                         f"{__package__}.export).")
+        raise ValueError(
+            f"{'; '.join(damaged)}: nothing registered. Export again (python -m "
+            f"{__package__}.export)."
+        )
     return files
 
 
@@ -114,17 +123,25 @@ def _figures(artifacts_dir: Path, run_dir: Path) -> dict[str, float]:
     manifest = json.loads((artifacts_dir / "manifest.json").read_text())
     metrics = json.loads((run_dir / "metrics.json").read_text())
     checks = [check for entry in manifest["artifacts"] for check in entry["verified"]]
-    return {**{name: value for name, value in metrics.items()
-               if isinstance(value, int | float) and not isinstance(value, bool)},
-            "max_abs_diff": max(check["max_abs_diff"] for check in checks),
-            "min_top1_agreement": min(check["top1_agreement"] for check in checks)}
+    return {
+        **{
+            name: value
+            for name, value in metrics.items()
+            if isinstance(value, int | float) and not isinstance(value, bool)
+        },
+        "max_abs_diff": max(check["max_abs_diff"] for check in checks),
+        "min_top1_agreement": min(check["top1_agreement"] for check in checks),
+    }
 
 
 def _training_run(run_dir: Path) -> dict[str, str]:
     """A tag naming the MLflow run that trained the model, where tracking recorded one."""
     recorded = run_dir / tracking.RUN_FILE
-    return {"training_run_id": json.loads(recorded.read_text())["run_id"]} \
-        if recorded.is_file() else {}
+    return (
+        {"training_run_id": json.loads(recorded.read_text())["run_id"]}
+        if recorded.is_file()
+        else {}
+    )
 
 
 def register(config: Config, aliases: list[str]) -> tuple[ModelVersion, list[Path]]:
@@ -138,8 +155,9 @@ def register(config: Config, aliases: list[str]) -> tuple[ModelVersion, list[Pat
     files = verified_files(artifacts_dir, run_dir)
     experiment = tracking.experiment_id()  # the project's store, set up on first use
     tags = _training_run(run_dir)
-    with mlflow.start_run(experiment_id=experiment, run_name=f"register {MODEL_NAME}",
-                          tags=tags) as run:
+    with mlflow.start_run(
+        experiment_id=experiment, run_name=f"register {MODEL_NAME}", tags=tags
+    ) as run:
         for path in files:  # a file, or a folder such as a SavedModel
             if path.is_dir():
                 mlflow.log_artifacts(str(path), f"model/{path.name}")
@@ -152,8 +170,9 @@ def register(config: Config, aliases: list[str]) -> tuple[ModelVersion, list[Pat
     except MlflowException as error:
         if error.error_code != "RESOURCE_ALREADY_EXISTS":  # the first version made it
             raise
-    version = client.create_model_version(MODEL_NAME, f"runs:/{run.info.run_id}/model",
-                                          run.info.run_id, tags=tags)
+    version = client.create_model_version(
+        MODEL_NAME, f"runs:/{run.info.run_id}/model", run.info.run_id, tags=tags
+    )
     for alias in aliases:
         client.set_registered_model_alias(MODEL_NAME, alias, version.version)
     return version, files
@@ -162,8 +181,13 @@ def register(config: Config, aliases: list[str]) -> tuple[ModelVersion, list[Pat
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Register the exported model in MLflow.")
     parser.add_argument("--config", type=Path, default=Path("configs/default.yaml"))
-    parser.add_argument("--alias", type=alias_name, action="append", default=[],
-                        help="point this alias at the new version (repeatable)")
+    parser.add_argument(
+        "--alias",
+        type=alias_name,
+        action="append",
+        default=[],
+        help="point this alias at the new version (repeatable)",
+    )
     args = parser.parse_args(argv)
     try:
         version, files = register(load_config(args.config), args.alias)
@@ -171,13 +195,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except (MlflowException, SQLAlchemyError, CommandError) as error:
-        print(f"error: the MLflow registry at {tracking.tracking_uri()} failed: "
-              f"{str(error).splitlines()[0]}. Check that store, or set MLFLOW_TRACKING_URI.",
-              file=sys.stderr)
+        print(
+            f"error: the MLflow registry at {tracking.tracking_uri()} failed: "
+            f"{str(error).splitlines()[0]}. Check that store, or set MLFLOW_TRACKING_URI.",
+            file=sys.stderr,
+        )
         return 1
     aliases = f", alias {', '.join(args.alias)}" if args.alias else ""
-    print(f"registered {len(files)} files as {MODEL_NAME} version {version.version}{aliases}: "
-          f"models:/{MODEL_NAME}/{version.version}")
+    print(
+        f"registered {len(files)} files as {MODEL_NAME} version {version.version}{aliases}: "
+        f"models:/{MODEL_NAME}/{version.version}"
+    )
     return 0
 
 

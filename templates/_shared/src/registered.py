@@ -33,9 +33,11 @@ def store_uri() -> str:
     if uri := os.environ.get("MLFLOW_TRACKING_URI"):
         return uri
     if not DEFAULT_STORE.is_file():
-        raise ValueError(f"No MLflow store at {DEFAULT_STORE.absolute()}: register a model "
-                         "first (python -m {{ cookiecutter.package_name }}.register), or set "
-                         "MLFLOW_TRACKING_URI to the registry that has it.")
+        raise ValueError(
+            f"No MLflow store at {DEFAULT_STORE.absolute()}: register a model "
+            "first (python -m {{ cookiecutter.package_name }}.register), or set "
+            "MLFLOW_TRACKING_URI to the registry that has it."
+        )
     return f"sqlite:///{DEFAULT_STORE.absolute()}"
 
 
@@ -49,22 +51,27 @@ def fetch(uri: str, name: str, cache: Path | None = None) -> tuple[Path, str]:
     """
     found = MODEL_URI.fullmatch(uri)
     if found is None or found["name"] != name:
-        raise ValueError(f"--model {uri}: give models:/{name}@ALIAS or models:/{name}/VERSION "
-                         f"(this service serves {name}).")
+        raise ValueError(
+            f"--model {uri}: give models:/{name}@ALIAS or models:/{name}/VERSION "
+            f"(this service serves {name})."
+        )
     store = store_uri()
     mlflow.set_tracking_uri(store)
     try:
         version = _version(MlflowClient(), name, found["alias"], found["version"])
         if version is None:
-            raise ValueError(f"{uri} is not in the MLflow registry at {store}: register it "
-                             "(python -m {{ cookiecutter.package_name }}.register --alias ALIAS), "
-                             "or set MLFLOW_TRACKING_URI to the registry that has it.")
+            raise ValueError(
+                f"{uri} is not in the MLflow registry at {store}: register it "
+                "(python -m {{ cookiecutter.package_name }}.register --alias ALIAS), "
+                "or set MLFLOW_TRACKING_URI to the registry that has it."
+            )
         folder = (cache or default_cache()) / hashlib.sha256(store.encode()).hexdigest()[:12]
         folder = folder / version
         return _download(f"models:/{name}/{version}", folder), version
     except MlflowException as error:
-        raise ValueError(f"The MLflow registry at {store} failed: "
-                         f"{str(error).splitlines()[0]}") from None
+        raise ValueError(
+            f"The MLflow registry at {store} failed: {str(error).splitlines()[0]}"
+        ) from None
 
 
 def _version(client: MlflowClient, name: str, alias: str | None, number: str | None) -> str | None:
@@ -89,12 +96,15 @@ def _download(uri: str, folder: Path) -> Path:
         folder.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=folder.parent) as scratch:
             (Path(scratch) / "files").mkdir()
-            downloaded = mlflow.artifacts.download_artifacts(artifact_uri=uri,
-                                                             dst_path=f"{scratch}/files")
+            downloaded = mlflow.artifacts.download_artifacts(
+                artifact_uri=uri, dst_path=f"{scratch}/files"
+            )
             os.replace(downloaded, folder)
     except OSError as error:
         if folder.is_dir():  # another service fetched it at the same moment
             return folder
-        raise ValueError(f"Cannot keep {uri} in {folder.parent}: {error.strerror}. Pass "
-                         "--model-cache with a folder this service may write.") from None
+        raise ValueError(
+            f"Cannot keep {uri} in {folder.parent}: {error.strerror}. Pass "
+            "--model-cache with a folder this service may write."
+        ) from None
     return folder

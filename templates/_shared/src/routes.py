@@ -33,9 +33,13 @@ def add(app: FastAPI, model: ServedModel, metrics: Metrics) -> None:
     _add_v2(app, model, metrics)
 
 
-async def _logits(request: Request, model: ServedModel, metrics: Metrics,
-                  parse: Callable[[bytes], tuple[np.ndarray | Encoded, Parsed]],
-                  decode: Decoder | None = None) -> tuple[np.ndarray, list[str], Parsed]:
+async def _logits(
+    request: Request,
+    model: ServedModel,
+    metrics: Metrics,
+    parse: Callable[[bytes], tuple[np.ndarray | Encoded, Parsed]],
+    decode: Decoder | None = None,
+) -> tuple[np.ndarray, list[str], Parsed]:
     """The logits and each row's label for the pixels that ``parse`` finds in the body, and
     what else it found there."""
     started = time.perf_counter()
@@ -60,16 +64,23 @@ def _served(model: ServedModel, request: Request) -> None:
     """Refused with 404 when the path names a version other than the one served."""
     version = request.path_params.get("version")
     if version is not None and version != model.version:
-        raise Refused(f"{model.name} has no version {version!r} here: this service serves "
-                      f"version {model.version} (GET /v2/models/{model.name} lists it).", 404)
+        raise Refused(
+            f"{model.name} has no version {version!r} here: this service serves "
+            f"version {model.version} (GET /v2/models/{model.name} lists it).",
+            404,
+        )
 
 
 def _ready(model: ServedModel) -> JSONResponse:
     if model.ready:
         return JSONResponse({"ready": True})
-    stopping = ("The service is stopping." if model.stopping else
-                "The model is loading." if not model.loaded else
-                "Other workers are still loading the model.")
+    stopping = (
+        "The service is stopping."
+        if model.stopping
+        else "The model is loading."
+        if not model.loaded
+        else "Other workers are still loading the model."
+    )
     return JSONResponse({"ready": False, "error": model.failure or stopping}, 503)
 
 
@@ -88,8 +99,9 @@ def _add_health(app: FastAPI, model: ServedModel, metrics: Metrics) -> None:
 
     @app.get("/v2/health/ready", responses=openapi.READY)
     @app.get(f"/v2/models/{model.name}/ready", responses=openapi.READY)
-    @app.get(f"/v2/models/{model.name}{VERSION}/ready",
-             **openapi.versioned({"responses": openapi.READY}))
+    @app.get(
+        f"/v2/models/{model.name}{VERSION}/ready", **openapi.versioned({"responses": openapi.READY})
+    )
     async def ready(request: Request) -> JSONResponse:
         _served(model, request)
         return _ready(model)
@@ -125,9 +137,17 @@ def _add_v1(app: FastAPI, model: ServedModel, metrics: Metrics) -> None:
     async def status(request: Request) -> JSONResponse:
         _served(model, request)
         state = "AVAILABLE" if model.ready else "UNLOADING" if model.stopping else "LOADING"
-        return JSONResponse({"model_version_status": [{
-            "version": model.version, "state": state,
-            "status": {"error_code": "OK", "error_message": model.failure}}]})
+        return JSONResponse(
+            {
+                "model_version_status": [
+                    {
+                        "version": model.version,
+                        "state": state,
+                        "status": {"error_code": "OK", "error_message": model.failure},
+                    }
+                ]
+            }
+        )
 
 
 def _add_v2(app: FastAPI, model: ServedModel, metrics: Metrics) -> None:
@@ -139,8 +159,9 @@ def _add_v2(app: FastAPI, model: ServedModel, metrics: Metrics) -> None:
 
     @app.get("/v2", responses=openapi.answer("Server metadata", openapi.SERVER_METADATA))
     async def server_metadata() -> JSONResponse:
-        return JSONResponse({"name": model.name, "version": model.version,
-                             "extensions": [binary.EXTENSION]})
+        return JSONResponse(
+            {"name": model.name, "version": model.version, "extensions": [binary.EXTENSION]}
+        )
 
     metadata_route = {"responses": openapi.answer("Metadata", openapi.METADATA)}
 
@@ -148,12 +169,19 @@ def _add_v2(app: FastAPI, model: ServedModel, metrics: Metrics) -> None:
     @app.get(f"/v2/models/{model.name}{VERSION}", **openapi.versioned(metadata_route))
     async def metadata(request: Request) -> JSONResponse:
         _served(model, request)
-        return JSONResponse({
-            "name": model.name, "versions": [model.version], "platform": SERVER_PLATFORM,
-            "inputs": [{"name": name, "datatype": "FP32", "shape": [-1, *model.shape]}],
-            "outputs": [{"name": "logits", "datatype": "FP32", "shape": [-1, len(model.classes)]},
-                        {"name": "label", "datatype": "BYTES", "shape": [-1]}],
-            "classes": model.classes})  # the label of each column of the logits
+        return JSONResponse(
+            {
+                "name": model.name,
+                "versions": [model.version],
+                "platform": SERVER_PLATFORM,
+                "inputs": [{"name": name, "datatype": "FP32", "shape": [-1, *model.shape]}],
+                "outputs": [
+                    {"name": "logits", "datatype": "FP32", "shape": [-1, len(model.classes)]},
+                    {"name": "label", "datatype": "BYTES", "shape": [-1]},
+                ],
+                "classes": model.classes,  # the label of each column of the logits
+            }
+        )
 
     route = openapi.infer_v2(name, model.shape)
 

@@ -34,12 +34,16 @@ def held(run_dir: Path, take: bool = True) -> Iterator[None]:
     try:
         lock.acquire()
     except Timeout:
-        raise ValueError(f"{run_dir} is in use by another training run ({holder(run_dir)}). "
-                         "Wait for it to finish or stop it, or train into another folder: "
-                         "--set run_dir=...") from None
+        raise ValueError(
+            f"{run_dir} is in use by another training run ({holder(run_dir)}). "
+            "Wait for it to finish or stop it, or train into another folder: "
+            "--set run_dir=..."
+        ) from None
     try:
-        (run_dir / HOLDER).write_text(f"process {os.getpid()} on {socket.gethostname()} since "
-                                      f"{time.strftime('%Y-%m-%d %H:%M:%S %Z')}\n")
+        (run_dir / HOLDER).write_text(
+            f"process {os.getpid()} on {socket.gethostname()} since "
+            f"{time.strftime('%Y-%m-%d %H:%M:%S %Z')}\n"
+        )
         yield
     finally:
         (run_dir / HOLDER).unlink(missing_ok=True)  # while held: never the next holder's

@@ -37,8 +37,10 @@ class SampleLog:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.with_name(path.name + ".lock").touch()
         except OSError as error:
-            raise ValueError(f"Cannot write the sample log at {path} ({error.strerror}): "
-                             "choose a writable --sample-log.") from None
+            raise ValueError(
+                f"Cannot write the sample log at {path} ({error.strerror}): "
+                "choose a writable --sample-log."
+            ) from None
 
     def write(self, pixels: np.ndarray, labels: list[str]) -> None:
         """Log each image with its predicted class, keeping about rate of them."""
@@ -48,9 +50,17 @@ class SampleLog:
         now = round(time.time(), 3)
         data, room = b"", self.max_bytes  # whole lines only, never more than one file holds
         for index in chosen:
-            line = (json.dumps({"time": now, "label": labels[index],
-                                "shape": list(pixels.shape[1:]),
-                                "pixels": _encoded(pixels[index])}) + "\n").encode()
+            line = (
+                json.dumps(
+                    {
+                        "time": now,
+                        "label": labels[index],
+                        "shape": list(pixels.shape[1:]),
+                        "pixels": _encoded(pixels[index]),
+                    }
+                )
+                + "\n"
+            ).encode()
             if len(data) + len(line) > room:
                 break
             data += line
@@ -68,12 +78,21 @@ def _encoded(image: np.ndarray) -> str:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """serve's flags for the sample log."""
-    parser.add_argument("--sample-log", type=Path, default=PATH,
-                        help="where sampled images and predictions go (for monitor)")
-    parser.add_argument("--sample-rate", type=real(0, 1), default=1.0,
-                        help="share of images logged, 0 to 1")
-    parser.add_argument("--sample-log-mb", type=real(MIN_MB), default=10.0,
-                        help=f"size of each log file; {KEPT_FILES} older ones are kept")
+    parser.add_argument(
+        "--sample-log",
+        type=Path,
+        default=PATH,
+        help="where sampled images and predictions go (for monitor)",
+    )
+    parser.add_argument(
+        "--sample-rate", type=real(0, 1), default=1.0, help="share of images logged, 0 to 1"
+    )
+    parser.add_argument(
+        "--sample-log-mb",
+        type=real(MIN_MB),
+        default=10.0,
+        help=f"size of each log file; {KEPT_FILES} older ones are kept",
+    )
 
 
 def from_arguments(args: argparse.Namespace) -> SampleLog:
@@ -120,11 +139,16 @@ def read(path: Path) -> Iterator[tuple[np.ndarray, str]]:
                     yield _record(line)
                 except (ValueError, KeyError, TypeError) as error:
                     if file == logged[-1] and not line.endswith(b"\n"):
-                        print(f"warning: skipped {file}:{number}, a last line cut short (being "
-                              "written?).", file=sys.stderr)
+                        print(
+                            f"warning: skipped {file}:{number}, a last line cut short (being "
+                            "written?).",
+                            file=sys.stderr,
+                        )
                         continue
-                    raise ValueError(f"{file}:{number} is not a logged sample ({error}); "
-                                     "move that file away and run again.") from None
+                    raise ValueError(
+                        f"{file}:{number} is not a logged sample ({error}); "
+                        "move that file away and run again."
+                    ) from None
 
 
 def _record(line: bytes) -> tuple[np.ndarray, str]:

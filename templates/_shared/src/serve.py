@@ -69,8 +69,12 @@ MAX_TIMEOUT = 3600.0  # seconds: an hour is past any model call or upload worth 
 {%- if cookiecutter.monitoring %}
 
 
-def create_app(artifacts: Path, settings: Settings | None = None, version: str = "1",
-               samples: SampleLog | None = None) -> FastAPI:
+def create_app(
+    artifacts: Path,
+    settings: Settings | None = None,
+    version: str = "1",
+    samples: SampleLog | None = None,
+) -> FastAPI:
     """The service; its model loads and warms up in the background once it starts.
     Inputs are watched for drift, and logged to samples if given."""
     model = ServedModel(MODEL_NAME, artifacts, settings or Settings(), version)
@@ -90,8 +94,9 @@ def create_app(artifacts: Path, settings: Settings | None = None, version: str =
         yield
         await model.stop()  # after the server has answered every request it accepted
 
-    app = FastAPI(title=f"{MODEL_NAME} model", version="1", lifespan=lifespan,
-                  docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title=f"{MODEL_NAME} model", version="1", lifespan=lifespan, docs_url=None, redoc_url=None
+    )
     app.state.model = model
     install(app, metrics)
     app.add_middleware(CloseWhenStopping, stopping=lambda: model.stopping)
@@ -113,32 +118,61 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
 {%- if cookiecutter.registry %}
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--artifacts", type=Path, default=Path("artifacts"))
-    source.add_argument("--model", metavar="URI",
-                        help=f"a registered version: models:/{MODEL_NAME}@ALIAS or /VERSION")
-    parser.add_argument("--model-cache", type=Path, metavar="DIR",
-                        help="where --model keeps the versions it fetched "
-                             "[default: ~/.cache/{{ cookiecutter.distribution_name }}/models]")
+    source.add_argument(
+        "--model",
+        metavar="URI",
+        help=f"a registered version: models:/{MODEL_NAME}@ALIAS or /VERSION",
+    )
+    parser.add_argument(
+        "--model-cache",
+        type=Path,
+        metavar="DIR",
+        help="where --model keeps the versions it fetched [default: ~/.cache/{{ cookiecutter.distribution_name }}/models]",
+    )
     # How the workers of --workers N get the version fetched for them; not for people.
     parser.add_argument("--fetched", nargs=2, metavar=("DIR", "VERSION"), help=argparse.SUPPRESS)
 {%- else %}
     parser.add_argument("--artifacts", type=Path, default=Path("artifacts"))
 {%- endif %}
-    parser.add_argument("--max-batch", type=whole(1, MAX_INSTANCES), default=Settings.max_batch,
-                        help="most images the batcher puts in one model call")
-    parser.add_argument("--max-delay-ms", type=real(0), default=Settings.max_delay * 1000,
-                        help="longest a request waits for others to join its batch")
-    parser.add_argument("--no-batching", action="store_true",
-                        help="run each request alone (in a worker thread)")
-    parser.add_argument("--max-body-bytes", type=whole(1), default=None,
-                        help="larger bodies get 413 (default: sized to 1024 images)")
-    parser.add_argument("--timeout", type=real(0, MAX_TIMEOUT, above=True),
-                        default=Settings.timeout,
-                        help="seconds to read a request's headers and body, and to wait for "
-                             "the model")
-    parser.add_argument("--workers", type=whole(1), default=2,
-                        help="processes serving on the one socket, one model each")
-    parser.add_argument("--threads", type=whole(0), default=Settings.threads,
-                        help="the runtime's threads per model call (0: one per core)")
+    parser.add_argument(
+        "--max-batch",
+        type=whole(1, MAX_INSTANCES),
+        default=Settings.max_batch,
+        help="most images the batcher puts in one model call",
+    )
+    parser.add_argument(
+        "--max-delay-ms",
+        type=real(0),
+        default=Settings.max_delay * 1000,
+        help="longest a request waits for others to join its batch",
+    )
+    parser.add_argument(
+        "--no-batching", action="store_true", help="run each request alone (in a worker thread)"
+    )
+    parser.add_argument(
+        "--max-body-bytes",
+        type=whole(1),
+        default=None,
+        help="larger bodies get 413 (default: sized to 1024 images)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=real(0, MAX_TIMEOUT, above=True),
+        default=Settings.timeout,
+        help="seconds to read a request's headers and body, and to wait for the model",
+    )
+    parser.add_argument(
+        "--workers",
+        type=whole(1),
+        default=2,
+        help="processes serving on the one socket, one model each",
+    )
+    parser.add_argument(
+        "--threads",
+        type=whole(0),
+        default=Settings.threads,
+        help="the runtime's threads per model call (0: one per core)",
+    )
     # How --workers hands each worker the socket it bound, and where the workers note that
     # they have loaded the model; not for people.
     parser.add_argument("--socket-fd", type=int, default=None, help=argparse.SUPPRESS)
@@ -148,15 +182,22 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
 {%- endif %}
     args = parser.parse_args(argv)
     if args.max_delay_ms >= args.timeout * 1000:  # each batch would wait past the deadline
-        parser.error(f"argument --max-delay-ms: {args.max_delay_ms:g} is not below --timeout "
-                     f"({args.timeout:g} s): give a shorter delay or a longer timeout")
+        parser.error(
+            f"argument --max-delay-ms: {args.max_delay_ms:g} is not below --timeout "
+            f"({args.timeout:g} s): give a shorter delay or a longer timeout"
+        )
     return args
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    return Settings(max_batch=args.max_batch, max_delay=args.max_delay_ms / 1000,
-                    batching=not args.no_batching, max_body_bytes=args.max_body_bytes,
-                    timeout=args.timeout, threads=args.threads)
+    return Settings(
+        max_batch=args.max_batch,
+        max_delay=args.max_delay_ms / 1000,
+        batching=not args.no_batching,
+        max_body_bytes=args.max_body_bytes,
+        timeout=args.timeout,
+        threads=args.threads,
+    )
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -171,21 +212,26 @@ def _listen(host: str, port: int) -> socket.socket:
         listener.bind((host, port))
     except OSError as error:  # socket.gaierror too: a name that does not resolve
         listener.close()
-        fix = ("Choose another --port (or stop what uses it)."
-               if error.errno in (errno.EADDRINUSE, errno.EACCES) else
-               f"Give --host an address of this machine ({host!r} is not one): "
-               "127.0.0.1, or 0.0.0.0 for every address.")
+        fix = (
+            "Choose another --port (or stop what uses it)."
+            if error.errno in (errno.EADDRINUSE, errno.EACCES)
+            else f"Give --host an address of this machine ({host!r} is not one): "
+            "127.0.0.1, or 0.0.0.0 for every address."
+        )
         raise ValueError(f"Cannot listen on {host}:{port}: {error.strerror}. {fix}") from None
     listener.listen(2048)  # connections wait in the kernel's queue from now on
     return listener
 
 
-def _serve(app: FastAPI, listener: socket.socket, timeout: float,
-           announcement: str = "") -> int:
+def _serve(app: FastAPI, listener: socket.socket, timeout: float, announcement: str = "") -> int:
     """Serve until SIGTERM or Ctrl-C, answering what was accepted; the exit code. The
     announcement is printed once a signal can no longer end the process abruptly."""
-    config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=timeout * 2,
-                            http=with_header_deadline(timeout))
+    config = uvicorn.Config(
+        app,
+        log_level="warning",
+        timeout_graceful_shutdown=timeout * 2,
+        http=with_header_deadline(timeout),
+    )
     server = StoppingServer(config, listener, lambda: setattr(app.state.model, "stopping", True))
     app.state.model.on_failure = lambda: setattr(server, "should_exit", True)
     stopped_by: list[int] = []
@@ -208,15 +254,24 @@ def _serve(app: FastAPI, listener: socket.socket, timeout: float,
     return 130 if signal.SIGINT in stopped_by else 0
 
 
-def _supervise(argv: list[str], workers: int, listener: socket.socket,
-               announcement: str) -> int:
+def _supervise(argv: list[str], workers: int, listener: socket.socket, announcement: str) -> int:
     """Run the workers on our socket (supervisor.py) until SIGTERM or Ctrl-C, which pass on
     to them once; the exit code. The announcement is printed once the signals are ours to
     pass on."""
-    with tempfile.TemporaryDirectory(prefix="serve-metrics-") as metrics, \
-            tempfile.TemporaryDirectory(prefix="serve-loaded-") as loaded:
-        command = [sys.executable, "-m", "{{ cookiecutter.package_name }}.serve", *argv,
-                   "--socket-fd", str(listener.fileno()), "--loaded-dir", loaded]
+    with (
+        tempfile.TemporaryDirectory(prefix="serve-metrics-") as metrics,
+        tempfile.TemporaryDirectory(prefix="serve-loaded-") as loaded,
+    ):
+        command = [
+            sys.executable,
+            "-m",
+            "{{ cookiecutter.package_name }}.serve",
+            *argv,
+            "--socket-fd",
+            str(listener.fileno()),
+            "--loaded-dir",
+            loaded,
+        ]
         environment = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": metrics}
         supervisor = Supervisor(command, environment, listener, Path(loaded), workers)
         for signal_number in (signal.SIGINT, signal.SIGTERM):
@@ -248,8 +303,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.model and not args.fetched:  # the workers serve this very version
             resolved = f" {args.model} is version {version}."
             argv = [*argv, "--fetched", str(artifacts), version]
-        app = create_app(artifacts, _settings(args), version{% if cookiecutter.monitoring %},
-                         samples=sample_log.from_arguments(args){% endif %})
+{%- if cookiecutter.monitoring %}
+        app = create_app(
+            artifacts, _settings(args), version, samples=sample_log.from_arguments(args)
+        )
+{%- else %}
+        app = create_app(artifacts, _settings(args), version)
+{%- endif %}
 {%- else %}
     try:
         app = create_app(args.artifacts, _settings(args){{ ", samples=sample_log.from_arguments(args)" if cookiecutter.monitoring else "" }})
@@ -264,16 +324,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     host, port = listener.getsockname()[:2]
-    announcement = (f"Serving {MODEL_NAME} on http://{host}:{port} with {args.workers} "
-                    f"worker(s) (loading the model; ready when /v2/health/ready answers 200). "
-                    f"Stop with Ctrl-C or SIGTERM.{{ "{resolved}" if cookiecutter.registry else "" }}")
+    announcement = (
+        f"Serving {MODEL_NAME} on http://{host}:{port} with {args.workers} "
+        f"worker(s) (loading the model; ready when /v2/health/ready answers 200). "
+        f"Stop with Ctrl-C or SIGTERM.{{ "{resolved}" if cookiecutter.registry else "" }}"
+    )
     if args.workers == 1:
         return _serve(app, listener, args.timeout, announcement)
 {%- if cookiecutter.registry %}
     return _supervise(argv, args.workers, listener, announcement)
 {%- else %}
-    return _supervise(sys.argv[1:] if argv is None else argv, args.workers, listener,
-                      announcement)
+    return _supervise(sys.argv[1:] if argv is None else argv, args.workers, listener, announcement)
 {%- endif %}
 
 

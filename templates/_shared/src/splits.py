@@ -26,8 +26,10 @@ from .model import PHOTO_SIZE, model_spec
 SPLITS = ("train", "val", "test")
 # The model halves the image twice (two 2x2 poolings), so it needs at least 4x4 pixels.
 MIN_SIDE = 4
-NPZ_HINT = "write it with numpy.savez(path, x_train=..., y_train=..., x_val=..., y_val=..., " \
-           "x_test=..., y_test=...)"
+NPZ_HINT = (
+    "write it with numpy.savez(path, x_train=..., y_train=..., x_val=..., y_val=..., "
+    "x_test=..., y_test=...)"
+)
 
 
 @dataclass(frozen=True)
@@ -44,8 +46,12 @@ class Split:
         return len(self.labels)
 
 
-def load_splits(path: str | Path, image_size: int | str = "auto", channels: int | str = "auto",
-                cache_dir: Path | None = None) -> dict[str, Split]:
+def load_splits(
+    path: str | Path,
+    image_size: int | str = "auto",
+    channels: int | str = "auto",
+    cache_dir: Path | None = None,
+) -> dict[str, Split]:
     """Read the train, validation and test splits from an .npz file or an image folder.
 
     ``image_size`` and ``channels`` (``auto`` or a number) apply to a folder; an .npz's
@@ -61,37 +67,52 @@ def load_splits(path: str | Path, image_size: int | str = "auto", channels: int 
     if not path.is_file():
         raise ValueError(f"Data file {path} does not exist (set 'data' in the config).")
     arrays = _read_npz(path)
-    splits = {split: Split(checked_pixels(path, f"x_{split}", arrays[f"x_{split}"]),
-                           _labels(path, f"y_{split}", arrays[f"y_{split}"]))
-              for split in SPLITS}
+    splits = {
+        split: Split(
+            checked_pixels(path, f"x_{split}", arrays[f"x_{split}"]),
+            _labels(path, f"y_{split}", arrays[f"y_{split}"]),
+        )
+        for split in SPLITS
+    }
     for name, split in splits.items():
-        if (split.images.ndim != 3 or split.labels.ndim != 1
-                or len(split.images) != len(split.labels)):
+        if (
+            split.images.ndim != 3
+            or split.labels.ndim != 1
+            or len(split.images) != len(split.labels)
+        ):
             raise ValueError(
                 f"{path}: x_{name} must be (N, H, W) with one label per image, "
-                f"got {split.images.shape} and {split.labels.shape}.")
+                f"got {split.images.shape} and {split.labels.shape}."
+            )
         if not len(split):
             raise ValueError(f"{path}: x_{name} is empty; every split needs at least one image.")
         if split.images.shape[1:] != splits["train"].images.shape[1:]:
-            raise ValueError(f"{path}: x_{name} images are {_size(split.images)}, x_train's "
-                             f"are {_size(splits['train'].images)}; make them one size.")
+            raise ValueError(
+                f"{path}: x_{name} images are {_size(split.images)}, x_train's "
+                f"are {_size(splits['train'].images)}; make them one size."
+            )
     _check_image_size(str(path), splits["train"].images)
     if len(np.unique(splits["train"].labels)) < 2:
-        raise ValueError(f"{path}: y_train holds a single class; a classifier needs "
-                         "examples of at least two classes.")
+        raise ValueError(
+            f"{path}: y_train holds a single class; a classifier needs "
+            "examples of at least two classes."
+        )
     _check_npz_settings(path, splits["train"].images.shape[1], image_size, channels)
     return {name: Split(split.images[..., None], split.labels) for name, split in splits.items()}
 
 
-def _check_npz_settings(path: Path, side: int, image_size: int | str,
-                        channels: int | str) -> None:
+def _check_npz_settings(path: Path, side: int, image_size: int | str, channels: int | str) -> None:
     """An .npz is used as it is: a size or channel count it does not have is an error."""
     if image_size not in ("auto", side):
-        raise ValueError(f"{path} holds {side}x{side} images, but image_size is {image_size}: "
-                         "set image_size: auto (an .npz is used at its own size).")
+        raise ValueError(
+            f"{path} holds {side}x{side} images, but image_size is {image_size}: "
+            "set image_size: auto (an .npz is used at its own size)."
+        )
     if channels not in ("auto", 1):
-        raise ValueError(f"{path} holds grayscale images (N, H, W), but channels is {channels}: "
-                         "set channels: auto.")
+        raise ValueError(
+            f"{path} holds grayscale images (N, H, W), but channels is {channels}: "
+            "set channels: auto."
+        )
 
 
 def _read_npz(path: Path) -> dict[str, np.ndarray]:
@@ -108,8 +129,10 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
         raise ValueError(f"{path} cannot be read ({error.strerror}).") from None
     except (ValueError, EOFError, OSError, AttributeError, zipfile.BadZipFile, zlib.error):
         # numpy's own words (e.g. "pickled data") would mislead: say what the file is not.
-        raise ValueError(f"{path} is not a readable .npz file (empty, truncated or another "
-                         f"kind of file): {NPZ_HINT}.") from None
+        raise ValueError(
+            f"{path} is not a readable .npz file (empty, truncated or another "
+            f"kind of file): {NPZ_HINT}."
+        ) from None
     if missing := [name for name in names if name not in found]:
         raise ValueError(f"{path} lacks the array(s) {', '.join(missing)}: {NPZ_HINT}.")
     return found
@@ -126,15 +149,20 @@ def checked_pixels(path: Path, name: str, values: np.ndarray) -> np.ndarray:
     if values.size == 0:
         return values.astype(np.uint8)
     if values.dtype.kind == "f" and not np.isfinite(values).all():
-        raise ValueError(f"{path}: {name} holds NaN or infinite values; images must be "
-                         "raw pixels from 0 to 255.")
+        raise ValueError(
+            f"{path}: {name} holds NaN or infinite values; images must be raw pixels from 0 to 255."
+        )
     low, high = float(values.min()), float(values.max())
     if low < 0 or high > 255:
-        raise ValueError(f"{path}: {name} holds values from {low:g} to {high:g}; images must be "
-                         "raw pixels from 0 to 255 (uint8): rescale them to that range.")
+        raise ValueError(
+            f"{path}: {name} holds values from {low:g} to {high:g}; images must be "
+            "raw pixels from 0 to 255 (uint8): rescale them to that range."
+        )
     if values.dtype.kind == "f" and high <= 1:
-        raise ValueError(f"{path}: {name} holds values from {low:g} to {high:g}, scaled to 0-1; "
-                         "the model takes raw pixels from 0 to 255: multiply them by 255.")
+        raise ValueError(
+            f"{path}: {name} holds values from {low:g} to {high:g}, scaled to 0-1; "
+            "the model takes raw pixels from 0 to 255: multiply them by 255."
+        )
     return np.rint(values).astype(np.uint8)
 
 
@@ -144,8 +172,10 @@ def _labels(path: Path, name: str, values: np.ndarray) -> np.ndarray:
         raise ValueError(f"{path}: {name} must hold whole numbers 0..classes-1.")
     if values.size and (values.min() < 0 or (values != np.rint(values)).any()):
         bad = values[(values < 0) | (values != np.rint(values))][0]
-        raise ValueError(f"{path}: {name} holds the label {bad:g}; labels are whole numbers "
-                         "0..classes-1 (one per class).")
+        raise ValueError(
+            f"{path}: {name} holds the label {bad:g}; labels are whole numbers "
+            "0..classes-1 (one per class)."
+        )
     return values.astype(np.int64)
 
 
@@ -156,20 +186,27 @@ def _size(images: np.ndarray) -> str:
 def _check_image_size(where: str, images: np.ndarray) -> None:
     height, width = images.shape[1:3]
     if height != width:
-        raise ValueError(f"The images in {where} are {height}x{width} (HxW); the model takes "
-                         "square images: crop or pad them to H = W.")
+        raise ValueError(
+            f"The images in {where} are {height}x{width} (HxW); the model takes "
+            "square images: crop or pad them to H = W."
+        )
     _check_side(where, height)
 
 
 def _check_side(where: str, side: int) -> None:
     if side < MIN_SIDE:
-        raise ValueError(f"The images in {where} are {side}x{side}; the model needs at "
-                         f"least {MIN_SIDE}x{MIN_SIDE} pixels: enlarge them (image_size).")
+        raise ValueError(
+            f"The images in {where} are {side}x{side}; the model needs at "
+            f"least {MIN_SIDE}x{MIN_SIDE} pixels: enlarge them (image_size)."
+        )
 
 
-def split_image_folder(root: Path, image_size: int | str = "auto",
-                       channels: int | str = "auto",
-                       cache_dir: Path | None = None) -> dict[str, Split]:
+def split_image_folder(
+    root: Path,
+    image_size: int | str = "auto",
+    channels: int | str = "auto",
+    cache_dir: Path | None = None,
+) -> dict[str, Split]:
     """root/<class>/<image>, decoded by images.load_image; labels follow the sorted class names.
 
     The split is stratified (70/15/15 in every class) and stable: a file's split depends on
@@ -180,32 +217,45 @@ def split_image_folder(root: Path, image_size: int | str = "auto",
     depth = image_folder.auto_channels(folder) if channels == "auto" else int(channels)
     _check_side(str(root), size)
     assignment = image_folder.assign_splits(folder)
-    images, labels, skipped = image_folder.cached_arrays(folder, size, depth, cache_dir,
-                                                         assignment)
+    images, labels, skipped = image_folder.cached_arrays(folder, size, depth, cache_dir, assignment)
     splits = {name: Split(images[part], labels[part]) for part, name in enumerate(SPLITS)}
     counts = np.bincount(np.concatenate(labels), minlength=len(folder.classes))
-    if small := [name for name, count in zip(folder.classes, counts, strict=True)
-                 if count < image_folder.MIN_PER_CLASS]:
-        raise ValueError(f"The class folder(s) {', '.join(str(root / n) for n in small)} hold "
-                         f"fewer than {image_folder.MIN_PER_CLASS} readable images; each class "
-                         "needs one each for training, validation and test: add images.")
+    if small := [
+        name
+        for name, count in zip(folder.classes, counts, strict=True)
+        if count < image_folder.MIN_PER_CLASS
+    ]:
+        raise ValueError(
+            f"The class folder(s) {', '.join(str(root / n) for n in small)} hold "
+            f"fewer than {image_folder.MIN_PER_CLASS} readable images; each class "
+            "needs one each for training, validation and test: add images."
+        )
     _summarise(root, folder.classes, counts, (size, depth), skipped)
     return splits
 
 
-def _summarise(root: Path, classes: list[str], counts: np.ndarray, shape: tuple[int, int],
-               skipped: list[str]) -> None:
+def _summarise(
+    root: Path, classes: list[str], counts: np.ndarray, shape: tuple[int, int], skipped: list[str]
+) -> None:
     """One line on what was read, another on skipped files or unequal classes."""
     listed = ", ".join(f"{name} {count}" for name, count in zip(classes, counts, strict=True))
-    print(f"data: {root}: {counts.sum()} images in {len(classes)} classes ({listed}), "
-          f"as {shape[0]}x{shape[0]}x{shape[1]}", file=sys.stderr)
+    print(
+        f"data: {root}: {counts.sum()} images in {len(classes)} classes ({listed}), "
+        f"as {shape[0]}x{shape[0]}x{shape[1]}",
+        file=sys.stderr,
+    )
     if skipped:
-        print(f"warning: skipped {len(skipped)} unreadable image(s) of {root} (named above).",
-              file=sys.stderr)
+        print(
+            f"warning: skipped {len(skipped)} unreadable image(s) of {root} (named above).",
+            file=sys.stderr,
+        )
     if counts.max() >= image_folder.IMBALANCE * counts.min():
-        print(f"warning: the classes are imbalanced (largest {counts.max()}, smallest "
-              f"{counts.min()}: {listed}); accuracy alone can mislead, so look at each class, "
-              "or add images to the small ones.", file=sys.stderr)
+        print(
+            f"warning: the classes are imbalanced (largest {counts.max()}, smallest "
+            f"{counts.min()}: {listed}); accuracy alone can mislead, so look at each class, "
+            "or add images to the small ones.",
+            file=sys.stderr,
+        )
 
 
 def class_names(path: str | Path) -> list[str]:

@@ -46,15 +46,19 @@ def refuse_new_connections(listener: socket.socket) -> None:
     code = b"".join(struct.pack("HBBI", *instruction) for instruction in _DROP_SYN)
     program = ctypes.create_string_buffer(code, len(code))
     # struct sock_fprog: the number of instructions and their address.
-    listener.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER,
-                        struct.pack("HP", len(_DROP_SYN), ctypes.addressof(program)))
+    listener.setsockopt(
+        socket.SOL_SOCKET,
+        SO_ATTACH_FILTER,
+        struct.pack("HP", len(_DROP_SYN), ctypes.addressof(program)),
+    )
 
 
 class StoppingServer(uvicorn.Server):
     """uvicorn's server, which empties its socket's backlog before it stops accepting."""
 
-    def __init__(self, config: uvicorn.Config, listener: socket.socket,
-                 on_stop: Callable[[], None]) -> None:
+    def __init__(
+        self, config: uvicorn.Config, listener: socket.socket, on_stop: Callable[[], None]
+    ) -> None:
         super().__init__(config)
         self.listener, self.on_stop, self.stopping = listener, on_stop, False
 
@@ -79,8 +83,10 @@ class CloseWhenStopping:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         async def send_closing(message: Message) -> None:
             if message["type"] == "http.response.start" and self.stopping():
-                message = {**message, "headers": [*message.get("headers", []),
-                                                  (b"connection", b"close")]}
+                message = {
+                    **message,
+                    "headers": [*message.get("headers", []), (b"connection", b"close")],
+                }
             await send(message)
 
         await self.app(scope, receive, send_closing if scope["type"] == "http" else send)

@@ -31,8 +31,10 @@ def note_loaded(folder: Path, workers: int) -> tuple[Callable[[], None], Callabl
     """A worker's two functions: note that it has loaded the model (a file named by its
     process id in the supervisor's folder), and whether all of the service's workers have
     (a readiness probe may reach any one of them)."""
-    return ((lambda: (folder / str(os.getpid())).touch()),
-            (lambda: sum(1 for _ in folder.iterdir()) >= workers))
+    return (
+        (lambda: (folder / str(os.getpid())).touch()),
+        (lambda: sum(1 for _ in folder.iterdir()) >= workers),
+    )
 
 
 def exit_status(code: int) -> int:
@@ -61,8 +63,14 @@ class _Worker:
 class Supervisor:
     """Starts the workers, restarts one that dies, and passes a stop signal on to them."""
 
-    def __init__(self, command: list[str], environment: dict[str, str],
-                 listener: socket.socket, loaded: Path, workers: int) -> None:
+    def __init__(
+        self,
+        command: list[str],
+        environment: dict[str, str],
+        listener: socket.socket,
+        loaded: Path,
+        workers: int,
+    ) -> None:
         self.command, self.environment, self.listener = command, environment, listener
         self.loaded = loaded
         self.workers = [_Worker(number) for number in range(1, workers + 1)]
@@ -70,8 +78,12 @@ class Supervisor:
 
     def _start(self, worker: _Worker) -> None:
         # A session of its own: Ctrl-C reaches it once, through us.
-        worker.process = subprocess.Popen(self.command, env=self.environment,
-                                          pass_fds=[self.listener.fileno()], start_new_session=True)
+        worker.process = subprocess.Popen(
+            self.command,
+            env=self.environment,
+            pass_fds=[self.listener.fileno()],
+            start_new_session=True,
+        )
         worker.started, worker.restart_at = time.monotonic(), None
 
     def stop(self, number: int) -> None:
@@ -89,8 +101,11 @@ class Supervisor:
         while not self.stopped_by and not failed:
             time.sleep(POLL_SECONDS)
             failed = next((code for worker in self.workers if (code := self._watch(worker))), 0)
-        running = [worker.process for worker in self.workers
-                   if worker.process is not None and worker.restart_at is None]
+        running = [
+            worker.process
+            for worker in self.workers
+            if worker.process is not None and worker.restart_at is None
+        ]
         for process in running:
             process.send_signal(signal.SIGTERM)
         # A worker still starting when the signal came ends by it, as asked: no failure.
@@ -98,8 +113,9 @@ class Supervisor:
         # Held open for the workers it restarts; closed, it refuses connections (the workers
         # drop new ones from the stop signal on: stopping.py).
         self.listener.close()
-        failed = failed or next((exit_status(code) for code in codes
-                                 if code not in (0, -signal.SIGTERM)), 0)
+        failed = failed or next(
+            (exit_status(code) for code in codes if code not in (0, -signal.SIGTERM)), 0
+        )
         return failed or (130 if self.stopped_by == [signal.SIGINT] else 0)
 
     def _watch(self, worker: _Worker) -> int:
@@ -120,11 +136,18 @@ class Supervisor:
         worker.failures = worker.failures + 1 if now - worker.started < STEADY_SECONDS else 1
         died = f"worker {worker.number} (pid {worker.process.pid}) {_how(code)}"
         if (code > 0 and not had_loaded) or worker.failures >= MAX_FAILURES:
-            print(f"error: {died}, {worker.failures} time(s) in a row; stopping the service.",
-                  file=sys.stderr, flush=True)
+            print(
+                f"error: {died}, {worker.failures} time(s) in a row; stopping the service.",
+                file=sys.stderr,
+                flush=True,
+            )
             return exit_status(code) or 1
         delay = min(FIRST_DELAY * 2 ** (worker.failures - 1), LONGEST_DELAY)
-        print(f"warning: {died}; starting it again in {delay:g} s (not ready until it has "
-              "loaded the model).", file=sys.stderr, flush=True)
+        print(
+            f"warning: {died}; starting it again in {delay:g} s (not ready until it has "
+            "loaded the model).",
+            file=sys.stderr,
+            flush=True,
+        )
         worker.restart_at = now + delay
         return 0

@@ -62,9 +62,11 @@ def run(config: Config, fresh: bool, system: dict[str, str], main: bool = True) 
         with _tracked(config, fresh, system):
             yield
     except (MlflowException, SQLAlchemyError, CommandError) as error:
-        raise ValueError(f"The MLflow store {tracking_uri()} failed: {_reason(error)}. Check "
-                         "the free space on its disk, or set MLFLOW_TRACKING_URI to another "
-                         "store.") from None
+        raise ValueError(
+            f"The MLflow store {tracking_uri()} failed: {_reason(error)}. Check "
+            "the free space on its disk, or set MLFLOW_TRACKING_URI to another "
+            "store."
+        ) from None
 
 
 @contextmanager
@@ -72,8 +74,9 @@ def _tracked(config: Config, fresh: bool, system: dict[str, str]) -> Iterator[No
     run_dir = Path(config.run_dir)
     run_id = _unfinished_run(run_dir / RUN_FILE, fresh)
     nested = mlflow.active_run() is not None  # a tuning trial inside its study's run
-    active = mlflow.start_run(run_id=run_id, experiment_id=None if run_id else experiment_id(),
-                              nested=nested)
+    active = mlflow.start_run(
+        run_id=run_id, experiment_id=None if run_id else experiment_id(), nested=nested
+    )
     status = "FAILED"
     try:
         if run_id is None:
@@ -111,8 +114,10 @@ def log_export(config: Config) -> None:
 
 def params(config: Config) -> dict[str, str]:
     """Every setting, as MLflow parameters (text)."""
-    return {name: ", ".join(value) if isinstance(value, tuple) else str(value)
-            for name, value in asdict(config).items()}
+    return {
+        name: ", ".join(value) if isinstance(value, tuple) else str(value)
+        for name, value in asdict(config).items()
+    }
 
 
 def experiment_id() -> str:
@@ -171,8 +176,14 @@ def _start(run_dir: Path, run_id: str, config: Config, system: dict[str, str]) -
 def _git_commit() -> dict[str, str]:
     """The commit of the code that ran, as MLflow's own tag, when it is in a git repository."""
     try:
-        found = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent,
-                               capture_output=True, text=True, timeout=10, check=False)
+        found = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(__file__).parent,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
     except (OSError, subprocess.TimeoutExpired):  # no git here
         return {}
     return {"mlflow.source.git.commit": found.stdout.strip()} if found.returncode == 0 else {}
@@ -188,9 +199,13 @@ def _reason(error: BaseException) -> str:
 
 def _log_results(run_dir: Path) -> None:
     metrics = json.loads((run_dir / "metrics.json").read_text())
-    mlflow.log_metrics({name: value for name, value in metrics.items()
-                        if isinstance(value, int | float) and not isinstance(value, bool)})
+    mlflow.log_metrics(
+        {
+            name: value
+            for name, value in metrics.items()
+            if isinstance(value, int | float) and not isinstance(value, bool)
+        }
+    )
     mlflow.log_artifact(str(run_dir / "metrics.json"))
     for path in sorted(run_dir.glob("best.*")):
         mlflow.log_artifact(str(path), "checkpoint")
-

@@ -39,21 +39,35 @@ JOURNAL = "optuna-journal.log"  # in run_dir
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Search settings with Optuna.")
-    parser.add_argument("--trials", type=int, required=True,
-                        help="finished trials the study should have (all processes together)")
-    parser.add_argument("--study", default="{{ cookiecutter.distribution_name }}",
-                        help="the study's name")
-    parser.add_argument("--storage", help="an Optuna storage URL, or a journal file's path "
-                        f"[default: run_dir/{JOURNAL}]")
-    parser.add_argument("--space", type=Path, default=Path("configs/search.yaml"),
-                        help="the settings to search and their ranges")
+    parser.add_argument(
+        "--trials",
+        type=int,
+        required=True,
+        help="finished trials the study should have (all processes together)",
+    )
+    parser.add_argument("--study", default="{{ cookiecutter.distribution_name }}", help="the study's name")
+    parser.add_argument(
+        "--storage",
+        help=f"an Optuna storage URL, or a journal file's path [default: run_dir/{JOURNAL}]",
+    )
+    parser.add_argument(
+        "--space",
+        type=Path,
+        default=Path("configs/search.yaml"),
+        help="the settings to search and their ranges",
+    )
     parser.add_argument("--output", type=Path, default=Path("configs/tuned.yaml"))
     parser.add_argument("--config", type=Path, default=Path("configs/default.yaml"))
     parser.add_argument("--epochs", type=int, help="epochs per trial (override the config's)")
     parser.add_argument("--seed", type=int, help="override the config's seed")
     parser.add_argument("--device", help="override the config's device")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="override any setting in every trial (kept in tuned.yaml)")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override any setting in every trial (kept in tuned.yaml)",
+    )
     return parser.parse_args(argv)
 
 
@@ -64,14 +78,17 @@ def load_space(path: Path) -> dict[str, dict[str, Any]]:
     except (OSError, yaml.YAMLError) as error:
         raise ValueError(f"Cannot read the search space {path}: {error}") from None
     if not isinstance(space, dict) or not space:
-        raise ValueError(f"{path} must map settings to ranges, e.g. learning_rate: "
-                         "{low: 0.0003, high: 0.03, log: true}.")
+        raise ValueError(
+            f"{path} must map settings to ranges, e.g. learning_rate: "
+            "{low: 0.0003, high: 0.03, log: true}."
+        )
     known = [field.name for field in fields(Config)]
     for name, bounds in space.items():
         if name not in known:
             raise ValueError(f"{path}: {name} is not a setting; known: {', '.join(known)}.")
-        if not isinstance(bounds, dict) or not ({"low", "high"} <= set(bounds)
-                                                or "choices" in bounds):
+        if not isinstance(bounds, dict) or not (
+            {"low", "high"} <= set(bounds) or "choices" in bounds
+        ):
             raise ValueError(f"{path}: {name} needs low and high, or choices.")
     return space
 
@@ -82,11 +99,13 @@ def suggest(trial: optuna.Trial, space: dict[str, dict[str, Any]]) -> dict[str, 
         if "choices" in bounds:
             values[name] = trial.suggest_categorical(name, bounds["choices"])
         elif isinstance(bounds["low"], int) and isinstance(bounds["high"], int):
-            values[name] = trial.suggest_int(name, bounds["low"], bounds["high"],
-                                             log=bounds.get("log", False))
+            values[name] = trial.suggest_int(
+                name, bounds["low"], bounds["high"], log=bounds.get("log", False)
+            )
         else:
-            values[name] = trial.suggest_float(name, bounds["low"], bounds["high"],
-                                               log=bounds.get("log", False))
+            values[name] = trial.suggest_float(
+                name, bounds["low"], bounds["high"], log=bounds.get("log", False)
+            )
     return values
 
 
@@ -120,9 +139,14 @@ def open_study(args: argparse.Namespace, run_dir: Path) -> optuna.Study:
             journal.parent.mkdir(parents=True, exist_ok=True)
             backend = optuna.storages.journal.JournalFileBackend(str(journal))
             storage = optuna.storages.JournalStorage(backend)
-        return optuna.create_study(study_name=args.study, storage=storage, direction="maximize",
-                                   load_if_exists=True, sampler=optuna.samplers.TPESampler(),
-                                   pruner=optuna.pruners.MedianPruner(n_startup_trials=2))
+        return optuna.create_study(
+            study_name=args.study,
+            storage=storage,
+            direction="maximize",
+            load_if_exists=True,
+            sampler=optuna.samplers.TPESampler(),
+            pruner=optuna.pruners.MedianPruner(n_startup_trials=2),
+        )
     except Exception as error:  # whatever the database's driver raises: the URL is at fault
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise ValueError(_unopened(args.storage, journal, reason)) from None
@@ -134,13 +158,17 @@ def _unopened(storage: str | None, journal: Path | None, reason: str) -> str:
     if storage and "://" in storage:
         password = urllib.parse.urlsplit(storage).password
         reason = reason.replace(password, "***") if password else reason
-        fix = ("Give a database URL such as sqlite:///study.db or postgresql://user@host/db, "
-               "a journal file's path, or leave out --storage.")
+        fix = (
+            "Give a database URL such as sqlite:///study.db or postgresql://user@host/db, "
+            "a journal file's path, or leave out --storage."
+        )
     elif storage:
         fix = "Give a journal file Optuna wrote, a new file's path, or a database URL."
     else:
-        fix = (f"Move {journal} away to start a new study there, or pass --storage with "
-               "another journal file or a database URL.")
+        fix = (
+            f"Move {journal} away to start a new study there, or pass --storage with "
+            "another journal file or a database URL."
+        )
     return f"Cannot open the study's storage {where}: {redacted(reason)}. {fix}"
 
 
@@ -205,12 +233,13 @@ def optimize(study: optuna.Study, args: argparse.Namespace, base: Config, space:
 def write_tuned(path: Path, study: optuna.Study, overrides: dict[str, object]) -> None:
     """The best trial's settings over this run's --set overrides, as a config file."""
     best = study.best_trial
-    header = (f"# Written by python -m {__package__}.tune: study {study.study_name!r}, best of "
-              f"{len(study.get_trials(states=FINISHED))} finished trials (trial {best.number}, "
-              f"val accuracy {best.value:.4f}).\n")
+    header = (
+        f"# Written by python -m {__package__}.tune: study {study.study_name!r}, best of "
+        f"{len(study.get_trials(states=FINISHED))} finished trials (trial {best.number}, "
+        f"val accuracy {best.value:.4f}).\n"
+    )
     with atomic_path(path) as temporary:
-        temporary.write_text(header + yaml.safe_dump({**overrides, **best.params},
-                                                     sort_keys=False))
+        temporary.write_text(header + yaml.safe_dump({**overrides, **best.params}, sort_keys=False))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -224,8 +253,9 @@ def main(argv: list[str] | None = None) -> int:
         study = open_study(args, Path(base.run_dir))
 {%- if cookiecutter.tracking %}
         # One MLflow run for this process's part of the study; each trial is nested in it.
-        with mlflow.start_run(experiment_id=tracking.experiment_id(),
-                              run_name=f"tune {args.study}"):
+        with mlflow.start_run(
+            experiment_id=tracking.experiment_id(), run_name=f"tune {args.study}"
+        ):
             optimize(study, args, base, space)
 {%- else %}
         optimize(study, args, base, space)
@@ -235,12 +265,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted: the finished trials are kept in the study; run the same command "
-              "to go on.", file=sys.stderr)
+        print(
+            "interrupted: the finished trials are kept in the study; run the same command "
+            "to go on.",
+            file=sys.stderr,
+        )
         return 130
-    print(f"{len(study.get_trials(states=FINISHED))} finished trials in study {args.study!r}; "
-          f"best val accuracy {study.best_value:.4f}. Wrote {args.output}: "
-          f"python -m {__package__}.train --config {args.output}")
+    print(
+        f"{len(study.get_trials(states=FINISHED))} finished trials in study {args.study!r}; "
+        f"best val accuracy {study.best_value:.4f}. Wrote {args.output}: "
+        f"python -m {__package__}.train --config {args.output}"
+    )
     return 0
 
 

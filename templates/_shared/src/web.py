@@ -37,10 +37,11 @@ def page_file(url_path: str, web_dir: Path, artifacts: Path) -> Path | None:
         parts = ["index.html"]
     if len(parts) == 1 and parts[0] in PAGE_FILES:
         root, file = web_dir, web_dir / parts[0]
-    elif parts[0] == "node_modules" and ("dist" in parts[2:-1]{{ framework.web_served_test }}):
+    elif parts[0] == "node_modules" and {{ framework.web_served_test }}:
         root, file = web_dir / "node_modules", web_dir.joinpath(*parts)
-    elif parts[0] == "artifacts" and (parts[1:] == ["manifest.json"]
-                                      or parts[1:2] in web_models(artifacts)):
+    elif parts[0] == "artifacts" and (
+        parts[1:] == ["manifest.json"] or parts[1:2] in web_models(artifacts)
+    ):
         root, file = artifacts, artifacts.joinpath(*parts[1:])
     else:
         return None
@@ -56,8 +57,11 @@ def web_models(artifacts: Path) -> list[list[str]]:
         manifest = json.loads((artifacts / "manifest.json").read_text())
     except (OSError, ValueError):
         return []
-    return [[entry["file"]] for entry in manifest.get("artifacts", [])
-            if "web" in entry.get("targets", [])]
+    return [
+        [entry["file"]]
+        for entry in manifest.get("artifacts", [])
+        if "web" in entry.get("targets", [])
+    ]
 
 
 class PageHandler(SimpleHTTPRequestHandler):
@@ -93,8 +97,9 @@ class PageHandler(SimpleHTTPRequestHandler):
         return io.BytesIO(body)
 
 
-def make_server(port: int, web_dir: Path = WEB_DIR,
-                artifacts: Path = Path("artifacts")) -> ThreadingHTTPServer:
+def make_server(
+    port: int, web_dir: Path = WEB_DIR, artifacts: Path = Path("artifacts")
+) -> ThreadingHTTPServer:
     """A server for the page on 127.0.0.1 (port 0: any free port)."""
     handler = partial(PageHandler, web_dir=web_dir, artifacts=artifacts)
     return ThreadingHTTPServer(("127.0.0.1", port), handler)
@@ -110,25 +115,36 @@ def tcp_port(text: str) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Serve the browser page on 127.0.0.1.")
     parser.add_argument("--port", type=tcp_port, default=8080, help="default 8080")
-    parser.add_argument("--artifacts", type=Path, default=Path("artifacts"),
-                        help="the folder export wrote (default: artifacts)")
+    parser.add_argument(
+        "--artifacts",
+        type=Path,
+        default=Path("artifacts"),
+        help="the folder export wrote (default: artifacts)",
+    )
     args = parser.parse_args(argv)
     try:
         server = make_server(args.port, WEB_DIR, args.artifacts)
     except OSError as error:
         reason = "in use" if error.errno == errno.EADDRINUSE else error.strerror
-        print(f"error: cannot listen on 127.0.0.1:{args.port} ({reason}): pass another --port.",
-              file=sys.stderr)
+        print(
+            f"error: cannot listen on 127.0.0.1:{args.port} ({reason}): pass another --port.",
+            file=sys.stderr,
+        )
         return 1
     with server:
-        for path, fix in [(WEB_DIR / "node_modules", "run 'npm ci --prefix web' once"),
-                          (args.artifacts / "manifest.json", "export first")]:
+        for path, fix in [
+            (WEB_DIR / "node_modules", "run 'npm ci --prefix web' once"),
+            (args.artifacts / "manifest.json", "export first"),
+        ]:
             if not path.exists():
                 print(f"error: {path} does not exist: {fix}.", file=sys.stderr)
                 return 1
         lineage.warn_if_stale(args.artifacts)
-        print(f"The page is at http://127.0.0.1:{server.server_address[1]}/ (model from "
-              f"{args.artifacts}); Ctrl-C stops it.", flush=True)
+        print(
+            f"The page is at http://127.0.0.1:{server.server_address[1]}/ (model from "
+            f"{args.artifacts}); Ctrl-C stops it.",
+            flush=True,
+        )
         try:
             server.serve_forever()
         except KeyboardInterrupt:

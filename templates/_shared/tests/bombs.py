@@ -15,7 +15,8 @@ def png_bomb(width: int, height: int) -> bytes:
     data = b"".join(blocks) + squeeze.flush()
     header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)  # 1-bit grayscale
     return b"\x89PNG\r\n\x1a\n" + b"".join(
-        _chunk(kind, body) for kind, body in [(b"IHDR", header), (b"IDAT", data), (b"IEND", b"")])
+        _chunk(kind, body) for kind, body in [(b"IHDR", header), (b"IDAT", data), (b"IEND", b"")]
+    )
 
 
 def _chunk(kind: bytes, body: bytes) -> bytes:

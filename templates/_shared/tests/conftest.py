@@ -43,8 +43,14 @@ def smoke_config(tmp_path_factory: pytest.TempPathFactory) -> Config:
     """configs/smoke.yaml, writing into a temporary folder."""
     out = tmp_path_factory.mktemp("run")
     config = load_config(ROOT / "configs" / "smoke.yaml")
-    return with_overrides(config, data=str(ROOT / config.data), run_dir=str(out / "runs"){% if cookiecutter.mobile or cookiecutter.web or cookiecutter.edge or cookiecutter.server or cookiecutter.registry %},
-                          artifacts_dir=str(out / "artifacts"){% endif %})
+    return with_overrides(
+        config,
+        data=str(ROOT / config.data),
+        run_dir=str(out / "runs"),
+{%- if cookiecutter.mobile or cookiecutter.web or cookiecutter.edge or cookiecutter.server or cookiecutter.registry %}
+        artifacts_dir=str(out / "artifacts"),
+{%- endif %}
+    )
 
 
 @pytest.fixture(scope="session")
@@ -65,8 +71,15 @@ def folder_run(tmp_path_factory: pytest.TempPathFactory, smoke_config: Config) -
         for index, image in enumerate(images[labels == label][:20]):
             larger = np.kron(image, np.ones((2, 2), np.uint8))
             Image.fromarray(larger).save(out / "images" / name / f"{index}.png")
-    config = with_overrides(smoke_config, data=str(out / "images"), epochs=1,
-                            run_dir=str(out / "runs"){% if cookiecutter.mobile or cookiecutter.web or cookiecutter.edge or cookiecutter.server or cookiecutter.registry %}, artifacts_dir=str(out / "artifacts"){% endif %})
+    config = with_overrides(
+        smoke_config,
+        data=str(out / "images"),
+        epochs=1,
+        run_dir=str(out / "runs"),
+{%- if cookiecutter.mobile or cookiecutter.web or cookiecutter.edge or cookiecutter.server or cookiecutter.registry %}
+        artifacts_dir=str(out / "artifacts"),
+{%- endif %}
+    )
     train(config)
     return config
 {%- if cookiecutter.server %}

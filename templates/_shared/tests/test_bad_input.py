@@ -22,8 +22,9 @@ def in_the_project(monkeypatch):
 def digits(x=lambda images: images, y=lambda labels: labels, **arrays: np.ndarray):
     """The first 40 images of each split of data/digits.npz, changed by ``x`` and ``y``."""
     with np.load(ROOT / "data" / "digits.npz") as found:
-        values = {name: (x if name.startswith("x") else y)(found[name][:40])
-                  for name in found.files}
+        values = {
+            name: (x if name.startswith("x") else y)(found[name][:40]) for name in found.files
+        }
     return {**values, **arrays}
 
 
@@ -58,30 +59,24 @@ def folder(tmp_path: Path, counts: dict[str, int]) -> Path:
 # alone). Names, not wording: a person who rewords a message keeps the suite green.
 BAD_DATA = {
     "empty file": (lambda tmp: raw(tmp, b""), ""),
-    "truncated": (lambda tmp: raw(tmp, (ROOT / "data" / "digits.npz").read_bytes()[:5000]),
-                  ""),
-    "random bytes": (lambda tmp: raw(tmp, np.random.default_rng(0).bytes(5000)),
-                     ""),
+    "truncated": (lambda tmp: raw(tmp, (ROOT / "data" / "digits.npz").read_bytes()[:5000]), ""),
+    "random bytes": (lambda tmp: raw(tmp, np.random.default_rng(0).bytes(5000)), ""),
     "an .npy named .npz": (lambda tmp: raw(tmp, npy_bytes()), ""),
-    "8x6 images": (lambda tmp: npz(tmp, digits(x=lambda x: x[:, :, :6])),
-                   "8x6"),
-    "2x2 images": (lambda tmp: npz(tmp, digits(x=lambda x: x[:, :2, :2])),
-                   ""),
-    "label -1": (lambda tmp: npz(tmp, digits(y=lambda y: np.r_[-1, y[1:].astype(int)])),
-                 "-1"),
-    "all-zero labels": (lambda tmp: npz(tmp, digits(y=np.zeros_like)),
-                        "y_train"),
-    "float pixels x1000": (lambda tmp: npz(tmp, digits(x=lambda x: x * 1000.0)),
-                           "x_train"),
-    "empty x_val": (lambda tmp: npz(tmp, digits(x_val=np.zeros((0, 8, 8), np.uint8),
-                                                y_val=np.zeros(0, np.int64))),
-                    "x_val"),
+    "8x6 images": (lambda tmp: npz(tmp, digits(x=lambda x: x[:, :, :6])), "8x6"),
+    "2x2 images": (lambda tmp: npz(tmp, digits(x=lambda x: x[:, :2, :2])), ""),
+    "label -1": (lambda tmp: npz(tmp, digits(y=lambda y: np.r_[-1, y[1:].astype(int)])), "-1"),
+    "all-zero labels": (lambda tmp: npz(tmp, digits(y=np.zeros_like)), "y_train"),
+    "float pixels x1000": (lambda tmp: npz(tmp, digits(x=lambda x: x * 1000.0)), "x_train"),
+    "empty x_val": (
+        lambda tmp: npz(
+            tmp, digits(x_val=np.zeros((0, 8, 8), np.uint8), y_val=np.zeros(0, np.int64))
+        ),
+        "x_val",
+    ),
     "one class folder": (lambda tmp: folder(tmp, {"a": 12}), ""),
-    "an empty class folder": (lambda tmp: folder(tmp, {"a": 8, "b": 8, "c": 0}),
-                              ""),
+    "an empty class folder": (lambda tmp: folder(tmp, {"a": 8, "b": 8, "c": 0}), ""),
     "an empty folder": (lambda tmp: folder(tmp, {}), ""),
-    "a class too small to split": (lambda tmp: folder(tmp, {"a": 8, "b": 2}),
-                                   ""),
+    "a class too small to split": (lambda tmp: folder(tmp, {"a": 8, "b": 2}), ""),
 }
 
 

@@ -22,20 +22,37 @@ def test_smoke_config_keeps_the_defaults_it_does_not_set(default_config):
 
 
 def test_flags_override_the_config_file():
-    args = parse_args(["--config", str(ROOT / "configs" / "smoke.yaml"), "--epochs", "5",
-                       "--seed", "7", "--set", "learning_rate=0.01"{% if cookiecutter.mobile or cookiecutter.web or cookiecutter.edge or cookiecutter.server %}, "--set", "targets=[]"{% endif %}])
+    args = parse_args(
+        [
+            "--config",
+            str(ROOT / "configs" / "smoke.yaml"),
+            "--epochs",
+            "5",
+            "--seed",
+            "7",
+            "--set",
+            "learning_rate=0.01",
+{%- if cookiecutter.mobile or cookiecutter.web or cookiecutter.edge or cookiecutter.server %}
+            "--set",
+            "targets=[]",
+{%- endif %}
+        ]
+    )
     config = settings(args)
     assert (config.epochs, config.seed, config.learning_rate{% if cookiecutter.mobile or cookiecutter.web or cookiecutter.edge or cookiecutter.server %}, config.targets{% endif %}) == (5, 7, 0.01{% if cookiecutter.mobile or cookiecutter.web or cookiecutter.edge or cookiecutter.server %}, (){% endif %})
 
 
-@pytest.mark.parametrize(("override", "named"), [  # the error names what was wrong
-    ("lr=0.1", "lr"),
-    ("epochs=ten", "epochs"),
+@pytest.mark.parametrize(
+    ("override", "named"),
+    [  # the error names what was wrong
+        ("lr=0.1", "lr"),
+        ("epochs=ten", "epochs"),
 {%- if cookiecutter.mobile or cookiecutter.web or cookiecutter.edge or cookiecutter.server %}
-    ("targets=[moon]", "moon"),
+        ("targets=[moon]", "moon"),
 {%- endif %}
-    ("epochs=0", "epochs"),
-])
+        ("epochs=0", "epochs"),
+    ],
+)
 def test_bad_overrides_are_explained(override, named):
     with pytest.raises(ValueError, match=named):
         load_config(ROOT / "configs" / "default.yaml", dict([parse_override(override)]))

@@ -100,8 +100,11 @@ def test_the_service_under_load_stays_within_the_deployment_s_memory_limit(artif
     process, url = start(artifacts)  # as the image runs it: serve's default workers
     try:
         with ThreadPoolExecutor(32) as pool:
-            list(pool.map(lambda _: post(url + PREDICT, {"instances": images[:1].tolist()}),
-                          range(256)))
+            list(
+                pool.map(
+                    lambda _: post(url + PREDICT, {"instances": images[:1].tolist()}), range(256)
+                )
+            )
         largest = np.repeat(images, 1024 // len(images), axis=0)  # the most one request holds
         assert post(url + PREDICT, {"instances": largest.tolist()})[0] == 200
         resident = sum(resident_megabytes(pid) for pid in process_tree(process.pid))

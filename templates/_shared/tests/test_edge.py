@@ -19,8 +19,9 @@ runpy.run_path("run.py", run_name="__main__")
 """
 
 
-@pytest.mark.parametrize(("copied", "pillow"),
-                         [(["run.py"], True), (["run.py", "images.py"], False)])
+@pytest.mark.parametrize(
+    ("copied", "pillow"), [(["run.py"], True), (["run.py", "images.py"], False)]
+)
 def test_the_edge_runner_says_in_one_line_what_photos_need(tmp_path, copied, pillow):
     edge = Path(__file__).resolve().parents[1] / "deploy" / "edge"
     for name in copied:

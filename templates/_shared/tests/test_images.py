@@ -125,7 +125,10 @@ def test_only_image_files_are_opened(tmp_path):
     for name in names:
         (tmp_path / name).write_bytes(b"")
     assert sorted(p.name for p in tmp_path.iterdir() if is_image_file(p)) == [
-        "a.JPG", "b.png", "c.webp"]
+        "a.JPG",
+        "b.png",
+        "c.webp",
+    ]
 
 
 @pytest.mark.parametrize("format", FORMATS)

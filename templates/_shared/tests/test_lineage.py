@@ -31,8 +31,13 @@ from {{ cookiecutter.package_name }}.train import CHECKPOINT, train
 def trained_copy(trained: Config, tmp_path: Path) -> Config:
     """A model trained (one epoch) in tmp_path, on a copy of the data: its config."""
     data = Path(shutil.copy(trained.data, tmp_path / "digits.npz"))
-    config = with_overrides(trained, run_dir=str(tmp_path / "runs"), data=str(data), epochs=1,
-                            artifacts_dir=str(tmp_path / "artifacts"))
+    config = with_overrides(
+        trained,
+        run_dir=str(tmp_path / "runs"),
+        data=str(data),
+        epochs=1,
+        artifacts_dir=str(tmp_path / "artifacts"),
+    )
     train(config)
     return config
 
@@ -47,12 +52,25 @@ def serve_stderr(artifacts: Path, errors: Path) -> str:
     loaded the model (a worker that checked the export again would say so twice)."""
     with errors.open("w") as stderr:  # a file: a worker left behind would hold a pipe open
         service = subprocess.Popen(
-            [sys.executable, "-m", "{{ cookiecutter.package_name }}.serve", "--port", "0",
-             "--artifacts", str(artifacts), "--workers", "2",
+            [
+                sys.executable,
+                "-m",
+                "{{ cookiecutter.package_name }}.serve",
+                "--port",
+                "0",
+                "--artifacts",
+                str(artifacts),
+                "--workers",
+                "2",
 {%- if cookiecutter.monitoring %}
-             "--sample-log", str(errors.parent / "traffic.jsonl"),
+                "--sample-log",
+                str(errors.parent / "traffic.jsonl"),
 {%- endif %}
-             ], stdout=subprocess.PIPE, stderr=stderr, text=True)
+            ],
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+        )
     try:
         assert service.stdout is not None
         url = re.search(r"http://[\d.]+:\d+", service.stdout.readline())  # its address
@@ -94,8 +112,12 @@ def page_export(checkpoint: Path, data: Path, folder: Path) -> Path:
     not read here), with the checkpoint and data it came from."""
     folder.mkdir()
     (folder / "page-model.bin").write_bytes(b"weights")
-    model = {"file": "page-model.bin", "targets": ["web"], "size_bytes": 7,
-             "sha256": lineage.sha256(folder / "page-model.bin")}
+    model = {
+        "file": "page-model.bin",
+        "targets": ["web"],
+        "size_bytes": 7,
+        "sha256": lineage.sha256(folder / "page-model.bin"),
+    }
     manifest = {"artifacts": [model], "lineage": lineage.record(checkpoint, data)}
     (folder / "manifest.json").write_text(json.dumps(manifest))
     return folder
@@ -106,9 +128,20 @@ def page_stderr(artifacts: Path, folder: Path) -> str:
     is. It runs in ``folder``, with a web/node_modules there as after ``npm ci``."""
     (folder / "web" / "node_modules").mkdir(parents=True, exist_ok=True)
     page = subprocess.Popen(
-        [sys.executable, "-m", "{{ cookiecutter.package_name }}.web", "--port", "0",
-         "--artifacts", str(artifacts)],
-        cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "{{ cookiecutter.package_name }}.web",
+            "--port",
+            "0",
+            "--artifacts",
+            str(artifacts),
+        ],
+        cwd=folder,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert page.stdout is not None
         assert page.stdout.readline()  # the page's address: the export was checked before

@@ -50,8 +50,17 @@ def log_images(path: Path, images: np.ndarray) -> None:
 
 
 def run_monitor(artifacts: Path, log: Path, *flags: str) -> int:
-    return monitor.main(["--artifacts", str(artifacts), "--log", str(log),
-                         "--report", str(log.parent / "report.html"), *flags])
+    return monitor.main(
+        [
+            "--artifacts",
+            str(artifacts),
+            "--log",
+            str(log),
+            "--report",
+            str(log.parent / "report.html"),
+            *flags,
+        ]
+    )
 
 
 def test_test_images_are_no_drift_and_inverted_ones_are(artifacts, test_images, tmp_path, capsys):
@@ -64,8 +73,9 @@ def test_test_images_are_no_drift_and_inverted_ones_are(artifacts, test_images, 
     assert "mean_pixel" in page and str(len(test_images)) in page  # the feature, the count
 
 
-def test_too_few_images_a_missing_log_or_a_bad_line_exit_1(artifacts, test_images, tmp_path,
-                                                            capsys):
+def test_too_few_images_a_missing_log_or_a_bad_line_exit_1(
+    artifacts, test_images, tmp_path, capsys
+):
     log = tmp_path / "samples.jsonl"
     assert run_monitor(artifacts, log) == 1
     assert str(log) in capsys.readouterr().err
@@ -81,10 +91,16 @@ def test_too_few_images_a_missing_log_or_a_bad_line_exit_1(artifacts, test_image
     assert str(tmp_path / "manifest.json") in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("record", [{"time": 0, "label": "0", "shape": [0, 0], "pixels": ""},
-                                    {"time": 0, "label": "0", "shape": [], "pixels": ""}])
-def test_a_record_with_an_empty_image_is_a_bad_line_never_no_drift(artifacts, test_images,
-                                                                   tmp_path, capsys, record):
+@pytest.mark.parametrize(
+    "record",
+    [
+        {"time": 0, "label": "0", "shape": [0, 0], "pixels": ""},
+        {"time": 0, "label": "0", "shape": [], "pixels": ""},
+    ],
+)
+def test_a_record_with_an_empty_image_is_a_bad_line_never_no_drift(
+    artifacts, test_images, tmp_path, capsys, record
+):
     log = tmp_path / "samples.jsonl"
     log_images(log, test_images)
     with log.open("a") as file:
@@ -94,8 +110,9 @@ def test_a_record_with_an_empty_image_is_a_bad_line_never_no_drift(artifacts, te
     assert not (tmp_path / "report.html").exists()
 
 
-def test_a_line_that_is_not_utf8_is_named_by_file_and_line(artifacts, test_images, tmp_path,
-                                                           capsys):
+def test_a_line_that_is_not_utf8_is_named_by_file_and_line(
+    artifacts, test_images, tmp_path, capsys
+):
     log = tmp_path / "samples.jsonl"
     log_images(log, test_images[:5])
     with log.open("ab") as file:
@@ -110,7 +127,7 @@ def test_a_last_line_being_written_is_skipped(artifacts, test_images, tmp_path):
     log_images(log, test_images)
     complete = log.read_bytes()
     with log.open("ab") as file:  # serve is half-way through its next line
-        file.write(complete[:len(complete.splitlines()[0]) // 2])
+        file.write(complete[: len(complete.splitlines()[0]) // 2])
     assert run_monitor(artifacts, log) == 0
     assert (tmp_path / "report.html").is_file()
 
@@ -118,9 +135,11 @@ def test_a_last_line_being_written_is_skipped(artifacts, test_images, tmp_path):
 @pytest.mark.slow
 def test_the_log_stays_within_its_size_with_several_processes(tmp_path):
     log = tmp_path / "samples.jsonl"
-    write = ("import numpy as np, pathlib; from {{ cookiecutter.package_name }}.sample_log import "
-             f"SampleLog; log = SampleLog(pathlib.Path({str(log)!r}), 4096, 1.0)\n"
-             "for _ in range(200): log.write(np.full((3, 1, 8, 8), 9.0), ['1', '2', '3'])")
+    write = (
+        "import numpy as np, pathlib; from {{ cookiecutter.package_name }}.sample_log import "
+        f"SampleLog; log = SampleLog(pathlib.Path({str(log)!r}), 4096, 1.0)\n"
+        "for _ in range(200): log.write(np.full((3, 1, 8, 8), 9.0), ['1', '2', '3'])"
+    )
     writers = [subprocess.Popen([sys.executable, "-c", write]) for _ in range(3)]
     assert [writer.wait(timeout=120) for writer in writers] == [0, 0, 0]
     files = sample_log.files(log)
@@ -135,7 +154,7 @@ def test_the_service_exports_input_statistics_and_its_drift(artifacts, test_imag
     for images in (test_images, 255 - test_images):
         with TestClient(create_app(artifacts, samples=log)) as client:
             for start in range(0, len(images), 30):
-                body = {"instances": images[start:start + 30].tolist()}
+                body = {"instances": images[start : start + 30].tolist()}
                 assert client.post(PREDICT, json=body).status_code == 200
             metrics = client.get("/metrics").text
         assert f"input_mean_pixel_count {len(images)}.0" in metrics
@@ -163,8 +182,9 @@ def test_the_deployment_logs_samples_to_an_empty_dir():
 
 
 @needs_promtool
-@pytest.mark.parametrize("check", [["check", "rules", "alerts.yml"],
-                                   ["test", "rules", "alerts.test.yml"]])
+@pytest.mark.parametrize(
+    "check", [["check", "rules", "alerts.yml"], ["test", "rules", "alerts.test.yml"]]
+)
 def test_the_alert_rules_pass_promtool(check):
     done = subprocess.run([PROMTOOL, *check], cwd=MONITORING, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -179,8 +199,20 @@ def free_port() -> int:
 def start_service(artifacts: Path, log: Path) -> tuple[subprocess.Popen, str]:
     port = free_port()
     service = subprocess.Popen(
-        [sys.executable, "-m", "{{ cookiecutter.package_name }}.serve", "--port", str(port),
-         "--artifacts", str(artifacts), "--workers", "2", "--sample-log", str(log)])
+        [
+            sys.executable,
+            "-m",
+            "{{ cookiecutter.package_name }}.serve",
+            "--port",
+            str(port),
+            "--artifacts",
+            str(artifacts),
+            "--workers",
+            "2",
+            "--sample-log",
+            str(log),
+        ]
+    )
     wait_for(f"http://127.0.0.1:{port}/v2/health/ready", service)
     return service, f"127.0.0.1:{port}"
 
@@ -194,9 +226,15 @@ def start_prometheus(service: str, folder: Path) -> tuple[subprocess.Popen, str]
     (folder / "prometheus.yml").write_text(yaml.safe_dump(config))
     url = f"http://127.0.0.1:{free_port()}"
     prometheus = subprocess.Popen(
-        [str(PROMETHEUS), f"--config.file={folder / 'prometheus.yml'}",
-         f"--storage.tsdb.path={folder / 'data'}", f"--web.listen-address={url[7:]}"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            str(PROMETHEUS),
+            f"--config.file={folder / 'prometheus.yml'}",
+            f"--storage.tsdb.path={folder / 'data'}",
+            f"--web.listen-address={url[7:]}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     wait_for(f"{url}/-/ready", prometheus)
     return prometheus, url
 
@@ -231,11 +269,13 @@ def until(check, seconds: float = 60) -> None:
 
 def send(service: str, images: np.ndarray) -> None:
     def post(start: int) -> int:
-        body = json.dumps({"instances": images[start:start + 5].tolist()}).encode()
-        request = urllib.request.Request(f"http://{service}{PREDICT}", body,
-                                         {"Content-Type": "application/json"})
+        body = json.dumps({"instances": images[start : start + 5].tolist()}).encode()
+        request = urllib.request.Request(
+            f"http://{service}{PREDICT}", body, {"Content-Type": "application/json"}
+        )
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status
+
     with ThreadPoolExecutor(4) as pool:  # connections of their own: both workers take some
         assert set(pool.map(post, range(0, len(images), 5))) == {200}
 
@@ -247,8 +287,11 @@ def panel_queries() -> list[str]:
 
 def rules_evaluated(prometheus: str) -> bool:
     with urllib.request.urlopen(f"{prometheus}/api/v1/rules", timeout=10) as response:
-        rules = [rule for group in json.loads(response.read())["data"]["groups"]
-                 for rule in group["rules"]]
+        rules = [
+            rule
+            for group in json.loads(response.read())["data"]["groups"]
+            for rule in group["rules"]
+        ]
     assert all(rule["health"] != "err" for rule in rules), rules
     return len(rules) == 3 and all(rule["health"] == "ok" for rule in rules)
 
@@ -259,8 +302,9 @@ def drift_score(prometheus: str) -> float:
 
 @pytest.mark.slow
 @needs_prometheus
-def test_prometheus_scrapes_the_service_runs_the_rules_and_every_panel(artifacts, test_images,
-                                                                       tmp_path):
+def test_prometheus_scrapes_the_service_runs_the_rules_and_every_panel(
+    artifacts, test_images, tmp_path
+):
     log = tmp_path / "traffic" / "samples.jsonl"
     service, address = start_service(artifacts, log)
     prometheus, url = start_prometheus(address, tmp_path)

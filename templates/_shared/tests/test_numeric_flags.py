@@ -8,20 +8,39 @@ from {{ cookiecutter.package_name }} import {{ "monitor, " if cookiecutter.monit
 
 PREDICT = [("--limit", "-1"), ("--limit", "2.5")]
 {%- if cookiecutter.monitoring %}
-MONITOR = [("--threshold", "nan"), ("--threshold", "inf"), ("--threshold", "0"),
-           ("--min-samples", "0")]
+MONITOR = [
+    ("--threshold", "nan"),
+    ("--threshold", "inf"),
+    ("--threshold", "0"),
+    ("--min-samples", "0"),
+]
 {%- endif %}
 {%- if cookiecutter.server %}
 SERVE = [
-    ("--max-delay-ms", "inf"), ("--max-delay-ms", "nan"), ("--max-delay-ms", "-1"),
+    ("--max-delay-ms", "inf"),
+    ("--max-delay-ms", "nan"),
+    ("--max-delay-ms", "-1"),
     ("--max-delay-ms", "60000"),  # longer than --timeout: every batch would miss it
-    ("--timeout", "nan"), ("--timeout", "inf"), ("--timeout", "0"), ("--timeout", "-1"),
-    ("--max-body-bytes", "-5"), ("--max-body-bytes", "0"), ("--max-body-bytes", "1e6"),
-    ("--max-batch", "0"), ("--max-batch", "nan"), ("--workers", "0"), ("--workers", "inf"),
-    ("--threads", "-1"), ("--port", "-1"),
+    ("--timeout", "nan"),
+    ("--timeout", "inf"),
+    ("--timeout", "0"),
+    ("--timeout", "-1"),
+    ("--max-body-bytes", "-5"),
+    ("--max-body-bytes", "0"),
+    ("--max-body-bytes", "1e6"),
+    ("--max-batch", "0"),
+    ("--max-batch", "nan"),
+    ("--workers", "0"),
+    ("--workers", "inf"),
+    ("--threads", "-1"),
+    ("--port", "-1"),
 {%- if cookiecutter.monitoring %}
-    ("--sample-log-mb", "inf"), ("--sample-log-mb", "0"), ("--sample-log-mb", "nan"),
-    ("--sample-rate", "nan"), ("--sample-rate", "1.5"), ("--sample-rate", "-0.1"),
+    ("--sample-log-mb", "inf"),
+    ("--sample-log-mb", "0"),
+    ("--sample-log-mb", "nan"),
+    ("--sample-rate", "nan"),
+    ("--sample-rate", "1.5"),
+    ("--sample-rate", "-0.1"),
 {%- endif %}
 ]
 {%- endif %}

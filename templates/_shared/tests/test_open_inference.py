@@ -48,10 +48,19 @@ def labels_of(logits: np.ndarray, classes: list[str]) -> list[str]:
 def binary_request(images: np.ndarray, **fields: object) -> tuple[bytes, dict]:
     """A body of the binary tensor data extension: JSON, then the pixels' bytes."""
     pixels = images.astype("<f4").tobytes()
-    head = json.dumps({"inputs": [{"name": "pixels", "datatype": "FP32",
-                                   "shape": list(images.shape),
-                                   "parameters": {"binary_data_size": len(pixels)}}],
-                       **fields}).encode()
+    head = json.dumps(
+        {
+            "inputs": [
+                {
+                    "name": "pixels",
+                    "datatype": "FP32",
+                    "shape": list(images.shape),
+                    "parameters": {"binary_data_size": len(pixels)},
+                }
+            ],
+            **fields,
+        }
+    ).encode()
     return head + pixels, {HEADER: str(len(head))}
 
 
@@ -60,13 +69,14 @@ def bytes_elements(data: bytes) -> list[str]:
     elements, start = [], 0
     while start < len(data):
         (length,) = struct.unpack_from("<I", data, start)
-        elements.append(data[start + 4:start + 4 + length].decode())
+        elements.append(data[start + 4 : start + 4 + length].decode())
         start += 4 + length
     return elements
 
 
-def test_tritonclient_with_its_defaults_gets_logits_and_labels(triton, client, artifacts,
-                                                                 images, metadata):
+def test_tritonclient_with_its_defaults_gets_logits_and_labels(
+    triton, client, artifacts, images, metadata
+):
     expected = triton.get_model_metadata(MODEL_NAME)["inputs"][0]
     given = tritonclient.InferInput(expected["name"], list(images.shape), expected["datatype"])
     given.set_data_from_numpy(images)  # binary tensor data: the client's default
@@ -82,17 +92,18 @@ def test_tritonclient_with_its_defaults_gets_logits_and_labels(triton, client, a
 
 @pytest.mark.parametrize("binary_input", [True, False])
 @pytest.mark.parametrize("binary_output", [True, False])
-def test_tritonclient_gets_the_outputs_it_names_in_the_form_it_asks(triton, images, metadata,
-                                                                     binary_input,
-                                                                     binary_output):
+def test_tritonclient_gets_the_outputs_it_names_in_the_form_it_asks(
+    triton, images, metadata, binary_input, binary_output
+):
     given = tritonclient.InferInput("pixels", list(images.shape), "FP32")
     given.set_data_from_numpy(images, binary_data=binary_input)
     wanted = tritonclient.InferRequestedOutput("label", binary_data=binary_output)
     result = triton.infer(MODEL_NAME, [given], outputs=[wanted])
     assert result.as_numpy("logits") is None  # not asked for
     every = triton.infer(MODEL_NAME, [given]).as_numpy("logits")
-    labels = [label.decode() if isinstance(label, bytes) else label
-              for label in result.as_numpy("label")]
+    labels = [
+        label.decode() if isinstance(label, bytes) else label for label in result.as_numpy("label")
+    ]
     assert labels == labels_of(every, metadata["classes"])
 
 
@@ -110,16 +121,16 @@ def test_tritonclient_may_name_the_served_version_and_no_other(triton, images, m
 
 
 def test_a_binary_request_gets_the_outputs_it_asks_for_as_binary(client, images, metadata):
-    body, headers = binary_request(images, outputs=[
-        {"name": "label", "parameters": {"binary_data": True}}, {"name": "logits"}])
+    body, headers = binary_request(
+        images, outputs=[{"name": "label", "parameters": {"binary_data": True}}, {"name": "logits"}]
+    )
     answer = client.post(INFER, content=body, headers=headers)
     assert answer.status_code == 200, answer.text
     assert answer.headers["content-type"] == "application/octet-stream"
     length = int(answer.headers[HEADER])
     document, tail = json.loads(answer.content[:length]), answer.content[length:]
     label, logits = document["outputs"]
-    assert (label["name"], label["datatype"], label["shape"]) == ("label", "BYTES",
-                                                                   [len(images)])
+    assert (label["name"], label["datatype"], label["shape"]) == ("label", "BYTES", [len(images)])
     assert label["parameters"]["binary_data_size"] == len(tail) and "data" not in label
     rows = np.reshape(logits["data"], logits["shape"])
     assert bytes_elements(tail) == labels_of(rows, metadata["classes"])
@@ -136,7 +147,8 @@ def test_every_row_carries_its_label_in_both_protocols(client, images, metadata,
     outputs = client.post(INFER, json=v2_request(images)).json()["outputs"]
     assert [(output["name"], output["datatype"], output["shape"]) for output in outputs] == [
         ("logits", "FP32", [len(images), len(metadata["classes"])]),
-        ("label", "BYTES", [len(images)])]
+        ("label", "BYTES", [len(images)]),
+    ]
     assert outputs[1]["data"] == v1["labels"]
     only = client.post(INFER, json={**v2_request(images), "outputs": [{"name": "label"}]})
     assert [output["name"] for output in only.json()["outputs"]] == ["label"]
@@ -147,12 +159,16 @@ def boolean_channel(body: dict) -> None:
     shape[shape.index(1, 1)] = True  # these images' one channel: True == 1 in Python
 
 
-@pytest.mark.parametrize("change", [
-    lambda body: body.update(outputs=[{"name": "probabilities"}]),
-    lambda body: body["inputs"][0].update(shape=[True, *body["inputs"][0]["shape"][1:]]),
-    boolean_channel,
-    lambda body: body.update(parameters={"binary_data_output": "yes"}),
-], ids=["unknown output", "boolean batch", "boolean channel", "binary_data_output not bool"])
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda body: body.update(outputs=[{"name": "probabilities"}]),
+        lambda body: body["inputs"][0].update(shape=[True, *body["inputs"][0]["shape"][1:]]),
+        boolean_channel,
+        lambda body: body.update(parameters={"binary_data_output": "yes"}),
+    ],
+    ids=["unknown output", "boolean batch", "boolean channel", "binary_data_output not bool"],
+)
 def test_unknown_outputs_and_booleans_in_shapes_are_refused(client, images, change):
     body = v2_request(images[:1])
     change(body)
@@ -160,16 +176,27 @@ def test_unknown_outputs_and_booleans_in_shapes_are_refused(client, images, chan
     assert answer.status_code == 400 and answer.json()["error"], answer.text
 
 
-@pytest.mark.parametrize("spoil", [
-    lambda body, headers: (body, {HEADER: "many"}),
-    lambda body, headers: (body, {HEADER: str(len(body) + 1)}),
-    lambda body, headers: (body[:-4], headers),  # binary_data_size says more than follows
-    lambda body, headers: (body + b"\0" * 4, headers),
-    lambda body, headers: (body, {HEADER: str(len(body))}),  # all JSON: not valid JSON
-    lambda body, headers: (body[:-4] + np.float32("nan").tobytes(), headers),
-    lambda body, headers: (body[:-4] + np.float32(256).tobytes(), headers),
-], ids=["header not a number", "header past the body", "short", "long", "no binary part",
-        "NaN pixel", "pixel over 255"])
+@pytest.mark.parametrize(
+    "spoil",
+    [
+        lambda body, headers: (body, {HEADER: "many"}),
+        lambda body, headers: (body, {HEADER: str(len(body) + 1)}),
+        lambda body, headers: (body[:-4], headers),  # binary_data_size says more than follows
+        lambda body, headers: (body + b"\0" * 4, headers),
+        lambda body, headers: (body, {HEADER: str(len(body))}),  # all JSON: not valid JSON
+        lambda body, headers: (body[:-4] + np.float32("nan").tobytes(), headers),
+        lambda body, headers: (body[:-4] + np.float32(256).tobytes(), headers),
+    ],
+    ids=[
+        "header not a number",
+        "header past the body",
+        "short",
+        "long",
+        "no binary part",
+        "NaN pixel",
+        "pixel over 255",
+    ],
+)
 def test_binary_bodies_that_do_not_add_up_get_a_clear_400(client, images, spoil):
     body, headers = spoil(*binary_request(images[:2]))
     answer = client.post(INFER, content=body, headers=headers)
@@ -178,18 +205,21 @@ def test_binary_bodies_that_do_not_add_up_get_a_clear_400(client, images, spoil)
 
 def test_binary_data_beside_json_data_is_refused(client, images):
     body, headers = binary_request(images[:1])
-    head = json.loads(body[:int(headers[HEADER])])
+    head = json.loads(body[: int(headers[HEADER])])
     head["inputs"][0]["data"] = images[:1].ravel().tolist()
     spoiled = json.dumps(head).encode()
-    answer = client.post(INFER, content=spoiled + body[int(headers[HEADER]):],
-                         headers={HEADER: str(len(spoiled))})
+    answer = client.post(
+        INFER, content=spoiled + body[int(headers[HEADER]) :], headers={HEADER: str(len(spoiled))}
+    )
     assert answer.status_code == 400 and answer.json()["error"]
 
 
 def test_a_binary_body_over_the_limit_gets_413(artifacts, images):
     body, headers = binary_request(images)
-    with TestClient(create_app(artifacts, Settings(max_body_bytes=len(body) - 1))) as small, \
-            TestClient(create_app(artifacts, Settings(max_body_bytes=len(body)))) as enough:
+    with (
+        TestClient(create_app(artifacts, Settings(max_body_bytes=len(body) - 1))) as small,
+        TestClient(create_app(artifacts, Settings(max_body_bytes=len(body)))) as enough,
+    ):
         assert small.post(INFER, content=body, headers=headers).status_code == 413
         assert enough.post(INFER, content=body, headers=headers).status_code == 200
 
@@ -197,9 +227,13 @@ def test_a_binary_body_over_the_limit_gets_413(artifacts, images):
 def versioned(version: str, images: np.ndarray) -> list[tuple[str, str, dict | None]]:
     """Each endpoint of the model under this version: method, path, JSON body."""
     prefix, v1 = f"{MODEL}/versions/{version}", f"/v1/models/{MODEL_NAME}/versions/{version}"
-    return [("GET", prefix, None), ("GET", f"{prefix}/ready", None), ("GET", v1, None),
-            ("POST", f"{prefix}/infer", v2_request(images)),
-            ("POST", f"{v1}:predict", {"instances": images.tolist()})]
+    return [
+        ("GET", prefix, None),
+        ("GET", f"{prefix}/ready", None),
+        ("GET", v1, None),
+        ("POST", f"{prefix}/infer", v2_request(images)),
+        ("POST", f"{v1}:predict", {"instances": images.tolist()}),
+    ]
 
 
 def test_the_served_version_answers_in_every_path_and_no_other(client, images, metadata):

@@ -1,7 +1,7 @@
 {%- set targets = cookiecutter.mobile or cookiecutter.web or cookiecutter.edge or cookiecutter.server -%}
-{%- if targets %}
+{% if targets -%}
 import shutil
-{%- endif %}
+{% endif -%}
 from pathlib import Path
 
 import numpy as np
@@ -63,8 +63,9 @@ def test_a_file_that_is_not_a_checkpoint_is_named(trained, tmp_path, capsys):
 {%- endif %}
 
 
-def test_an_image_is_resized_to_the_models_input_and_classes_are_named(folder_run, tmp_path,
-                                                                        capsys):
+def test_an_image_is_resized_to_the_models_input_and_classes_are_named(
+    folder_run, tmp_path, capsys
+):
     config = folder_run
     image_path = tmp_path / "digit.png"  # 8x8, for a model trained on 48x48 images
     digit = load_splits(ROOT / "data" / "digits.npz")["test"].images[0, :, :, 0]
@@ -89,12 +90,19 @@ def test_a_folder_is_not_an_image_and_the_message_says_what_to_pass(trained, tmp
 {%- if targets %}
 
 
-def test_predict_warns_when_the_checkpoint_or_its_data_changed_since_the_export(trained,
-                                                                               tmp_path, capsys):
+def test_predict_warns_when_the_checkpoint_or_its_data_changed_since_the_export(
+    trained, tmp_path, capsys
+):
     run_dir, data = tmp_path / "runs", Path(shutil.copy(trained.data, tmp_path / "digits.npz"))
     target = next(name for name in ("server", "edge", "mobile", "web") if name in TARGET_FORMATS)
-    config = with_overrides(trained, run_dir=str(run_dir), data=str(data), targets=[target],
-                            artifacts_dir=str(tmp_path / "artifacts"), epochs=1)
+    config = with_overrides(
+        trained,
+        run_dir=str(run_dir),
+        data=str(data),
+        targets=[target],
+        artifacts_dir=str(tmp_path / "artifacts"),
+        epochs=1,
+    )
     train(config)
     model = tmp_path / "artifacts" / export(config)["artifacts"][0]["file"]
     image = tmp_path / "digit.png"

@@ -92,7 +92,8 @@ def test_register_makes_a_new_version_of_every_file_and_moves_its_aliases(export
     assert json.loads(Path(copy).read_text()) == manifest  # with its parity figures
     run = client().get_run(first.run_id)
     assert run.data.metrics["test_accuracy"] == pytest.approx(
-        json.loads((Path(exported.run_dir) / "metrics.json").read_text())["test_accuracy"])
+        json.loads((Path(exported.run_dir) / "metrics.json").read_text())["test_accuracy"]
+    )
 
     assert register(exported, tmp_path, "champion") == 0  # a new version takes the alias
     second = client().get_model_version_by_alias(MODEL_NAME, "champion")
@@ -100,8 +101,9 @@ def test_register_makes_a_new_version_of_every_file_and_moves_its_aliases(export
     assert client().get_model_version_by_alias(MODEL_NAME, "candidate").version == first.version
 
 
-def test_a_file_that_differs_from_its_manifest_is_refused_before_anything_is_made(exported,
-                                                                                   tmp_path):
+def test_a_file_that_differs_from_its_manifest_is_refused_before_anything_is_made(
+    exported, tmp_path
+):
     folder = Path(shutil.copytree(exported.artifacts_dir, tmp_path / "artifacts"))
     manifest = json.loads((folder / "manifest.json").read_text())
     entry = manifest["artifacts"][0]
@@ -146,8 +148,11 @@ def test_an_export_that_failed_verification_is_refused(exported, tmp_path, capsy
 {%- endif %}
 
 
-DAMAGED = {"not JSON": "{", "no artifacts": "{}",
-           "odd entries": '{"artifacts": [{"file": 1, "verified": [true]}]}'}
+DAMAGED = {
+    "not JSON": "{",
+    "no artifacts": "{}",
+    "odd entries": '{"artifacts": [{"file": 1, "verified": [true]}]}',
+}
 
 
 @pytest.mark.parametrize("damage", ["missing", *DAMAGED])
@@ -180,22 +185,27 @@ def test_an_alias_mlflow_reserves_or_refuses_makes_no_version(trained, tmp_path,
 {%- if cookiecutter.server %}
 
 
-def test_the_service_serves_a_registered_version_like_its_artifacts(exported, images,
-                                                                      tmp_path):
+def test_the_service_serves_a_registered_version_like_its_artifacts(exported, images, tmp_path):
     assert register(exported, tmp_path, "production") == 0
     number = str(client().get_model_version_by_alias(MODEL_NAME, "production").version)
     folder, version = fetch(f"models:/{MODEL_NAME}@production", MODEL_NAME, tmp_path / "cache")
     assert version == number
     assert fetch(f"models:/{MODEL_NAME}/{number}", MODEL_NAME, tmp_path / "cache")[0] == folder
     body = {"instances": images.tolist()}
-    with TestClient(create_app(folder, version=version)) as registered, \
-            TestClient(create_app(Path(exported.artifacts_dir))) as local:
+    with (
+        TestClient(create_app(folder, version=version)) as registered,
+        TestClient(create_app(Path(exported.artifacts_dir))) as local,
+    ):
         answer = registered.post(f"/v1/models/{MODEL_NAME}:predict", json=body)
         assert answer.status_code == 200
-        np.testing.assert_allclose(answer.json()["predictions"],
-                                   local.post("/predict", json=body).json()["predictions"])
-        assert registered.get("/healthz").json() == {"status": "ok", "model": MODEL_NAME,
-                                                    "version": version}
+        np.testing.assert_allclose(
+            answer.json()["predictions"], local.post("/predict", json=body).json()["predictions"]
+        )
+        assert registered.get("/healthz").json() == {
+            "status": "ok",
+            "model": MODEL_NAME,
+            "version": version,
+        }
         status = registered.get(f"/v1/models/{MODEL_NAME}").json()
         assert status["model_version_status"][0]["version"] == version
         assert registered.get(f"/v2/models/{MODEL_NAME}").json()["versions"] == [version]
@@ -205,9 +215,22 @@ def test_serve_says_which_version_an_alias_points_at(exported, tmp_path):
     assert register(exported, tmp_path, "staging") == 0
     number = str(client().get_model_version_by_alias(MODEL_NAME, "staging").version)
     service = subprocess.Popen(
-        [sys.executable, "-m", "{{ cookiecutter.package_name }}.serve", "--port", "0",
-         "--workers", "1", "--model", f"models:/{MODEL_NAME}@staging",
-         "--model-cache", str(tmp_path / "cache")], stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "{{ cookiecutter.package_name }}.serve",
+            "--port",
+            "0",
+            "--workers",
+            "1",
+            "--model",
+            f"models:/{MODEL_NAME}@staging",
+            "--model-cache",
+            str(tmp_path / "cache"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert service.stdout is not None
         said = [service.stdout.readline() for _ in range(2)]  # before it says it serves
@@ -217,10 +240,18 @@ def test_serve_says_which_version_an_alias_points_at(exported, tmp_path):
     assert any("@staging" in line and re.search(rf"\b{number}\b", line) for line in said), said
 
 
-@pytest.mark.parametrize("uri", [f"models:/{MODEL_NAME}@nowhere", f"models:/{MODEL_NAME}/999",
-                                 "models:/someone-else@production", "runs:/0123/model"])
-def test_serve_refuses_a_model_the_registry_does_not_have_in_one_line(exported, tmp_path,
-                                                                      capsys, uri):
+@pytest.mark.parametrize(
+    "uri",
+    [
+        f"models:/{MODEL_NAME}@nowhere",
+        f"models:/{MODEL_NAME}/999",
+        "models:/someone-else@production",
+        "runs:/0123/model",
+    ],
+)
+def test_serve_refuses_a_model_the_registry_does_not_have_in_one_line(
+    exported, tmp_path, capsys, uri
+):
     register(exported, tmp_path)  # the registered model exists, without that version
     capsys.readouterr()
     assert serve_main(["--model", uri, "--port", "0", "--model-cache", str(tmp_path)]) == 1

@@ -40,9 +40,22 @@ QUIET = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
 
 def train_command(run_dir: Path, *extra: str) -> list[str]:
     """python -m <package>.train on the smoke config, writing into run_dir."""
-    return [sys.executable, "-m", f"{PACKAGE}.train", "--config", str(ROOT / "configs/smoke.yaml"),
-            "--set", f"data={ROOT / 'data/digits.npz'}", "--set", f"run_dir={run_dir}",
-            "--set", "threads=1", "--epochs", str(EPOCHS), *extra]
+    return [
+        sys.executable,
+        "-m",
+        f"{PACKAGE}.train",
+        "--config",
+        str(ROOT / "configs/smoke.yaml"),
+        "--set",
+        f"data={ROOT / 'data/digits.npz'}",
+        "--set",
+        f"run_dir={run_dir}",
+        "--set",
+        "threads=1",
+        "--epochs",
+        str(EPOCHS),
+        *extra,
+    ]
 
 
 def train_arguments(run_dir: Path, *extra: str) -> list[str]:
@@ -62,14 +75,22 @@ def ctrl_c_as_at_a_terminal() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def start_then_signal(command: list[str], ready: Callable[[], bool],
-                      how: signal.Signals | list[signal.Signals],
-                      within: float = 120) -> subprocess.CompletedProcess:
+def start_then_signal(
+    command: list[str],
+    ready: Callable[[], bool],
+    how: signal.Signals | list[signal.Signals],
+    within: float = 120,
+) -> subprocess.CompletedProcess:
     """Start ``command``; send it ``how`` as soon as ``ready()`` (or it ends by itself): a
     signal, or several a few milliseconds apart."""
-    process = subprocess.Popen(command, env=QUIET, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True,
-                               preexec_fn=ctrl_c_as_at_a_terminal)
+    process = subprocess.Popen(
+        command,
+        env=QUIET,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=ctrl_c_as_at_a_terminal,
+    )
     deadline = time.monotonic() + within
     while not ready() and process.poll() is None:
         assert time.monotonic() < deadline, f"not ready after {within} s"
@@ -82,8 +103,9 @@ def start_then_signal(command: list[str], ready: Callable[[], bool],
     return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
 
 
-def start_and_stop_after_first_save(command: list[str], run_dir: Path,
-                                    how: signal.Signals) -> subprocess.CompletedProcess:
+def start_and_stop_after_first_save(
+    command: list[str], run_dir: Path, how: signal.Signals
+) -> subprocess.CompletedProcess:
     return start_then_signal(command, lambda: saved_progress(run_dir) is not None, how)
 
 
@@ -91,8 +113,9 @@ def start_and_stop_after_first_save(command: list[str], run_dir: Path,
 def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The run_dir of an uninterrupted run of train_command: what a resumed run must match."""
     run_dir = tmp_path_factory.mktemp("uninterrupted") / "runs"
-    finished = subprocess.run(train_command(run_dir), env=QUIET, capture_output=True, text=True,
-                              timeout=300, check=False)
+    finished = subprocess.run(
+        train_command(run_dir), env=QUIET, capture_output=True, text=True, timeout=300, check=False
+    )
     assert finished.returncode == 0, finished.stderr
     return run_dir
 
@@ -100,21 +123,29 @@ def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def assert_same_training(run_dir: Path, reference: Path) -> None:
     """Bit for bit: every epoch's losses and accuracies, the test figures and the best
     checkpoint's weights (the last epoch's, in these runs)."""
-    ours, theirs = (json.loads((folder / "metrics.json").read_text())
-                    for folder in (run_dir, reference))
+    ours, theirs = (
+        json.loads((folder / "metrics.json").read_text()) for folder in (run_dir, reference)
+    )
     for name in ("history", "best_val_accuracy", "test_loss", "test_accuracy"):
         assert ours[name] == theirs[name], name
-    for mine, reference_weights in zip(best_weights(run_dir / CHECKPOINT),
-                                       best_weights(reference / CHECKPOINT), strict=True):
+    for mine, reference_weights in zip(
+        best_weights(run_dir / CHECKPOINT), best_weights(reference / CHECKPOINT), strict=True
+    ):
         assert mine.tobytes() == reference_weights.tobytes()
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("how", [[signal.SIGTERM],
-                                 # Slurm's warning, then more signals while it saves.
-                                 [signal.SIGUSR1, *[signal.SIGTERM] * 8]])
+@pytest.mark.parametrize(
+    "how",
+    [
+        [signal.SIGTERM],
+        # Slurm's warning, then more signals while it saves.
+        [signal.SIGUSR1, *[signal.SIGTERM] * 8],
+    ],
+)
 def test_a_stop_signal_saves_where_the_run_is_and_it_resumes_bit_identical(
-        tmp_path, uninterrupted, how):
+    tmp_path, uninterrupted, how
+):
     run_dir = tmp_path / "runs"
     command = train_command(run_dir)  # no step checkpoints: the stop itself saves
 
@@ -129,8 +160,13 @@ def test_a_stop_signal_saves_where_the_run_is_and_it_resumes_bit_identical(
     saved = saved_progress(run_dir)
     assert saved["next_epoch"] >= 2 and len(saved["history"]) == saved["next_epoch"] - 1
 
-    other = subprocess.run(train_command(run_dir, "--set", "learning_rate=0.01"), env=QUIET,
-                           capture_output=True, text=True, timeout=120)
+    other = subprocess.run(
+        train_command(run_dir, "--set", "learning_rate=0.01"),
+        env=QUIET,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert other.returncode == 2
     assert "--fresh" in other.stderr and "Traceback" not in other.stderr
 
@@ -162,8 +198,14 @@ except Stopped as stopped:
     late = SignalsAsPythonShutsDown()
     sys.exit(stopped.status)
 """
-    done = subprocess.run([sys.executable, "-c", script], env=QUIET, capture_output=True,
-                          text=True, timeout=120, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        env=QUIET,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 128 + signal.SIGUSR1, done.stderr[-2000:]
 
 
@@ -185,8 +227,9 @@ def test_a_run_killed_after_a_step_checkpoint_resumes_bit_identical(tmp_path, un
     assert saved_progress(run_dir) is None
 
 
-@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGINT,
-                                 getattr(signal, "SIGUSR1", signal.SIGTERM)])
+@pytest.mark.parametrize(
+    "how", [signal.SIGTERM, signal.SIGINT, getattr(signal, "SIGUSR1", signal.SIGTERM)]
+)
 def test_a_stop_signal_while_training_asks_the_loop_to_stop(how):
     """The loop's check returns the signal, which becomes the exit status 128 + its number."""
     progress, saves = Progress(next_epoch=2, step=5), []
@@ -207,8 +250,9 @@ def test_a_kill_while_writing_never_leaves_a_half_written_checkpoint(tmp_path):
     path = tmp_path / f"saved{Path(CHECKPOINT).suffix}"
     before = save_weights(path)
     script = [sys.executable, "-c", SAVE_FOREVER, str(path)]
-    crashed = subprocess.run([*script, "crash-before-rename"], env=QUIET, capture_output=True,
-                             timeout=120)
+    crashed = subprocess.run(
+        [*script, "crash-before-rename"], env=QUIET, capture_output=True, timeout=120
+    )
     assert crashed.returncode == -signal.SIGKILL
     for old, now in zip(before, weights_in(path), strict=True):
         assert (old == now).all()  # the previous checkpoint, whole
@@ -251,11 +295,11 @@ with held(pathlib.Path(sys.argv[1])):
 """
 
 
-def test_a_second_run_in_a_run_dir_is_refused_and_the_lock_dies_with_its_holder(tmp_path,
-                                                                                capsys):
+def test_a_second_run_in_a_run_dir_is_refused_and_the_lock_dies_with_its_holder(tmp_path, capsys):
     run_dir = tmp_path / "runs"
-    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(run_dir)], env=QUIET,
-                              stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(run_dir)], env=QUIET, stdout=subprocess.PIPE, text=True
+    )
     try:
         assert holder.stdout.readline() == "held\n"
         assert main(train_arguments(run_dir, "--epochs", "1")) == 2

@@ -21,8 +21,9 @@ def damage_removed_folder(folder: Path, log: Path) -> None:
 
 
 @pytest.mark.parametrize("damage", [damage_full_disk, damage_removed_folder])
-def test_a_sample_log_that_cannot_be_written_fails_no_prediction(artifacts, images, tmp_path,
-                                                                damage):
+def test_a_sample_log_that_cannot_be_written_fails_no_prediction(
+    artifacts, images, tmp_path, damage
+):
     if damage is damage_full_disk and not Path("/dev/full").exists():
         pytest.skip("needs /dev/full (Linux)")
     folder = tmp_path / "monitoring"

@@ -52,8 +52,16 @@ def counted(endpoint: str, status: int) -> str:
 
 
 def v2_request(images: np.ndarray) -> dict:
-    return {"inputs": [{"name": "pixels", "datatype": "FP32", "shape": list(images.shape),
-                        "data": images.ravel().tolist()}]}
+    return {
+        "inputs": [
+            {
+                "name": "pixels",
+                "datatype": "FP32",
+                "shape": list(images.shape),
+                "data": images.ravel().tolist(),
+            }
+        ]
+    }
 
 
 def test_both_protocols_answer_like_the_runtime(client, artifacts, images):
@@ -78,15 +86,17 @@ def test_encoded_images_are_read_the_way_training_read_them(client, artifacts, t
     answer = client.post(PREDICT, json={"instances": [instance, instance]})
     assert answer.status_code == 200, answer.text
     expected = expected_logits(artifacts, as_model_input(decoded[None]))
-    np.testing.assert_allclose(answer.json()["predictions"], np.r_[expected, expected],
-                               atol=1e-4)
+    np.testing.assert_allclose(answer.json()["predictions"], np.r_[expected, expected], atol=1e-4)
 
 
-@pytest.mark.parametrize(("instance", "message"), [
-    ({"b64": "not base64!"}, 'Instance 0\'s "b64" is not valid base64.'),
-    ({"b64": base64.b64encode(b"notes").decode()}, "Instance 0 is not an image this service"),
-    ({"b64": 3}, 'Instance 0 must be {"b64": "<base64 of an image file>"}'),
-])
+@pytest.mark.parametrize(
+    ("instance", "message"),
+    [
+        ({"b64": "not base64!"}, 'Instance 0\'s "b64" is not valid base64.'),
+        ({"b64": base64.b64encode(b"notes").decode()}, "Instance 0 is not an image this service"),
+        ({"b64": 3}, 'Instance 0 must be {"b64": "<base64 of an image file>"}'),
+    ],
+)
 def test_bad_encoded_images_are_refused_with_a_message(client, instance, message):
     answer = client.post(PREDICT, json={"instances": [instance]})
     assert answer.status_code == 400 and message in answer.json()["error"], answer.text
@@ -118,8 +128,11 @@ def test_a_large_picture_is_answered_within_the_timeout(client, artifacts):
 def test_concurrent_requests_get_their_own_answers(artifacts, images, batching):
     settings = Settings(batching=batching, max_batch=8, max_delay=0.05)
     with TestClient(create_app(artifacts, settings)) as client, ThreadPoolExecutor(16) as pool:
-        answers = list(pool.map(
-            lambda image: client.post(PREDICT, json={"instances": [image.tolist()]}), images))
+        answers = list(
+            pool.map(
+                lambda image: client.post(PREDICT, json={"instances": [image.tolist()]}), images
+            )
+        )
         metrics = client.get("/metrics").text
     assert [answer.status_code for answer in answers] == [200] * len(images)
     logits = np.asarray([answer.json()["predictions"][0] for answer in answers])
@@ -150,7 +163,8 @@ def test_malformed_requests_get_a_clear_400(client, body, message):
 
 
 @pytest.mark.parametrize(
-    "pixel", ['"7"', "true", "null", "300", "-1", "1e400", "1" + "0" * 400, "7" * 5000, "NaN"])
+    "pixel", ['"7"', "true", "null", "300", "-1", "1e400", "1" + "0" * 400, "7" * 5000, "NaN"]
+)
 def test_only_numbers_from_0_to_255_are_pixels(client, images, pixel):
     body = json.dumps({"instances": images[:1].tolist()}).replace("0.0", pixel, 1)
     response = client.post(PREDICT, content=body.encode())
@@ -159,9 +173,13 @@ def test_only_numbers_from_0_to_255_are_pixels(client, images, pixel):
 
 @pytest.mark.parametrize(
     ("change", "message"),
-    [({"name": "image"}, '"name" must be "pixels"'), ({"datatype": "INT8"}, '"datatype"'),
-     ({"shape": [1, 2]}, '"shape" must be'), ({"data": [1.0]}, '"data" must hold'),
-     ({"extra": 1}, "Unknown field(s) in the input: 'extra'")],
+    [
+        ({"name": "image"}, '"name" must be "pixels"'),
+        ({"datatype": "INT8"}, '"datatype"'),
+        ({"shape": [1, 2]}, '"shape" must be'),
+        ({"data": [1.0]}, '"data" must hold'),
+        ({"extra": 1}, "Unknown field(s) in the input: 'extra'"),
+    ],
 )
 def test_malformed_v2_tensors_get_a_clear_400(client, images, change, message):
     body = v2_request(images[:1])
@@ -204,8 +222,7 @@ def test_liveness_readiness_status_and_metadata(client, images):
     assert metadata["outputs"][0]["datatype"] == "FP32"
 
 
-def test_a_broken_model_is_alive_never_ready_and_its_503s_are_counted(artifacts, images,
-                                                                      tmp_path):
+def test_a_broken_model_is_alive_never_ready_and_its_503s_are_counted(artifacts, images, tmp_path):
     manifest = json.loads((artifacts / "manifest.json").read_text())
     (tmp_path / "manifest.json").write_text(json.dumps(manifest))
 {%- if cookiecutter.monitoring %}
@@ -257,8 +274,19 @@ def start_unready(artifacts: Path, *flags: str) -> tuple[subprocess.Popen, str]:
     flags = ("--sample-log", str(artifacts.parent / "traffic.jsonl"), *flags)  # not the project's
 {%- endif %}
     service = subprocess.Popen(
-        [sys.executable, "-m", "{{ cookiecutter.package_name }}.serve", "--port", "0",
-         "--artifacts", str(artifacts), *flags], stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "{{ cookiecutter.package_name }}.serve",
+            "--port",
+            "0",
+            "--artifacts",
+            str(artifacts),
+            *flags,
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert service.stdout is not None
     first_line = service.stdout.readline()  # the address it serves on
     url = re.search(r"http://[\d.]+:\d+", first_line)
@@ -267,8 +295,9 @@ def start_unready(artifacts: Path, *flags: str) -> tuple[subprocess.Popen, str]:
 
 
 def post(url: str, body: dict) -> tuple[int, dict]:
-    request = urllib.request.Request(url, json.dumps(body).encode(),
-                                     {"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        url, json.dumps(body).encode(), {"Content-Type": "application/json"}
+    )
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, json.loads(response.read())
@@ -300,8 +329,9 @@ def test_ready_means_every_worker_has_loaded_the_model(artifacts):
     os.kill(int(children[0]), signal.SIGSTOP)  # still importing: it loads nothing while held
     try:
         deadline = time.monotonic() + 120
-        while (answer := readiness(url))[1].get("error") != \
-                "Other workers are still loading the model." and time.monotonic() < deadline:
+        while (answer := readiness(url))[1].get(
+            "error"
+        ) != "Other workers are still loading the model." and time.monotonic() < deadline:
             assert answer[0] == 503, answer
             time.sleep(0.2)
         assert [readiness(url)[0] for _ in range(5)] == [503] * 5
@@ -331,8 +361,9 @@ def test_tritonclient_gets_the_same_answers_as_v1(service, images):
 def test_sigterm_answers_every_accepted_request_then_exits_0(artifacts, images):
     process, url = start(artifacts, "--max-delay-ms", "500", "--max-batch", "64")
     with ThreadPoolExecutor(len(images)) as pool:
-        answers = [pool.submit(post, url + PREDICT, {"instances": [image.tolist()]})
-                   for image in images]
+        answers = [
+            pool.submit(post, url + PREDICT, {"instances": [image.tolist()]}) for image in images
+        ]
         time.sleep(0.25)  # connected, and waiting in the batcher for the others
         process.send_signal(signal.SIGTERM)
         statuses = [answer.result()[0] for answer in answers]
@@ -342,8 +373,20 @@ def test_sigterm_answers_every_accepted_request_then_exits_0(artifacts, images):
 
 def test_sigterm_while_the_workers_start_exits_0(artifacts):
     service = subprocess.Popen(
-        [sys.executable, "-m", "{{ cookiecutter.package_name }}.serve", "--port", "0",
-         "--artifacts", str(artifacts), "--workers", "2"], stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "{{ cookiecutter.package_name }}.serve",
+            "--port",
+            "0",
+            "--artifacts",
+            str(artifacts),
+            "--workers",
+            "2",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert service.stdout is not None and service.stdout.readline()  # it says it is serving
     time.sleep(0.3)  # the workers are still importing: a rollout can stop a pod this early
     service.send_signal(signal.SIGTERM)
@@ -357,9 +400,21 @@ def test_sigterm_as_soon_as_it_says_serving_exits_0(artifacts, tmp_path, workers
     for _ in range(3):  # each start meets the signal at a slightly different moment
         with errors.open("w") as stderr:
             service = subprocess.Popen(
-                [sys.executable, "-m", "{{ cookiecutter.package_name }}.serve", "--port", "0",
-                 "--artifacts", str(artifacts), "--workers", workers],
-                stdout=subprocess.PIPE, stderr=stderr, text=True)
+                [
+                    sys.executable,
+                    "-m",
+                    "{{ cookiecutter.package_name }}.serve",
+                    "--port",
+                    "0",
+                    "--artifacts",
+                    str(artifacts),
+                    "--workers",
+                    workers,
+                ],
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+                text=True,
+            )
         assert service.stdout is not None and service.stdout.readline()  # said it is serving
         service.send_signal(signal.SIGTERM)
         try:
@@ -378,8 +433,10 @@ def oversized(url: str, megabytes: int) -> int:
     """POST a chunked body of this size (no Content-Length); the answer's status, or 0 where
     the service answered 413 and closed the connection while the rest was still coming."""
     request = urllib.request.Request(
-        url, data=(b" " * 1024 * 1024 for _ in range(megabytes)),
-        headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"})
+        url,
+        data=(b" " * 1024 * 1024 for _ in range(megabytes)),
+        headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"},
+    )
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status
@@ -393,6 +450,7 @@ def test_healthz_answers_while_predict_is_saturated(service, images):
     body = {"instances": images[:1].tolist()}
     until = time.monotonic() + 3
     with ThreadPoolExecutor(32) as pool:
+
         def saturate(_: int) -> int:
             count = 0
             while time.monotonic() < until:
@@ -471,8 +529,19 @@ def test_metrics_count_every_request_across_workers(artifacts, images):
 def test_workers_and_threads_must_be_sensible(artifacts):
     for flag, value in (("--workers", "0"), ("--threads", "-1")):
         finished = subprocess.run(
-            [sys.executable, "-m", "{{ cookiecutter.package_name }}.serve", "--artifacts",
-             str(artifacts), flag, value], capture_output=True, text=True, timeout=60)
+            [
+                sys.executable,
+                "-m",
+                "{{ cookiecutter.package_name }}.serve",
+                "--artifacts",
+                str(artifacts),
+                flag,
+                value,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert finished.returncode == 2  # a usage error (test_numeric_flags.py has the rest)
         assert flag in finished.stderr and "Traceback" not in finished.stderr
 
@@ -482,9 +551,11 @@ def test_a_body_that_stops_arriving_gets_408(artifacts):
     host, port = url.removeprefix("http://").split(":")
     try:
         with socket.create_connection((host, int(port)), timeout=30) as connection:
-            connection.sendall(f"POST {PREDICT} HTTP/1.1\r\nHost: {host}\r\n"
-                               "Content-Type: application/json\r\nContent-Length: 100\r\n"
-                               "\r\n{\"instances\": ".encode())  # and then nothing
+            connection.sendall(
+                f"POST {PREDICT} HTTP/1.1\r\nHost: {host}\r\n"
+                "Content-Type: application/json\r\nContent-Length: 100\r\n"
+                '\r\n{"instances": '.encode()
+            )  # and then nothing
             answer = b""
             while not answer.endswith(b"}") and (chunk := connection.recv(65536)):
                 answer += chunk
@@ -496,8 +567,19 @@ def test_a_body_that_stops_arriving_gets_408(artifacts):
 
 def test_a_port_out_of_range_is_a_usage_error(artifacts):
     finished = subprocess.run(
-        [sys.executable, "-m", "{{ cookiecutter.package_name }}.serve", "--artifacts",
-         str(artifacts), "--port", "99999"], capture_output=True, text=True, timeout=60)
+        [
+            sys.executable,
+            "-m",
+            "{{ cookiecutter.package_name }}.serve",
+            "--artifacts",
+            str(artifacts),
+            "--port",
+            "99999",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert finished.returncode == 2 and "99999" in finished.stderr
     assert "Traceback" not in finished.stderr
 
@@ -505,9 +587,21 @@ def test_a_port_out_of_range_is_a_usage_error(artifacts):
 @pytest.mark.parametrize("host", ["no-such-host.invalid", "192.0.2.1"])  # no name; not ours
 def test_a_host_this_machine_cannot_listen_on_is_named(artifacts, host):
     finished = subprocess.run(
-        [sys.executable, "-m", "{{ cookiecutter.package_name }}.serve", "--artifacts",
-         str(artifacts), "--host", host, "--port", "0"], capture_output=True, text=True,
-        timeout=60)
+        [
+            sys.executable,
+            "-m",
+            "{{ cookiecutter.package_name }}.serve",
+            "--artifacts",
+            str(artifacts),
+            "--host",
+            host,
+            "--port",
+            "0",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert finished.returncode == 1
     assert finished.stderr.startswith("error: ")
     assert host in finished.stderr and "--host" in finished.stderr  # the address, the flag
@@ -521,8 +615,9 @@ HEAVY = {"tensorflow", "keras", "torch", "onnxruntime"}
 def imported_by(module: str) -> set[str]:
     """The top-level packages a fresh interpreter holds once it has imported this module."""
     code = f"import sys, {module}; print(*sys.modules)"
-    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            check=True).stdout.split()
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
     return {name.split(".")[0] for name in loaded}
 
 

@@ -126,10 +126,20 @@ def test_a_class_folder_linking_to_another_is_skipped_naming_it(tmp_path, capsys
 def test_training_on_a_folder_with_a_bomb_skips_it(tmp_path):
     folder = photo_classes(tmp_path / "photos")
     (folder / "b" / "bomb.webp").write_bytes(png_bomb(13000, 13000))  # any name Pillow reads
-    command = [sys.executable, "-m", "{{ cookiecutter.package_name }}.train", "--config",
-               "configs/smoke.yaml", "--set", f"data={folder}", "--set",
-               f"run_dir={tmp_path / 'runs'}", "--dry-run"]
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False,
-                            timeout=600)
+    command = [
+        sys.executable,
+        "-m",
+        "{{ cookiecutter.package_name }}.train",
+        "--config",
+        "configs/smoke.yaml",
+        "--set",
+        f"data={folder}",
+        "--set",
+        f"run_dir={tmp_path / 'runs'}",
+        "--dry-run",
+    ]
+    result = subprocess.run(
+        command, cwd=ROOT, capture_output=True, text=True, check=False, timeout=600
+    )
     assert result.returncode == 0, result.stderr
     assert str(folder / "b" / "bomb.webp") in result.stderr

@@ -44,9 +44,10 @@ def burst_then_sigterm(artifacts, image: np.ndarray) -> tuple[list[str], int]:
     process, url = start(artifacts)
     host, port = url.removeprefix("http://").split(":")
     body = json.dumps({"instances": [image.tolist()]}).encode()
-    request = (f"POST {PREDICT} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n"
-               f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
-               ).encode() + body
+    request = (
+        f"POST {PREDICT} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
 
     def client(_: int) -> list[str]:
         outcomes: list[str] = []

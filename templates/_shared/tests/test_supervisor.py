@@ -56,8 +56,17 @@ def within(seconds: float, condition: Callable[[], bool]) -> bool:
 
 def start_workers(artifacts: Path, log: Path) -> tuple[subprocess.Popen, str]:
     """serve --workers 2, its log in a file, once ready: its process and address."""
-    command = [sys.executable, "-m", "{{ cookiecutter.package_name }}.serve", "--port", "0",
-               "--artifacts", str(artifacts), "--workers", "2"]
+    command = [
+        sys.executable,
+        "-m",
+        "{{ cookiecutter.package_name }}.serve",
+        "--port",
+        "0",
+        "--artifacts",
+        str(artifacts),
+        "--workers",
+        "2",
+    ]
 {%- if cookiecutter.monitoring %}
     command += ["--sample-log", str(log.parent / "traffic.jsonl")]  # not the project's
 {%- endif %}
@@ -72,8 +81,7 @@ def start_workers(artifacts: Path, log: Path) -> tuple[subprocess.Popen, str]:
     return service, url[0]
 
 
-def test_a_killed_worker_is_started_again_and_readiness_waits_for_it(artifacts, images,
-                                                                     tmp_path):
+def test_a_killed_worker_is_started_again_and_readiness_waits_for_it(artifacts, images, tmp_path):
     log = tmp_path / "serve.log"
     process, url = start_workers(artifacts, log)
     try:

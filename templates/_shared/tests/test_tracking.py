@@ -54,8 +54,9 @@ def test_a_run_logs_every_setting_each_epoch_the_system_and_its_files(trained):
         assert steps(run, metric) == list(range(1, trained.epochs + 1)), metric
     assert run.data.metrics["test_accuracy"] == pytest.approx(metrics["test_accuracy"])
     assert {"framework", "device"} <= set(run.data.tags)
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True,
-                            text=True, check=False)
+    commit = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False
+    )
     if commit.returncode == 0:
         assert run.data.tags["mlflow.source.git.commit"] == commit.stdout.strip()
     logged = {item.path for item in client().list_artifacts(run.info.run_id)}
@@ -72,13 +73,15 @@ def test_a_run_that_raises_is_marked_failed(smoke_config, tmp_path):
     assert run_of(config.run_dir).info.status == "FAILED"
 
 
-def start_and_stop_after_epoch(command: list[str], run_dir: Path, epoch: int,
-                               how: signal.Signals) -> subprocess.CompletedProcess:
+def start_and_stop_after_epoch(
+    command: list[str], run_dir: Path, epoch: int, how: signal.Signals
+) -> subprocess.CompletedProcess:
     """Start training; send ``how`` once MLflow holds ``epoch``'s figures."""
 
     def logged() -> bool:
-        return (run_dir / tracking.RUN_FILE).is_file() and \
-            max(steps(run_of(run_dir), "val_accuracy"), default=0) >= epoch
+        return (run_dir / tracking.RUN_FILE).is_file() and max(
+            steps(run_of(run_dir), "val_accuracy"), default=0
+        ) >= epoch
 
     return start_then_signal(command, logged, how, within=180)
 
@@ -86,9 +89,21 @@ def start_and_stop_after_epoch(command: list[str], run_dir: Path, epoch: int,
 @pytest.mark.slow
 def test_a_killed_run_is_resumed_as_the_same_mlflow_run(tmp_path):
     run_dir = tmp_path / "runs"
-    command = [sys.executable, "-m", f"{PACKAGE}.train", "--config",
-               str(ROOT / "configs/smoke.yaml"), "--set", f"data={ROOT / 'data/digits.npz'}",
-               "--set", f"run_dir={run_dir}", "--set", "threads=1", "--epochs", "8"]
+    command = [
+        sys.executable,
+        "-m",
+        f"{PACKAGE}.train",
+        "--config",
+        str(ROOT / "configs/smoke.yaml"),
+        "--set",
+        f"data={ROOT / 'data/digits.npz'}",
+        "--set",
+        f"run_dir={run_dir}",
+        "--set",
+        "threads=1",
+        "--epochs",
+        "8",
+    ]
     killed = start_and_stop_after_epoch(command, run_dir, 1, signal.SIGKILL)
     assert killed.returncode == -signal.SIGKILL
     first = run_of(run_dir)
@@ -114,8 +129,9 @@ def test_export_adds_the_manifest_and_the_exported_files_to_the_run(trained: Con
     config_file.write_text(json.dumps(asdict(trained)))  # JSON is YAML
     quickest = min(trained.targets, key=["server", "edge", "web", "mobile"].index)
     assert export_main(["--config", str(config_file), "--target", quickest]) == 0
-    exported = {item.path for item in client().list_artifacts(run_of(trained.run_dir).info.run_id,
-                                                              "export")}
+    exported = {
+        item.path for item in client().list_artifacts(run_of(trained.run_dir).info.run_id, "export")
+    }
     assert "export/manifest.json" in exported
     assert len(exported) > 1
 {%- endif %}

@@ -29,7 +29,8 @@ TRIALS = 4
 
 def test_the_search_space_names_settings_and_ranges(tmp_path):
     assert {"learning_rate", "weight_decay", "batch_size"} <= set(
-        load_space(ROOT / "configs" / "search.yaml"))
+        load_space(ROOT / "configs" / "search.yaml")
+    )
     wrong = tmp_path / "search.yaml"
     wrong.write_text("learning_rte: {low: 0.001, high: 0.1}\n")
     with pytest.raises(ValueError, match="learning_rte"):
@@ -38,10 +39,20 @@ def test_the_search_space_names_settings_and_ranges(tmp_path):
 
 @pytest.mark.parametrize("storage", ["banana://x", "sqlite:////no/such/folder/study.db"])
 def test_a_storage_that_cannot_be_opened_is_one_line(storage, tmp_path, capsys):
-    code = tune_main(["--trials", "1", "--storage", storage,
-                      "--config", str(ROOT / "configs/smoke.yaml"),
-                      "--space", str(ROOT / "configs/search.yaml"),
-                      "--output", str(tmp_path / "tuned.yaml")])
+    code = tune_main(
+        [
+            "--trials",
+            "1",
+            "--storage",
+            storage,
+            "--config",
+            str(ROOT / "configs/smoke.yaml"),
+            "--space",
+            str(ROOT / "configs/search.yaml"),
+            "--output",
+            str(tmp_path / "tuned.yaml"),
+        ]
+    )
     assert code == 2
     error = capsys.readouterr().err
     assert error.startswith("error: ") and error.count("\n") == 1 and "--storage" in error
@@ -50,12 +61,25 @@ def test_a_storage_that_cannot_be_opened_is_one_line(storage, tmp_path, capsys):
 
 def tune_in(tmp_path: Path, *flags: str) -> int:
     """python -m <package>.tune for one one-epoch trial, writing into tmp_path."""
-    return tune_main(["--trials", "1", "--epochs", "1", *flags,
-                      "--config", str(ROOT / "configs/smoke.yaml"),
-                      "--space", str(ROOT / "configs/search.yaml"),
-                      "--output", str(tmp_path / "tuned.yaml"),
-                      "--set", f"data={ROOT / 'data/digits.npz'}",
-                      "--set", f"run_dir={tmp_path / 'runs'}"])
+    return tune_main(
+        [
+            "--trials",
+            "1",
+            "--epochs",
+            "1",
+            *flags,
+            "--config",
+            str(ROOT / "configs/smoke.yaml"),
+            "--space",
+            str(ROOT / "configs/search.yaml"),
+            "--output",
+            str(tmp_path / "tuned.yaml"),
+            "--set",
+            f"data={ROOT / 'data/digits.npz'}",
+            "--set",
+            f"run_dir={tmp_path / 'runs'}",
+        ]
+    )
 
 
 def test_a_database_password_is_never_printed(tmp_path, capsys):
@@ -65,8 +89,7 @@ def test_a_database_password_is_never_printed(tmp_path, capsys):
     assert not (tmp_path / "tuned.yaml").exists()
 
 
-def test_a_damaged_default_journal_is_named_without_advice_about_a_flag_not_given(tmp_path,
-                                                                                  capsys):
+def test_a_damaged_default_journal_is_named_without_advice_about_a_flag_not_given(tmp_path, capsys):
     journal = tmp_path / "runs" / "optuna-journal.log"
     journal.parent.mkdir(parents=True)
     journal.write_bytes(b"\x00{not a journal\n")
@@ -79,23 +102,43 @@ def test_a_damaged_default_journal_is_named_without_advice_about_a_flag_not_give
 def test_a_journal_file_path_is_a_storage(tmp_path):
     journal = tmp_path / "shared" / "study.log"
     assert tune_in(tmp_path, "--storage", str(journal)) == 0
-    study = optuna.load_study(study_name=STUDY, storage=optuna.storages.JournalStorage(
-        optuna.storages.journal.JournalFileBackend(str(journal))))
+    study = optuna.load_study(
+        study_name=STUDY,
+        storage=optuna.storages.JournalStorage(
+            optuna.storages.journal.JournalFileBackend(str(journal))
+        ),
+    )
     assert len(study.get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED))) == 1
     assert (tmp_path / "tuned.yaml").is_file()
 
 
 def tune(tmp_path: Path) -> subprocess.Popen:
     """python -m <package>.tune for TRIALS one-epoch trials, its study and output in tmp_path."""
-    command = [sys.executable, "-m", f"{PACKAGE}.tune", "--trials", str(TRIALS), "--epochs", "1",
-               "--config", str(ROOT / "configs/smoke.yaml"),
-               "--space", str(ROOT / "configs/search.yaml"),
-               "--output", str(tmp_path / "configs/tuned.yaml"),
-               "--set", f"data={ROOT / 'data/digits.npz'}",
-               "--set", f"run_dir={tmp_path / 'runs'}", "--set", "threads=1"]
+    command = [
+        sys.executable,
+        "-m",
+        f"{PACKAGE}.tune",
+        "--trials",
+        str(TRIALS),
+        "--epochs",
+        "1",
+        "--config",
+        str(ROOT / "configs/smoke.yaml"),
+        "--space",
+        str(ROOT / "configs/search.yaml"),
+        "--output",
+        str(tmp_path / "configs/tuned.yaml"),
+        "--set",
+        f"data={ROOT / 'data/digits.npz'}",
+        "--set",
+        f"run_dir={tmp_path / 'runs'}",
+        "--set",
+        "threads=1",
+    ]
     quiet = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
-    return subprocess.Popen(command, cwd=tmp_path, env=quiet, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        command, cwd=tmp_path, env=quiet, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
 def finished(tmp_path: Path) -> list[optuna.trial.FrozenTrial]:
@@ -124,8 +167,19 @@ def test_two_processes_finish_the_trials_between_them_and_tuned_yaml_trains(tmp_
     assert {name: tuned[name] for name in best.params} == best.params
     assert tuned["data"] == str(ROOT / "data/digits.npz")  # this run's --set is kept
     assert "epochs" not in tuned  # the short tuning epochs are not
-    assert main(["--config", str(tmp_path / "configs/tuned.yaml"), "--epochs", "1",
-                 "--set", f"run_dir={tmp_path / 'final'}"]) == 0
+    assert (
+        main(
+            [
+                "--config",
+                str(tmp_path / "configs/tuned.yaml"),
+                "--epochs",
+                "1",
+                "--set",
+                f"run_dir={tmp_path / 'final'}",
+            ]
+        )
+        == 0
+    )
     assert (tmp_path / "final/metrics.json").is_file()
 
     again = tune(tmp_path)  # the study has its trials: nothing more to train
@@ -135,8 +189,11 @@ def test_two_processes_finish_the_trials_between_them_and_tuned_yaml_trains(tmp_
 
     client = MlflowClient(tracking.tracking_uri())
     runs = client.search_runs([client.get_experiment_by_name(tracking.EXPERIMENT).experiment_id])
-    trial_runs = [run for run in runs
-                  if run.data.params.get("run_dir", "").startswith(str(tmp_path / "runs/tune"))]
+    trial_runs = [
+        run
+        for run in runs
+        if run.data.params.get("run_dir", "").startswith(str(tmp_path / "runs/tune"))
+    ]
     assert len(trial_runs) == TRIALS
     parents = {run.data.tags.get("mlflow.parentRunId") for run in trial_runs}
     assert None not in parents  # each trial is nested in its process's study run

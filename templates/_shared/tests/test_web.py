@@ -25,8 +25,12 @@ from .web_runtime import NOT_SERVED, SERVED
 @pytest.fixture(scope="module")
 def page_url(tmp_path_factory):
     artifacts = tmp_path_factory.mktemp("artifacts")
-    manifest = {"artifacts": [{"file": "page-model.bin", "targets": ["web"]},
-                              {"file": "server-model.bin", "targets": ["server"]}]}
+    manifest = {
+        "artifacts": [
+            {"file": "page-model.bin", "targets": ["web"]},
+            {"file": "server-model.bin", "targets": ["server"]},
+        ]
+    }
     (artifacts / "manifest.json").write_text(json.dumps(manifest))
     for name in ("page-model.bin", "server-model.bin"):
         (artifacts / name).write_bytes(b"weights")
@@ -45,16 +49,37 @@ def status(url: str) -> int:
         return error.code
 
 
-@pytest.mark.parametrize("path", ["/", "/digits.js", "/preprocess.js", "/model.js", "/style.css",
-                                  "/artifacts/manifest.json", "/artifacts/page-model.bin"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/",
+        "/digits.js",
+        "/preprocess.js",
+        "/model.js",
+        "/style.css",
+        "/artifacts/manifest.json",
+        "/artifacts/page-model.bin",
+    ],
+)
 def test_the_page_and_its_model_are_served(page_url, path):
     assert status(page_url + path) == 200
 
 
-@pytest.mark.parametrize("path", ["/pyproject.toml", "/web/index.html", "/package.json",
-                                  "/verify.mjs", "/artifacts/server-model.bin",
-                                  "/artifacts/../pyproject.toml", "/%2e%2e/pyproject.toml",
-                                  "/.venv/bin/python", "/node_modules/", "/artifacts/"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/pyproject.toml",
+        "/web/index.html",
+        "/package.json",
+        "/verify.mjs",
+        "/artifacts/server-model.bin",
+        "/artifacts/../pyproject.toml",
+        "/%2e%2e/pyproject.toml",
+        "/.venv/bin/python",
+        "/node_modules/",
+        "/artifacts/",
+    ],
+)
 def test_nothing_else_is_served(page_url, path):
     assert status(page_url + path) == 404
 
@@ -72,8 +97,10 @@ def test_a_cached_page_is_used_only_while_its_bytes_are_the_same(page_url, tmp_p
     # Another project's page on the same port: same file names, other bytes, older dates.
     status_code, first, body = fetch(f"{page_url}/digits.js", {})
     assert status_code == 200 and "no-cache" in first["Cache-Control"]
-    cached = {"If-None-Match": first["ETag"],
-              "If-Modified-Since": first.get("Last-Modified", "Sat, 01 Jan 2100 00:00:00 GMT")}
+    cached = {
+        "If-None-Match": first["ETag"],
+        "If-Modified-Since": first.get("Last-Modified", "Sat, 01 Jan 2100 00:00:00 GMT"),
+    }
     assert fetch(f"{page_url}/digits.js", cached)[0] == 304
     other = tmp_path / "web"
     other.mkdir()
@@ -114,8 +141,9 @@ def test_a_port_out_of_range_is_a_usage_error(port, capsys):
 
 def test_the_page_server_imports_no_framework():
     code = "import sys, {{ cookiecutter.package_name }}.web; print(*sys.modules)"
-    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            check=True).stdout.split()
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
     assert {name.split(".")[0] for name in loaded} & {"tensorflow", "keras", "torch"} == set()
 
 
@@ -140,17 +168,35 @@ def test_the_page_prepares_images_as_python_does():
     node = shutil.which("node")
     assert node, "the web page's tests need Node.js 20+ (see README)"
     rng = np.random.default_rng(0)
-    shapes = [(23, 37, 8, 1, "NHWC"), (300, 400, 96, 3, "NHWC"), (90, 50, 96, 3, "NCHW"),
-              (8, 8, 8, 1, "NCHW"), (61, 61, 224, 3, "NHWC"), (5, 700, 3, 1, "NHWC")]
+    shapes = [
+        (23, 37, 8, 1, "NHWC"),
+        (300, 400, 96, 3, "NHWC"),
+        (90, 50, 96, 3, "NCHW"),
+        (8, 8, 8, 1, "NCHW"),
+        (61, 61, 224, 3, "NHWC"),
+        (5, 700, 3, 1, "NHWC"),
+    ]
     cases, expected = [], []
     for height, width, size, channels, layout in shapes:
         rgb = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
         rgba = np.dstack([rgb, np.full((height, width), 255, np.uint8)])
-        cases.append({"rgba": rgba.ravel().tolist(), "width": width, "height": height,
-                      "spec": {"size": size, "channels": channels, "layout": layout}})
+        cases.append(
+            {
+                "rgba": rgba.ravel().tolist(),
+                "width": width,
+                "height": height,
+                "spec": {"size": size, "channels": channels, "layout": layout},
+            }
+        )
         expected.append(python_input(rgb, size, channels, layout).ravel())
-    result = subprocess.run([node, "--input-type=module", "-e", PREPARE], cwd=ROOT,
-                            input=json.dumps(cases), capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [node, "--input-type=module", "-e", PREPARE],
+        cwd=ROOT,
+        input=json.dumps(cases),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     for case, page, python in zip(cases, json.loads(result.stdout), expected, strict=True):
         np.testing.assert_array_equal(np.asarray(page), python, err_msg=str(case["spec"]))
 
@@ -172,10 +218,20 @@ def test_the_page_shows_the_image_the_model_sees(channels, layout):
     assert node, "the web page's tests need Node.js 20+ (see README)"
     rgb = np.random.default_rng(1).integers(0, 256, (50, 70, 3), dtype=np.uint8)
     rgba = np.dstack([rgb, np.full((50, 70), 255, np.uint8)])
-    case = {"rgba": rgba.ravel().tolist(), "width": 70, "height": 50,
-            "spec": {"size": 16, "channels": channels, "layout": layout}}
-    result = subprocess.run([node, "--input-type=module", "-e", SEES], cwd=ROOT,
-                            input=json.dumps([case]), capture_output=True, text=True, check=True)
+    case = {
+        "rgba": rgba.ravel().tolist(),
+        "width": 70,
+        "height": 50,
+        "spec": {"size": 16, "channels": channels, "layout": layout},
+    }
+    result = subprocess.run(
+        [node, "--input-type=module", "-e", SEES],
+        cwd=ROOT,
+        input=json.dumps([case]),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     shown = np.asarray(json.loads(result.stdout)[0], np.uint8).reshape(16, 16, 4)
     seen = prepare(Image.fromarray(rgb), 16, channels)  # (16, 16, channels), as Python sees it
     np.testing.assert_array_equal(shown[..., :3], np.broadcast_to(seen, (16, 16, 3)))
@@ -187,6 +243,9 @@ def test_only_the_runtime_files_the_page_loads_are_served(tmp_path):
         file = tmp_path / "node_modules" / path
         file.parent.mkdir(parents=True, exist_ok=True)
         file.write_bytes(b"runtime")
-    served = {path for path in SERVED + NOT_SERVED
-              if page_file(f"/node_modules/{path}", tmp_path, tmp_path)}
+    served = {
+        path
+        for path in SERVED + NOT_SERVED
+        if page_file(f"/node_modules/{path}", tmp_path, tmp_path)
+    }
     assert served == set(SERVED)

@@ -26,8 +26,10 @@ import numpy as np
 
 
 # What reading photos needs, in one line each.
-MISSING = {"images": "photos need images.py beside run.py: copy deploy/edge/images.py too.",
-           "PIL": "photos need Pillow: pip install pillow"}
+MISSING = {
+    "images": "photos need images.py beside run.py: copy deploy/edge/images.py too.",
+    "PIL": "photos need Pillow: pip install pillow",
+}
 
 
 def read_images(paths: list[Path], manifest: dict) -> tuple[np.ndarray, np.ndarray | None]:
@@ -58,8 +60,9 @@ def to_model_input(images: np.ndarray, layout: str) -> np.ndarray:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Classify images with an exported model.")
     parser.add_argument("model", type=Path, help="{{ framework.edge_model_help }}")
-    parser.add_argument("images", type=Path, nargs="+",
-                        help=".npy of uint8 images, an .npz with x_test, or photos")
+    parser.add_argument(
+        "images", type=Path, nargs="+", help=".npy of uint8 images, an .npz with x_test, or photos"
+    )
     parser.add_argument("--manifest", type=Path, help="default: manifest.json beside the model")
     args = parser.parse_args(argv)
     manifest_path = args.manifest or args.model.parent / "manifest.json"

@@ -39,8 +39,9 @@ def write_weights(path: Path) -> None:
             layer.momentum = None  # a plain average: these images' statistics
     with torch.no_grad():
         backbone.train()(torch.rand(32, 3, SIZE, SIZE) * 2 - 1)
-    save_file({PREFIX + name: tensor.contiguous()
-               for name, tensor in backbone.state_dict().items()}, path)
+    save_file(
+        {PREFIX + name: tensor.contiguous() for name, tensor in backbone.state_dict().items()}, path
+    )
 
 
 def write_other_weights(path: Path) -> None:
@@ -79,11 +80,20 @@ def photos(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture()
-def backbone_config(smoke_config: Config, photos: Path, weights_file: Path,
-                    tmp_path: Path) -> Config:
-    return with_overrides(smoke_config, data=str(photos), image_size=SIZE, model="mobilenet",
-                          weights=str(weights_file), batch_size=8, epochs=1, threads=1,
-                          run_dir=str(tmp_path / "runs"))
+def backbone_config(
+    smoke_config: Config, photos: Path, weights_file: Path, tmp_path: Path
+) -> Config:
+    return with_overrides(
+        smoke_config,
+        data=str(photos),
+        image_size=SIZE,
+        model="mobilenet",
+        weights=str(weights_file),
+        batch_size=8,
+        epochs=1,
+        threads=1,
+        run_dir=str(tmp_path / "runs"),
+    )
 
 
 def test_a_local_weights_file_is_loaded_into_the_backbone(weights_file):
@@ -105,21 +115,25 @@ def test_grey_images_are_seen_as_three_equal_colour_planes(weights_file):
 
 
 # Each error is one line naming what was given wrong (not its wording, which people reword).
-@pytest.mark.parametrize(("settings", "named"), [
-    (["model=resnet"], "resnet"),
-    (["model=mobilenet", "weights=none"], "mobilenet"),
-    (["model=mobilenet", "weights=missing.file"], "missing.file"),
-    (["model=mobilenet", "weights=OTHER"], "OTHER"),
-    (["model=mobilenet", "weights=CORRUPT"], "CORRUPT"),
-])
+@pytest.mark.parametrize(
+    ("settings", "named"),
+    [
+        (["model=resnet"], "resnet"),
+        (["model=mobilenet", "weights=none"], "mobilenet"),
+        (["model=mobilenet", "weights=missing.file"], "missing.file"),
+        (["model=mobilenet", "weights=OTHER"], "OTHER"),
+        (["model=mobilenet", "weights=CORRUPT"], "CORRUPT"),
+    ],
+)
 def test_bad_backbone_settings_are_one_error_line(settings, named, photos, tmp_path, capsys):
     corrupt = tmp_path / "corrupt.safetensors"
     corrupt.write_bytes(b"not a weights file")
     other = tmp_path / "other.safetensors"
     write_other_weights(other)
     data = str(ROOT / "data" / "digits.npz") if "weights=none" in settings else str(photos)
-    overrides = [item.replace("CORRUPT", str(corrupt)).replace("OTHER", str(other))
-                 for item in settings]
+    overrides = [
+        item.replace("CORRUPT", str(corrupt)).replace("OTHER", str(other)) for item in settings
+    ]
     argv = ["--dry-run", "--config", str(ROOT / "configs" / "smoke.yaml"), "--set", f"data={data}"]
     assert main([*argv, *(word for item in overrides for word in ("--set", item))]) == 2
     error = capsys.readouterr().err.strip().splitlines()
@@ -130,8 +144,9 @@ def test_bad_backbone_settings_are_one_error_line(settings, named, photos, tmp_p
 
 @pytest.mark.slow  # trains a MobileNet twice
 @pytest.mark.parametrize(("head_epochs", "frozen"), [(1, True), (0, False)])
-def test_the_backbone_stays_frozen_for_head_epochs(backbone_config, weights_file, head_epochs,
-                                                   frozen):
+def test_the_backbone_stays_frozen_for_head_epochs(
+    backbone_config, weights_file, head_epochs, frozen
+):
     train(with_overrides(backbone_config, head_epochs=head_epochs))
     start = build_model("mobilenet", 3, SIZE, 3, str(weights_file))
     after = trained_backbone(Path(backbone_config.run_dir))
@@ -143,21 +158,37 @@ def test_the_backbone_stays_frozen_for_head_epochs(backbone_config, weights_file
 def test_a_resumed_run_goes_on_in_the_phase_it_stopped_in(backbone_config):
     """Stopped after epoch 1 (head phase) and after epoch 3 (fine-tuning), with head_epochs 2."""
     run_dir = Path(backbone_config.run_dir)
-    settings = {"data": backbone_config.data, "image_size": SIZE, "model": "mobilenet",
-                "weights": backbone_config.weights, "batch_size": 8, "threads": 1,
-                "run_dir": run_dir, "head_epochs": 2}
-    command = [sys.executable, "-m", "{{ cookiecutter.package_name }}.train", "--config",
-               str(ROOT / "configs" / "smoke.yaml"), "--epochs", "4",
-               *(word for key, value in settings.items() for word in ("--set", f"{key}={value}"))]
+    settings = {
+        "data": backbone_config.data,
+        "image_size": SIZE,
+        "model": "mobilenet",
+        "weights": backbone_config.weights,
+        "batch_size": 8,
+        "threads": 1,
+        "run_dir": run_dir,
+        "head_epochs": 2,
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "{{ cookiecutter.package_name }}.train",
+        "--config",
+        str(ROOT / "configs" / "smoke.yaml"),
+        "--epochs",
+        "4",
+        *(word for key, value in settings.items() for word in ("--set", f"{key}={value}")),
+    ]
     outputs, resumed = [], []
     for next_epoch in (2, 4):
         stopped = start_then_signal(
-            command, lambda epoch=next_epoch: saved_epoch(run_dir) == epoch, signal.SIGINT)
+            command, lambda epoch=next_epoch: saved_epoch(run_dir) == epoch, signal.SIGINT
+        )
         assert stopped.returncode == 130, stopped.stderr
         outputs.append(stopped.stdout)
         resumed.append((saved_progress(run_dir)["resumed_from"] or {}).get("epoch"))
-    finished = subprocess.run(command, env=QUIET, capture_output=True, text=True, timeout=600,
-                              check=False)
+    finished = subprocess.run(
+        command, env=QUIET, capture_output=True, text=True, timeout=600, check=False
+    )
     assert finished.returncode == 0, finished.stderr
     resumed.append(json.loads((run_dir / "metrics.json").read_text())["resumed_from"]["epoch"])
     assert resumed == [None, 2, 4]  # Ctrl-C saved in the epoch after the one awaited
@@ -179,10 +210,25 @@ sys.exit(main(sys.argv[1:]))
 @pytest.mark.slow  # starts a Python process per model
 @pytest.mark.parametrize(("model", "code"), [("small_cnn", 0), ("mobilenet", 2)])
 def test_only_the_backbone_needs_transformers(photos, model, code):
-    argv = ["--dry-run", "--config", str(ROOT / "configs" / "smoke.yaml"), "--set",
-            f"data={photos}", "--set", f"image_size={SIZE}", "--set", f"model={model}"]
-    done = subprocess.run([sys.executable, "-c", WITHOUT_TRANSFORMERS, *argv], env=QUIET,
-                          capture_output=True, text=True, timeout=300, check=False)
+    argv = [
+        "--dry-run",
+        "--config",
+        str(ROOT / "configs" / "smoke.yaml"),
+        "--set",
+        f"data={photos}",
+        "--set",
+        f"image_size={SIZE}",
+        "--set",
+        f"model={model}",
+    ]
+    done = subprocess.run(
+        [sys.executable, "-c", WITHOUT_TRANSFORMERS, *argv],
+        env=QUIET,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert done.returncode == code, done.stderr
     if code:  # one line that names the extra to install
         last = done.stderr.strip().splitlines()[-1]

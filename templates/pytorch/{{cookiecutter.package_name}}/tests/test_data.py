@@ -16,8 +16,9 @@ def test_shuffled_order_depends_only_on_the_seed(default_config):
 
 
 def test_batches_hold_raw_pixels_with_a_channel_axis(default_config):
-    pixels, labels = next(iter(Batches(load_splits(default_config.data)["test"], 4, False, 0,
-                                       ALONE)))
+    pixels, labels = next(
+        iter(Batches(load_splits(default_config.data)["test"], 4, False, 0, ALONE))
+    )
     assert pixels.shape == (4, 1, 8, 8) and pixels.dtype == torch.float32
     assert pixels.min() >= 0 and 1 < pixels.max() <= 255
     assert labels.dtype == torch.int64

@@ -47,13 +47,21 @@ def one_epoch(config, steps_done=None):
     on the validation split."""
     torch.manual_seed(config.seed)
     process, splits = Process(torch.device("cpu")), load_splits(config.data)
-    batches = Batches(splits["train"], config.batch_size, True, config.seed, process,
-                      augments(config))
+    batches = Batches(
+        splits["train"], config.batch_size, True, config.seed, process, augments(config)
+    )
     model = build_model(config.model, 10, 8, 1)
     optimizer, scheduler = make_optimizer(model, config, len(batches))
     step_done = steps_done or Progress().counter(0, None)
-    train_one_epoch(model, batches, optimizer, scheduler,
-                    mixed_precision(config.precision, process.device), process.device, step_done)
+    train_one_epoch(
+        model,
+        batches,
+        optimizer,
+        scheduler,
+        mixed_precision(config.precision, process.device),
+        process.device,
+        step_done,
+    )
     return evaluate(model, Batches(splits["val"], 256, False, 0, process), process.device)
 
 
@@ -100,10 +108,26 @@ def test_a_disk_that_refuses_writes_is_one_line(tmp_path):
     def refuse_files_over_16_kb() -> None:
         resource.setrlimit(resource.RLIMIT_FSIZE, (16_384, 16_384))
 
-    command = [sys.executable, "-m", PACKAGE + ".train", "--config", "configs/smoke.yaml",
-               "--set", f"run_dir={tmp_path / 'runs'}", "--epochs", "1"]
-    result = subprocess.run(command, cwd=ROOT, env=QUIET, capture_output=True, text=True,
-                            check=False, preexec_fn=refuse_files_over_16_kb)
+    command = [
+        sys.executable,
+        "-m",
+        PACKAGE + ".train",
+        "--config",
+        "configs/smoke.yaml",
+        "--set",
+        f"run_dir={tmp_path / 'runs'}",
+        "--epochs",
+        "1",
+    ]
+    result = subprocess.run(
+        command,
+        cwd=ROOT,
+        env=QUIET,
+        capture_output=True,
+        text=True,
+        check=False,
+        preexec_fn=refuse_files_over_16_kb,
+    )
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1, result.stderr
@@ -123,17 +147,29 @@ def test_auto_device_trains_on_the_gpu(smoke_config):
 def torchrun_command(run_dir: Path, trained, launcher: str = "torch.distributed.run") -> list[str]:
     """torchrun (or ``launcher``, which takes its arguments) with 2 processes, each taking half
     of a batch: the same images per step as the single process of ``trained``."""
-    return [sys.executable, "-m", launcher, "--standalone", "--nproc_per_node=2",
-            "-m", f"{PACKAGE}.train", *train_command(run_dir)[3:], "--epochs", str(trained.epochs),
-            "--set", f"batch_size={trained.batch_size // 2}"]
+    return [
+        sys.executable,
+        "-m",
+        launcher,
+        "--standalone",
+        "--nproc_per_node=2",
+        "-m",
+        f"{PACKAGE}.train",
+        *train_command(run_dir)[3:],
+        "--epochs",
+        str(trained.epochs),
+        "--set",
+        f"batch_size={trained.batch_size // 2}",
+    ]
 
 
 @pytest.fixture(scope="module")
 def torchrun_run(trained, tmp_path_factory) -> Path:
     """The run_dir of an uninterrupted torchrun run with 2 processes."""
     run_dir = tmp_path_factory.mktemp("torchrun") / "runs"
-    result = subprocess.run(torchrun_command(run_dir, trained), env=QUIET, capture_output=True,
-                            text=True, timeout=600)
+    result = subprocess.run(
+        torchrun_command(run_dir, trained), env=QUIET, capture_output=True, text=True, timeout=600
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return run_dir
 
@@ -142,7 +178,13 @@ def torchrun_run(trained, tmp_path_factory) -> Path:
 def test_torchrun_with_two_processes_matches_one(trained, torchrun_run):
     run_dir = torchrun_run
     assert sorted(path.name for path in run_dir.iterdir() if path.name != LOCK) == [
-        CHECKPOINT, "metrics.json",{{ ' "mlflow-run.json",' if cookiecutter.tracking else "" }} "tensorboard"]
+        CHECKPOINT,
+        "metrics.json",
+{%- if cookiecutter.tracking %}
+        "mlflow-run.json",
+{%- endif %}
+        "tensorboard",
+    ]
     assert len(list((run_dir / "tensorboard").iterdir())) == 1
     metrics = json.loads((run_dir / "metrics.json").read_text())
     single = json.loads((Path(trained.run_dir) / "metrics.json").read_text())
@@ -166,12 +208,14 @@ def processes_running(word: str) -> list[str]:
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="lists processes through /proc")
 def test_sigterm_to_torchrun_stops_every_process_at_one_step_and_it_resumes_bit_identical(
-        trained, torchrun_run, tmp_path):
+    trained, torchrun_run, tmp_path
+):
     run_dir = tmp_path / "runs"
     # torchrun passes SIGTERM on to its processes; distributed.py's main passes their status up.
     command = torchrun_command(run_dir, trained, launcher=f"{PACKAGE}.distributed")
-    stopped = start_then_signal(command, lambda: saved_progress(run_dir) is not None,
-                                signal.SIGTERM, within=300)
+    stopped = start_then_signal(
+        command, lambda: saved_progress(run_dir) is not None, signal.SIGTERM, within=300
+    )
     assert stopped.returncode == 128 + signal.SIGTERM, stopped.stderr[-3000:]
     assert processes_running(str(run_dir)) == []  # no process left behind
     saved = saved_progress(run_dir)

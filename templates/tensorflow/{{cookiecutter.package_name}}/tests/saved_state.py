@@ -23,7 +23,8 @@ def saved_progress(run_dir: Path) -> dict | None:
         return None
     try:
         progress = tf.train.load_checkpoint(latest).get_tensor(
-            "progress/.ATTRIBUTES/VARIABLE_VALUE")
+            "progress/.ATTRIBUTES/VARIABLE_VALUE"
+        )
     except (ValueError, tf.errors.NotFoundError):  # replaced while reading
         return None
     return json.loads(progress)
@@ -62,8 +63,9 @@ def damaged_resume_state(run_dir: Path, config: Config, how: str) -> Path:
     folder = run_dir / checkpoint.RESUME
     folder.mkdir(parents=True, exist_ok=True)
     write_json(folder / "settings.json", settings(config))
-    (folder / "checkpoint").write_text('model_checkpoint_path: "ckpt-1"\n'
-                                       'all_model_checkpoint_paths: "ckpt-1"\n')
+    (folder / "checkpoint").write_text(
+        'model_checkpoint_path: "ckpt-1"\nall_model_checkpoint_paths: "ckpt-1"\n'
+    )
     for name in ("ckpt-1.index", "ckpt-1.data-00000-of-00001"):
         (folder / name).write_bytes(b"" if how == "empty" else os.urandom(4096))
     return folder

@@ -76,11 +76,20 @@ def photos(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture()
-def backbone_config(smoke_config: Config, photos: Path, weights_file: Path,
-                    tmp_path: Path) -> Config:
-    return with_overrides(smoke_config, data=str(photos), image_size=SIZE, model="mobilenet",
-                          weights=str(weights_file), batch_size=8, epochs=1, threads=1,
-                          run_dir=str(tmp_path / "runs"))
+def backbone_config(
+    smoke_config: Config, photos: Path, weights_file: Path, tmp_path: Path
+) -> Config:
+    return with_overrides(
+        smoke_config,
+        data=str(photos),
+        image_size=SIZE,
+        model="mobilenet",
+        weights=str(weights_file),
+        batch_size=8,
+        epochs=1,
+        threads=1,
+        run_dir=str(tmp_path / "runs"),
+    )
 
 
 def test_a_local_weights_file_is_loaded_into_the_backbone(weights_file):
@@ -99,27 +108,34 @@ def test_grey_images_are_seen_as_three_equal_colour_planes(weights_file):
     colour = build_model("mobilenet", 4, SIZE, 3, str(weights_file))
     colour.get_layer("logits").set_weights(grey.get_layer("logits").get_weights())
     pixels = np.random.default_rng(0).uniform(0, 255, (2, SIZE, SIZE, 1)).astype("float32")
-    np.testing.assert_allclose(grey(pixels, training=False),
-                               colour(np.repeat(pixels, 3, axis=3), training=False),
-                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        grey(pixels, training=False),
+        colour(np.repeat(pixels, 3, axis=3), training=False),
+        rtol=1e-5,
+        atol=1e-5,
+    )
 
 
 # Each error is one line naming what was given wrong (not its wording, which people reword).
-@pytest.mark.parametrize(("settings", "named"), [
-    (["model=resnet"], "resnet"),
-    (["model=mobilenet", "weights=none"], "mobilenet"),
-    (["model=mobilenet", "weights=missing.file"], "missing.file"),
-    (["model=mobilenet", "weights=OTHER"], "OTHER"),
-    (["model=mobilenet", "weights=CORRUPT"], "CORRUPT"),
-])
+@pytest.mark.parametrize(
+    ("settings", "named"),
+    [
+        (["model=resnet"], "resnet"),
+        (["model=mobilenet", "weights=none"], "mobilenet"),
+        (["model=mobilenet", "weights=missing.file"], "missing.file"),
+        (["model=mobilenet", "weights=OTHER"], "OTHER"),
+        (["model=mobilenet", "weights=CORRUPT"], "CORRUPT"),
+    ],
+)
 def test_bad_backbone_settings_are_one_error_line(settings, named, photos, tmp_path, capsys):
     corrupt = tmp_path / "corrupt.weights.h5"
     corrupt.write_bytes(b"not a weights file")
     other = tmp_path / "other.weights.h5"
     write_other_weights(other)
     data = str(ROOT / "data" / "digits.npz") if "weights=none" in settings else str(photos)
-    overrides = [item.replace("CORRUPT", str(corrupt)).replace("OTHER", str(other))
-                 for item in settings]
+    overrides = [
+        item.replace("CORRUPT", str(corrupt)).replace("OTHER", str(other)) for item in settings
+    ]
     argv = ["--dry-run", "--config", str(ROOT / "configs" / "smoke.yaml"), "--set", f"data={data}"]
     assert main([*argv, *(word for item in overrides for word in ("--set", item))]) == 2
     error = capsys.readouterr().err.strip().splitlines()
@@ -130,8 +146,9 @@ def test_bad_backbone_settings_are_one_error_line(settings, named, photos, tmp_p
 
 @pytest.mark.slow  # trains a MobileNet twice
 @pytest.mark.parametrize(("head_epochs", "frozen"), [(1, True), (0, False)])
-def test_the_backbone_stays_frozen_for_head_epochs(backbone_config, weights_file, head_epochs,
-                                                   frozen):
+def test_the_backbone_stays_frozen_for_head_epochs(
+    backbone_config, weights_file, head_epochs, frozen
+):
     train(with_overrides(backbone_config, head_epochs=head_epochs))
     start = build_model("mobilenet", 3, SIZE, 3, str(weights_file))
     after = trained_backbone(Path(backbone_config.run_dir))
@@ -143,21 +160,37 @@ def test_the_backbone_stays_frozen_for_head_epochs(backbone_config, weights_file
 def test_a_resumed_run_goes_on_in_the_phase_it_stopped_in(backbone_config):
     """Stopped after epoch 1 (head phase) and after epoch 3 (fine-tuning), with head_epochs 2."""
     run_dir = Path(backbone_config.run_dir)
-    settings = {"data": backbone_config.data, "image_size": SIZE, "model": "mobilenet",
-                "weights": backbone_config.weights, "batch_size": 8, "threads": 1,
-                "run_dir": run_dir, "head_epochs": 2}
-    command = [sys.executable, "-m", "{{ cookiecutter.package_name }}.train", "--config",
-               str(ROOT / "configs" / "smoke.yaml"), "--epochs", "4",
-               *(word for key, value in settings.items() for word in ("--set", f"{key}={value}"))]
+    settings = {
+        "data": backbone_config.data,
+        "image_size": SIZE,
+        "model": "mobilenet",
+        "weights": backbone_config.weights,
+        "batch_size": 8,
+        "threads": 1,
+        "run_dir": run_dir,
+        "head_epochs": 2,
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "{{ cookiecutter.package_name }}.train",
+        "--config",
+        str(ROOT / "configs" / "smoke.yaml"),
+        "--epochs",
+        "4",
+        *(word for key, value in settings.items() for word in ("--set", f"{key}={value}")),
+    ]
     outputs, resumed = [], []
     for next_epoch in (2, 4):
         stopped = start_then_signal(
-            command, lambda epoch=next_epoch: saved_epoch(run_dir) == epoch, signal.SIGINT)
+            command, lambda epoch=next_epoch: saved_epoch(run_dir) == epoch, signal.SIGINT
+        )
         assert stopped.returncode == 130, stopped.stderr
         outputs.append(stopped.stdout)
         resumed.append((saved_progress(run_dir)["resumed_from"] or {}).get("epoch"))
-    finished = subprocess.run(command, env=QUIET, capture_output=True, text=True, timeout=600,
-                              check=False)
+    finished = subprocess.run(
+        command, env=QUIET, capture_output=True, text=True, timeout=600, check=False
+    )
     assert finished.returncode == 0, finished.stderr
     resumed.append(json.loads((run_dir / "metrics.json").read_text())["resumed_from"]["epoch"])
     assert resumed == [None, 2, 4]  # Ctrl-C saved in the epoch after the one awaited

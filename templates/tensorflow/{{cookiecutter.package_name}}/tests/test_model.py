@@ -8,14 +8,16 @@ from {{ cookiecutter.package_name }}.model import MODELS, ModelSpec, build_model
 
 def renamed_input(classes: int, *_: object) -> keras.Model:
     images = keras.Input((8, 8, 1), name="images")
-    return keras.Model(images, keras.layers.Dense(classes, name="logits")(
-        keras.layers.Flatten()(images)))
+    return keras.Model(
+        images, keras.layers.Dense(classes, name="logits")(keras.layers.Flatten()(images))
+    )
 
 
 def renamed_output(classes: int, *_: object) -> keras.Model:
     pixels = keras.Input((8, 8, 1), name="pixels")
-    return keras.Model(pixels, keras.layers.Dense(classes, name="scores")(
-        keras.layers.Flatten()(pixels)))
+    return keras.Model(
+        pixels, keras.layers.Dense(classes, name="scores")(keras.layers.Flatten()(pixels))
+    )
 
 
 def test_the_configs_model_takes_pixels_and_returns_one_logit_per_class(default_config):
@@ -23,8 +25,9 @@ def test_the_configs_model_takes_pixels_and_returns_one_logit_per_class(default_
     assert model(np.random.default_rng(0).uniform(0, 255, (2, 8, 8, 1))).shape == (2, 7)
 
 
-@pytest.mark.parametrize(("builder", "name"), [(renamed_input, "pixels"),
-                                                (renamed_output, "logits")])
+@pytest.mark.parametrize(
+    ("builder", "name"), [(renamed_input, "pixels"), (renamed_output, "logits")]
+)
 def test_a_model_that_breaks_the_exporters_contract_is_refused(monkeypatch, builder, name):
     monkeypatch.setitem(MODELS, "renamed", ModelSpec(builder))
     with pytest.raises(ValueError, match=name):

@@ -45,8 +45,9 @@ def test_augmented_training_keeps_grappler_noise_off_stderr(tmp_path):
     """Grappler fails to cost some image ops of unknown batch size (tensorflow#56904, harmless):
     the augmentation's Keras layers print none of it."""
     command = train_command(tmp_path / "runs", "--dry-run", "--set", "augment=true")
-    result = subprocess.run(command, env=QUIET, capture_output=True, text=True, timeout=300,
-                            check=False)
+    result = subprocess.run(
+        command, env=QUIET, capture_output=True, text=True, timeout=300, check=False
+    )
     assert result.returncode == 0, result.stderr
     assert "PredictCost" not in result.stderr, result.stderr
 
@@ -56,8 +57,13 @@ def one_epoch(config, step_done=None):
     on the validation split."""
     keras.utils.set_random_seed(config.seed)
     splits = load_splits(config.data)
-    data = make_dataset(splits["train"], config.batch_size, shuffle=True, seed=config.seed,
-                        augmented=augments(config))
+    data = make_dataset(
+        splits["train"],
+        config.batch_size,
+        shuffle=True,
+        seed=config.seed,
+        augmented=augments(config),
+    )
     model = build_model(config.model, 10, 8, 1)
     optimizer = make_optimizer(model, config, len(data))
     step = make_train_step(model, optimizer, tf.distribute.get_strategy(), jit_compile=False)
@@ -108,8 +114,17 @@ sys.exit(main(sys.argv[1:]))
 def test_real_threads_are_reported(tmp_path):
     """Training in a process where TensorFlow already runs reports the threads it really
     uses (never 0) in metrics.json."""
-    command = [sys.executable, "-c", STARTED_THEN_TRAIN, "--config", "configs/smoke.yaml",
-               "--set", f"run_dir={tmp_path / 'runs'}", "--epochs", "1"]
+    command = [
+        sys.executable,
+        "-c",
+        STARTED_THEN_TRAIN,
+        "--config",
+        "configs/smoke.yaml",
+        "--set",
+        f"run_dir={tmp_path / 'runs'}",
+        "--epochs",
+        "1",
+    ]
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
     metrics = json.loads((tmp_path / "runs" / "metrics.json").read_text())
@@ -125,10 +140,23 @@ def test_a_disk_that_refuses_writes_is_one_line(tmp_path):
     def refuse_files_over_16_kb() -> None:
         resource.setrlimit(resource.RLIMIT_FSIZE, (16_384, 16_384))
 
-    command = [sys.executable, "-c", STARTED_THEN_TRAIN,
-               "--set", f"run_dir={tmp_path / 'runs'}", "--epochs", "1"]
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False,
-                            preexec_fn=refuse_files_over_16_kb)
+    command = [
+        sys.executable,
+        "-c",
+        STARTED_THEN_TRAIN,
+        "--set",
+        f"run_dir={tmp_path / 'runs'}",
+        "--epochs",
+        "1",
+    ]
+    result = subprocess.run(
+        command,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        preexec_fn=refuse_files_over_16_kb,
+    )
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1, result.stderr
@@ -181,8 +209,9 @@ def test_a_kill_while_saving_the_resume_state_leaves_the_last_one_whole(tmp_path
 def worker(index: int, ports: list[int]) -> dict:
     """TF_CONFIG for worker ``index`` of a cluster on this machine's ``ports``."""
     cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
-    return {"TF_CONFIG": json.dumps({"cluster": cluster,
-                                    "task": {"type": "worker", "index": index}})}
+    return {
+        "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
+    }
 
 
 def free_ports(count: int) -> list[int]:
@@ -196,9 +225,16 @@ def free_ports(count: int) -> list[int]:
 
 
 def start_workers(command: list[str], ports: list[int]) -> list[subprocess.Popen]:
-    return [subprocess.Popen(command, env={**QUIET, **worker(index, ports)}, text=True,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-            for index in range(len(ports))]
+    return [
+        subprocess.Popen(
+            command,
+            env={**QUIET, **worker(index, ports)},
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for index in range(len(ports))
+    ]
 
 
 def two_workers(command: list[str]) -> list[tuple[str, str]]:
@@ -231,7 +267,14 @@ def test_two_workers_with_tf_config_stop_together_resume_and_only_the_chief_repo
     (chief, _), (other, _) = two_workers(command)
     assert chief and other == ""  # only the chief reports
     assert sorted(path.name for path in run_dir.iterdir() if path.name != LOCK) == [
-        "best.json", CHECKPOINT, "metrics.json",{{ ' "mlflow-run.json",' if cookiecutter.tracking else "" }} "tensorboard"]
+        "best.json",
+        CHECKPOINT,
+        "metrics.json",
+{%- if cookiecutter.tracking %}
+        "mlflow-run.json",
+{%- endif %}
+        "tensorboard",
+    ]
     # One TensorBoard file per run of the chief (stopped, resumed); none of the other worker.
     assert len(list((run_dir / "tensorboard").iterdir())) == 2
     metrics = json.loads((run_dir / "metrics.json").read_text())

@@ -32,14 +32,17 @@ class MobileNetClassifier(nn.Module):
     pixels), so the exported models need no preprocessing on any target.
     """
 
-    def __init__(self, num_classes: int, image_size: int, channels: int,
-                 weights: str = "none") -> None:
+    def __init__(
+        self, num_classes: int, image_size: int, channels: int, weights: str = "none"
+    ) -> None:
         super().__init__()
         if image_size < MIN_IMAGE_SIZE:
-            raise ValueError(f"model: mobilenet needs images of at least {MIN_IMAGE_SIZE}x"
-                             f"{MIN_IMAGE_SIZE} pixels, and these are {image_size}x{image_size}: "
-                             f"use a photo folder with image_size: {MIN_IMAGE_SIZE} or more, or "
-                             "model: small_cnn.")
+            raise ValueError(
+                f"model: mobilenet needs images of at least {MIN_IMAGE_SIZE}x"
+                f"{MIN_IMAGE_SIZE} pixels, and these are {image_size}x{image_size}: "
+                f"use a photo folder with image_size: {MIN_IMAGE_SIZE} or more, or "
+                "model: small_cnn."
+            )
         self.channels = channels
         self.backbone = load_backbone(weights)
         features = self.backbone.conv_1x1.convolution.out_channels
@@ -67,8 +70,7 @@ class MobileNetClassifier(nn.Module):
         return self
 
 
-def freeze_for(epoch: int, model: nn.Module, head_epochs: int,
-               say: Callable[[str], None]) -> None:
+def freeze_for(epoch: int, model: nn.Module, head_epochs: int, say: Callable[[str], None]) -> None:
     """A pretrained backbone is frozen for the first head_epochs (only the new head learns;
     BatchNorm keeps its statistics), then fine-tuned with it. The phase follows the epoch
     alone, so a resumed run goes on in the phase it stopped in."""
@@ -80,10 +82,10 @@ def freeze_for(epoch: int, model: nn.Module, head_epochs: int,
 
 def phase_message(epoch: int, frozen: bool, head_epochs: int) -> str:
     if frozen:
-        return (f"epoch {epoch}: backbone frozen, only the new head trains "
-                f"(head_epochs: {head_epochs})")
+        return (
+            f"epoch {epoch}: backbone frozen, only the new head trains (head_epochs: {head_epochs})"
+        )
     return f"epoch {epoch}: fine-tuning the backbone too, at a lower learning rate"
-
 
 
 def load_backbone(weights: str) -> nn.Module:
@@ -95,29 +97,37 @@ def load_backbone(weights: str) -> nn.Module:
     try:
         import transformers
     except ModuleNotFoundError:
-        raise ValueError("model: mobilenet needs Hugging Face transformers, an optional "
-                         "dependency: pip install -e \".[backbone]\"") from None
+        raise ValueError(
+            "model: mobilenet needs Hugging Face transformers, an optional "
+            'dependency: pip install -e ".[backbone]"'
+        ) from None
     if weights == "imagenet":
         try:
             return transformers.MobileNetV2Model.from_pretrained(HUB_ID)
         except OSError as error:  # offline, or the Hub cannot be reached
-            raise ValueError(f"weights: imagenet downloads {HUB_ID} from the Hugging Face Hub, "
-                             f"which failed ({str(error).splitlines()[0]}). Download "
-                             f"model.safetensors from https://huggingface.co/{HUB_ID} on a "
-                             "connected machine and set weights: to its path.") from None
+            raise ValueError(
+                f"weights: imagenet downloads {HUB_ID} from the Hugging Face Hub, "
+                f"which failed ({str(error).splitlines()[0]}). Download "
+                f"model.safetensors from https://huggingface.co/{HUB_ID} on a "
+                "connected machine and set weights: to its path."
+            ) from None
     if weights != "none" and Path(weights).is_dir():
         try:
             return transformers.MobileNetV2Model.from_pretrained(weights)
         except OSError as error:  # not a model folder, or one without weights
-            raise ValueError(f"weights: {weights} is not a folder downloaded from the Hugging "
-                             f"Face Hub ({str(error).splitlines()[0]}).") from None
+            raise ValueError(
+                f"weights: {weights} is not a folder downloaded from the Hugging "
+                f"Face Hub ({str(error).splitlines()[0]})."
+            ) from None
     backbone = transformers.MobileNetV2Model(transformers.MobileNetV2Config())
     if weights != "none":
         try:
             backbone.load_state_dict(read_weights(Path(weights)))
         except RuntimeError as error:  # names that are missing, or tensors of another shape
-            raise ValueError(f"weights: {weights} does not hold MobileNetV2 1.0's weights "
-                             f"({str(error).splitlines()[-1].strip()}).") from None
+            raise ValueError(
+                f"weights: {weights} does not hold MobileNetV2 1.0's weights "
+                f"({str(error).splitlines()[-1].strip()})."
+            ) from None
     return backbone
 
 
@@ -127,11 +137,16 @@ def read_weights(path: Path) -> dict[str, torch.Tensor]:
     from safetensors.torch import load_file
 
     if not path.is_file():
-        raise ValueError(f"weights: {path} does not exist. Give a .safetensors file, a folder "
-                         "downloaded from the Hugging Face Hub, imagenet or none.")
+        raise ValueError(
+            f"weights: {path} does not exist. Give a .safetensors file, a folder "
+            "downloaded from the Hugging Face Hub, imagenet or none."
+        )
     try:
         tensors = load_file(path)
     except SafetensorError as error:
         raise ValueError(f"weights: {path} is not a .safetensors file ({error}).") from None
-    return {name.removeprefix(PREFIX): tensor for name, tensor in tensors.items()
-            if not name.startswith("classifier.")}
+    return {
+        name.removeprefix(PREFIX): tensor
+        for name, tensor in tensors.items()
+        if not name.startswith("classifier.")
+    }

@@ -69,8 +69,13 @@ def damaged(path: Path, fix: str, error: Exception) -> ValueError:
     return ValueError(f"{path} is damaged or not a checkpoint ({reason}): {fix}.")
 
 
-def resume(run_dir: Path, config: Config, parts: dict[str, Any], fresh: bool = False,
-           process: distributed.Process | None = None) -> Progress:
+def resume(
+    run_dir: Path,
+    config: Config,
+    parts: dict[str, Any],
+    fresh: bool = False,
+    process: distributed.Process | None = None,
+) -> Progress:
     """Load an interrupted run's state into ``parts`` (model, optimizer, ...), if there is one.
     ``fresh`` starts over instead (rank 0 deletes that state).
 
@@ -100,18 +105,32 @@ def resume(run_dir: Path, config: Config, parts: dict[str, Any], fresh: bool = F
     return progress
 
 
-def save_resume_state(run_dir: Path, config: Config, parts: dict[str, Any],
-                      progress: Progress, process: distributed.Process | None = None) -> None:
+def save_resume_state(
+    run_dir: Path,
+    config: Config,
+    parts: dict[str, Any],
+    progress: Progress,
+    process: distributed.Process | None = None,
+) -> None:
     """Everything needed to continue from ``progress.position()``. Every process calls it
     (with ``process``): each hands rank 0 its share of the epoch's loss so far; rank 0 writes."""
     shares = distributed.gather([progress.step_loss, progress.step_images], process)
     if process is not None and not process.main:
         return
-    rng = {"torch": torch.get_rng_state(),
-           "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
-    save({**{name: part.state_dict() for name, part in parts.items()},
-          "config": settings(config), "progress": progress.to_save(), "rng": rng,
-          "shares": shares}, run_dir / RESUME)
+    rng = {
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+    }
+    save(
+        {
+            **{name: part.state_dict() for name, part in parts.items()},
+            "config": settings(config),
+            "progress": progress.to_save(),
+            "rng": rng,
+            "shares": shares,
+        },
+        run_dir / RESUME,
+    )
 
 
 def finish(run_dir: Path) -> None:
@@ -119,12 +138,28 @@ def finish(run_dir: Path) -> None:
     (run_dir / RESUME).unlink(missing_ok=True)
 
 
-def save_best(path: Path, model: nn.Module, config: Config, classes: int,
-              shape: tuple[int, int], epoch: int, val_accuracy: float) -> None:
+def save_best(
+    path: Path,
+    model: nn.Module,
+    config: Config,
+    classes: int,
+    shape: tuple[int, int],
+    epoch: int,
+    val_accuracy: float,
+) -> None:
     """A checkpoint that describes itself: weights plus the settings that made them."""
-    save({"model_state": model.state_dict(), "config": asdict(config),
-                     "num_classes": classes, "image_size": shape[0], "channels": shape[1],
-                     "epoch": epoch, "val_accuracy": val_accuracy}, path)
+    save(
+        {
+            "model_state": model.state_dict(),
+            "config": asdict(config),
+            "num_classes": classes,
+            "image_size": shape[0],
+            "channels": shape[1],
+            "epoch": epoch,
+            "val_accuracy": val_accuracy,
+        },
+        path,
+    )
 
 
 def load_checkpoint(path: Path) -> tuple[nn.Module, dict]:
@@ -134,7 +169,11 @@ def load_checkpoint(path: Path) -> tuple[nn.Module, dict]:
     saved = load_best(path)
     # No pretrained weights to read: the checkpoint holds every weight. (A checkpoint from
     # before the model setting existed holds the small CNN.)
-    model = build_model(saved["config"].get("model", "small_cnn"), saved["num_classes"],
-                        saved["image_size"], saved["channels"])
+    model = build_model(
+        saved["config"].get("model", "small_cnn"),
+        saved["num_classes"],
+        saved["image_size"],
+        saved["channels"],
+    )
     model.load_state_dict(saved["model_state"])
     return model.eval(), saved

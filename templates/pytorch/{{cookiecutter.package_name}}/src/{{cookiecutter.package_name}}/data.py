@@ -23,9 +23,21 @@ from .splits import (
     trained_on,
 )
 
-__all__ = ["SPLITS", "Batches", "Split", "as_model_input", "augment", "augmentation", "augments",
-           "class_names", "load_data", "load_splits", "num_classes", "split_image_folder",
-           "trained_on"]
+__all__ = [
+    "SPLITS",
+    "Batches",
+    "Split",
+    "as_model_input",
+    "augment",
+    "augmentation",
+    "augments",
+    "class_names",
+    "load_data",
+    "load_splits",
+    "num_classes",
+    "split_image_folder",
+    "trained_on",
+]
 
 
 def as_model_input(images: np.ndarray) -> np.ndarray:
@@ -65,8 +77,15 @@ class Batches:
     goes on after the ``skip`` batches an interrupted run took.
     """
 
-    def __init__(self, split: Split, batch_size: int, shuffle: bool, seed: int,
-                 process: Process, augment: bool = False) -> None:
+    def __init__(
+        self,
+        split: Split,
+        batch_size: int,
+        shuffle: bool,
+        seed: int,
+        process: Process,
+        augment: bool = False,
+    ) -> None:
         self.split = split
         # Training batches only; built here, when used (a photo folder's size is known).
         self.transforms = augmentation(split.images.shape[1]) if augment else None
@@ -74,11 +93,15 @@ class Batches:
         self.batch_size, self.shuffle, self.seed, self.process = batch_size, shuffle, seed, process
         self.epoch, self.skip = 0, 0
         on_disk = isinstance(split.images, np.memmap)
-        self.on_device = None if on_disk else self._to_device(
-            torch.from_numpy(as_model_input(split.images)), self.labels)
+        self.on_device = (
+            None
+            if on_disk
+            else self._to_device(torch.from_numpy(as_model_input(split.images)), self.labels)
+        )
 
-    def _to_device(self, pixels: torch.Tensor,
-                   labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _to_device(
+        self, pixels: torch.Tensor, labels: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         device = self.process.device
         pinned = device.type == "cuda"
         if pinned:
@@ -91,14 +114,14 @@ class Batches:
     def _indices(self) -> torch.Tensor:
         count, world = len(self.labels), self.process.world_size
         if not self.shuffle:
-            return torch.arange(count)[self.process.rank::world]
+            return torch.arange(count)[self.process.rank :: world]
         generator = torch.Generator().manual_seed(self.seed * 10_000 + self.epoch)
         # The same number of samples on every rank, so that they take the same steps, and never
         # a last batch of one image: BatchNorm (the backbone's) cannot normalise it in training.
         share = count // world
         share -= 1 if share % self.batch_size == 1 and share > 1 else 0
         order = torch.randperm(count, generator=generator)[: share * world]
-        return order[self.process.rank::world]
+        return order[self.process.rank :: world]
 
     def __len__(self) -> int:
         return math.ceil(len(self._indices()) / self.batch_size) - self.skip
@@ -106,7 +129,7 @@ class Batches:
     def __iter__(self):
         indices = self._indices()
         for first in range(self.skip * self.batch_size, len(indices), self.batch_size):
-            pixels, labels = self._batch(indices[first:first + self.batch_size])
+            pixels, labels = self._batch(indices[first : first + self.batch_size])
             if self.transforms is not None:  # as random as the seed, epoch and batch say
                 seed = (self.seed * 10_000 + self.epoch) * 100_000 + first
                 pixels = augment(pixels, self.transforms, seed)
@@ -118,5 +141,6 @@ class Batches:
             batch = batch.to(pixels.device)
             return pixels[batch], labels[batch]
         rows = np.sort(batch.numpy())  # in file order: the cache is read front to back
-        return self._to_device(torch.from_numpy(as_model_input(self.split.images[rows])),
-                               self.labels[rows])
+        return self._to_device(
+            torch.from_numpy(as_model_input(self.split.images[rows])), self.labels[rows]
+        )

@@ -67,8 +67,11 @@ def choose_device(name: str) -> torch.device:
         if torch.backends.mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
-    available = {"cpu": True, "cuda": torch.cuda.is_available(),
-                 "mps": torch.backends.mps.is_available()}
+    available = {
+        "cpu": True,
+        "cuda": torch.cuda.is_available(),
+        "mps": torch.backends.mps.is_available(),
+    }
     if not available.get(name.split(":")[0], False):
         raise ValueError(f"Device '{name}' is not available here; use 'auto' or 'cpu'.")
     return torch.device(name)
@@ -92,8 +95,7 @@ def wrap(model: nn.Module, process: Process, some_frozen: bool = False) -> nn.Mo
     if process.world_size == 1:
         return model
     device_ids = [process.device.index] if process.device.type == "cuda" else None
-    return DistributedDataParallel(model, device_ids=device_ids,
-                                   find_unused_parameters=some_frozen)
+    return DistributedDataParallel(model, device_ids=device_ids, find_unused_parameters=some_frozen)
 
 
 def total(values: torch.Tensor, process: Process | None = None) -> list[float]:

@@ -28,8 +28,9 @@ class DigitsCNN(nn.Module):
     so the exported models need no preprocessing on any target.
     """
 
-    def __init__(self, num_classes: int = 10, image_size: int = 8, width: int = 32,
-                 channels: int = 1) -> None:
+    def __init__(
+        self, num_classes: int = 10, image_size: int = 8, width: int = 32, channels: int = 1
+    ) -> None:
         super().__init__()
         self.features = nn.Sequential(
             nn.Conv2d(channels, width, kernel_size=3, padding=1),
@@ -86,13 +87,16 @@ def model_spec(name: str) -> ModelSpec:
         ValueError: no model has that name.
     """
     if name not in MODELS:
-        raise ValueError(f"Unknown model {name!r}; choose one of MODELS in model.py "
-                         f"({', '.join(MODELS)}), or add yours there.")
+        raise ValueError(
+            f"Unknown model {name!r}; choose one of MODELS in model.py "
+            f"({', '.join(MODELS)}), or add yours there."
+        )
     return MODELS[name]
 
 
-def build_model(name: str, num_classes: int, image_size: int, channels: int,
-                weights: str = "none") -> nn.Module:
+def build_model(
+    name: str, num_classes: int, image_size: int, channels: int, weights: str = "none"
+) -> nn.Module:
     """The config's ``model``, for these images and classes.
 
     Raises:
@@ -102,7 +106,9 @@ def build_model(name: str, num_classes: int, image_size: int, channels: int,
     model = model_spec(name).build(num_classes, image_size, channels, weights)
     inputs = list(inspect.signature(model.forward).parameters)
     if inputs != ["pixels"]:
-        raise ValueError(f"model {name!r}: its forward takes ({', '.join(inputs)}); the "
-                         "exporters call it with one argument named pixels: rename it to "
-                         "forward(self, pixels).")
+        raise ValueError(
+            f"model {name!r}: its forward takes ({', '.join(inputs)}); the "
+            "exporters call it with one argument named pixels: rename it to "
+            "forward(self, pixels)."
+        )
     return model

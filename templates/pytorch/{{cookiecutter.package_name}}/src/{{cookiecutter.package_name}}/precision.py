@@ -16,8 +16,9 @@ Precision = tuple[contextlib.AbstractContextManager, torch.amp.GradScaler]
 def mixed_precision(precision: str, device: torch.device) -> Precision:
     """An autocast context for the forward pass and a gradient scaler (active for float16)."""
     if precision not in PRECISIONS:
-        raise ValueError(f"Setting 'precision' must be one of {', '.join(PRECISIONS)}, "
-                         f"got {precision!r}.")
+        raise ValueError(
+            f"Setting 'precision' must be one of {', '.join(PRECISIONS)}, got {precision!r}."
+        )
     scaler = torch.amp.GradScaler(device.type, enabled=precision == "float16")
     if precision == "float32":
         return contextlib.nullcontext(), scaler

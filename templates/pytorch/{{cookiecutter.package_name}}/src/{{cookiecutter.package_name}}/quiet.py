@@ -32,34 +32,54 @@ from collections.abc import Iterator
 # (logger, message pattern, why it is noise)
 _LOG_NOISE = [
 {%- if onnx %}
-    ("torch.onnx._internal.exporter._registration", r"torchvision is not installed",
-     "the ONNX exporter lists torchvision ops it skips; this model uses none"),
+    (
+        "torch.onnx._internal.exporter._registration",
+        r"torchvision is not installed",
+        "the ONNX exporter lists torchvision ops it skips; this model uses none",
+    ),
 {%- endif %}
 {%- if executorch %}
-    ("torchao", r"Failed to load .*_C_(mxfp8|cutlass)",
-     "torchao's GPU kernels, absent from CPU-only installs"),
-    ("torch.utils._pytree", r"is an Enum subclass and is now natively supported",
-     "a deprecation inside torchao's import, not in this project's code"),
+    (
+        "torchao",
+        r"Failed to load .*_C_(mxfp8|cutlass)",
+        "torchao's GPU kernels, absent from CPU-only installs",
+    ),
+    (
+        "torch.utils._pytree",
+        r"is an Enum subclass and is now natively supported",
+        "a deprecation inside torchao's import, not in this project's code",
+    ),
 {%- endif %}
 {%- if any_target %}
-    ("transformers.modeling_utils",
-     r"`loss_type=None` was set in the config but it is unrecognized",
-     "an exporter reading every property of transformers' MobileNet; it is trained with "
-     "cross-entropy in train.py, never with this loss"),
+    (
+        "transformers.modeling_utils",
+        r"`loss_type=None` was set in the config but it is unrecognized",
+        "an exporter reading every property of transformers' MobileNet; it is trained with "
+        "cross-entropy in train.py, never with this loss",
+    ),
 {%- endif %}
 ]
 
 # (category, message pattern, why it is noise)
 _WARNING_NOISE = [
 {%- if executorch %}
-    (FutureWarning, r"`isinstance\(treespec, LeafSpec\)` is deprecated",
-     "raised inside ExecuTorch's lowering, not in this project's code"),
-    (UserWarning, r"TF32 acceleration on top of oneDNN",
-     "printed when ExecuTorch lowering switches oneDNN off, as it must"),
+    (
+        FutureWarning,
+        r"`isinstance\(treespec, LeafSpec\)` is deprecated",
+        "raised inside ExecuTorch's lowering, not in this project's code",
+    ),
+    (
+        UserWarning,
+        r"TF32 acceleration on top of oneDNN",
+        "printed when ExecuTorch lowering switches oneDNN off, as it must",
+    ),
 {%- endif %}
 {%- if any_target %}
-    (FutureWarning, r"`is_gradient_checkpointing` is deprecated",
-     "an exporter reading every property of transformers' MobileNet, not this project's code"),
+    (
+        FutureWarning,
+        r"`is_gradient_checkpointing` is deprecated",
+        "an exporter reading every property of transformers' MobileNet, not this project's code",
+    ),
 {%- endif %}
 ]
 

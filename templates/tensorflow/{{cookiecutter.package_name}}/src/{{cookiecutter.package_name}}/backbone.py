@@ -24,8 +24,9 @@ MIN_IMAGE_SIZE = 32
 BACKBONE = "backbone"
 
 
-def build_mobilenet(num_classes: int, image_size: int, channels: int,
-                    weights: str = "none") -> keras.Model:
+def build_mobilenet(
+    num_classes: int, image_size: int, channels: int, weights: str = "none"
+) -> keras.Model:
     """MobileNetV3-Small's features, average-pooled, then a new linear layer for these classes.
 
     It takes raw pixels (0-255) as float32 (N, H, W, C) named ``pixels``, C = 1 or 3;
@@ -35,10 +36,12 @@ def build_mobilenet(num_classes: int, image_size: int, channels: int,
         ValueError: the images are too small, or the weights are unusable.
     """
     if image_size < MIN_IMAGE_SIZE:
-        raise ValueError(f"model: mobilenet needs images of at least {MIN_IMAGE_SIZE}x"
-                         f"{MIN_IMAGE_SIZE} pixels, and these are {image_size}x{image_size}: "
-                         f"use a photo folder with image_size: {MIN_IMAGE_SIZE} or more, or "
-                         "model: small_cnn.")
+        raise ValueError(
+            f"model: mobilenet needs images of at least {MIN_IMAGE_SIZE}x"
+            f"{MIN_IMAGE_SIZE} pixels, and these are {image_size}x{image_size}: "
+            f"use a photo folder with image_size: {MIN_IMAGE_SIZE} or more, or "
+            "model: small_cnn."
+        )
     pixels = keras.Input((image_size, image_size, channels), name="pixels")
     x = keras.layers.Concatenate()([pixels] * 3) if channels == 1 else pixels
     x = load_backbone(image_size, weights)(x)
@@ -54,26 +57,37 @@ def load_backbone(image_size: int, weights: str) -> keras.Model:
         ValueError: the weights cannot be downloaded, or the weights file is unusable.
     """
     if weights not in ("imagenet", "none") and not Path(weights).is_file():
-        raise ValueError(f"weights: {weights} does not exist. Give a Keras weights file "
-                         "(.h5 or .weights.h5), imagenet or none.")
+        raise ValueError(
+            f"weights: {weights} does not exist. Give a Keras weights file "
+            "(.h5 or .weights.h5), imagenet or none."
+        )
     try:
         with warnings.catch_warnings():
             # Keras warns, layer by layer, of weights a file lacks and keeps the random ones:
             # here a file that does not fit the network is an error.
             warnings.filterwarnings("error", "Skipping nested container", UserWarning)
             return keras.applications.MobileNetV3Small(
-                input_shape=(image_size, image_size, 3), include_top=False, pooling="avg",
-                include_preprocessing=True, minimalistic=True,
-                weights=None if weights == "none" else weights, name=BACKBONE)
+                input_shape=(image_size, image_size, 3),
+                include_top=False,
+                pooling="avg",
+                include_preprocessing=True,
+                minimalistic=True,
+                weights=None if weights == "none" else weights,
+                name=BACKBONE,
+            )
     except (ValueError, OSError, UserWarning) as error:  # other weights, or not weights
-        raise ValueError(f"weights: {weights} does not hold MobileNetV3-Small's weights "
-                         f"({str(error).splitlines()[0]}).") from None
+        raise ValueError(
+            f"weights: {weights} does not hold MobileNetV3-Small's weights "
+            f"({str(error).splitlines()[0]})."
+        ) from None
     except Exception as error:  # Keras' download raises a bare Exception when offline
         if weights != "imagenet" or "URL fetch failure" not in str(error):
             raise
-        raise ValueError(f"weights: imagenet downloads MobileNetV3-Small's weights from "
-                         f"{WEIGHTS_URL}, which failed ({error}). Download the file on a "
-                         "connected machine and set weights: to its path.") from None
+        raise ValueError(
+            f"weights: imagenet downloads MobileNetV3-Small's weights from "
+            f"{WEIGHTS_URL}, which failed ({error}). Download the file on a "
+            "connected machine and set weights: to its path."
+        ) from None
 
 
 def backbone_of(model: keras.Model) -> keras.Layer | None:
@@ -81,8 +95,12 @@ def backbone_of(model: keras.Model) -> keras.Layer | None:
     return next((layer for layer in model.layers if layer.name == BACKBONE), None)
 
 
-def phased(model: keras.Model, head_epochs: int, make_step: Callable[[], Callable],
-           say: Callable[[str], None]) -> Callable[[int], Callable]:
+def phased(
+    model: keras.Model,
+    head_epochs: int,
+    make_step: Callable[[], Callable],
+    say: Callable[[str], None],
+) -> Callable[[int], Callable]:
     """The train step of each epoch. A pretrained backbone is frozen for the first head_epochs
     (only the new head learns; a frozen BatchNorm runs in inference mode, as Keras'
     transfer-learning guide wants), then fine-tuned with it: each phase traces its own step
@@ -106,6 +124,7 @@ def phased(model: keras.Model, head_epochs: int, make_step: Callable[[], Callabl
 
 def phase_message(epoch: int, frozen: bool, head_epochs: int) -> str:
     if frozen:
-        return (f"epoch {epoch}: backbone frozen, only the new head trains "
-                f"(head_epochs: {head_epochs})")
+        return (
+            f"epoch {epoch}: backbone frozen, only the new head trains (head_epochs: {head_epochs})"
+        )
     return f"epoch {epoch}: fine-tuning the backbone too, at a lower learning rate"

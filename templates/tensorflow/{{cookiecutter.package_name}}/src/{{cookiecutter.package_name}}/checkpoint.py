@@ -33,8 +33,18 @@ def save(model: keras.Model, path: Path) -> None:
 
 def save_settings(path: Path, config: Config, classes: int, shape: tuple[int, ...]) -> None:
     """Beside the checkpoint, the settings that made it, so that it describes itself."""
-    path.write_text(json.dumps({"config": asdict(config), "num_classes": classes,
-                                "image_size": shape[1], "channels": shape[3]}, indent=2) + "\n")
+    path.write_text(
+        json.dumps(
+            {
+                "config": asdict(config),
+                "num_classes": classes,
+                "image_size": shape[1],
+                "channels": shape[3],
+            },
+            indent=2,
+        )
+        + "\n"
+    )
 
 
 def load_checkpoint(path: Path) -> tuple[keras.Model, dict]:
@@ -72,11 +82,13 @@ class ResumeState:
     def __init__(self, model: keras.Model, optimizer: keras.optimizers.Optimizer) -> None:
         # The progress travels inside the checkpoint, as JSON, so that the two always agree.
         self.progress = tf.Variable(json.dumps(asdict(Progress())), trainable=False)
-        self.checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer,
-                                              progress=self.progress, random=random_states(model))
+        self.checkpoint = tf.train.Checkpoint(
+            model=model, optimizer=optimizer, progress=self.progress, random=random_states(model)
+        )
 
-    def restore(self, run_dir: Path, config: Config, fresh: bool = False,
-                forget: bool = True) -> Progress:
+    def restore(
+        self, run_dir: Path, config: Config, fresh: bool = False, forget: bool = True
+    ) -> Progress:
         """Load an interrupted run's state, if ``run_dir`` holds one. ``fresh`` starts over
         instead, deleting that state if ``forget`` (the chief).
 
@@ -117,11 +129,13 @@ def random_states(model: keras.Model) -> list[tf.Variable]:
     """Where the model's random layers (Dropout) are in their sequences of random numbers.
     tf.train.Checkpoint leaves Keras' seed generators out: without these, a resumed run would
     draw other dropout masks than the uninterrupted one."""
-    return [variable.value for variable in model.non_trainable_variables
-            if variable.name == "seed_generator_state"]
+    return [
+        variable.value
+        for variable in model.non_trainable_variables
+        if variable.name == "seed_generator_state"
+    ]
 
 
 def finish(run_dir: Path) -> None:
     """A finished run leaves nothing to resume."""
     shutil.rmtree(run_dir / RESUME, ignore_errors=True)
-

@@ -21,9 +21,23 @@ from .splits import (
     trained_on,
 )
 
-__all__ = ["SPLITS", "Split", "as_model_input", "augment", "augmentation", "augments",
-           "class_names", "epoch_batches", "load_data", "load_splits", "make_dataset",
-           "num_classes", "split_image_folder", "trained_on"]
+__all__ = [
+    "SPLITS",
+    "Split",
+    "as_model_input",
+    "augment",
+    "augmentation",
+    "augments",
+    "class_names",
+    "epoch_batches",
+    "load_data",
+    "load_splits",
+    "make_dataset",
+    "num_classes",
+    "split_image_folder",
+    "trained_on",
+]
+
 
 def as_model_input(images: np.ndarray) -> np.ndarray:
     """Raw uint8 (N, H, W, C) pixels as the model takes them: float32 (N, H, W, C), 0-255.
@@ -38,12 +52,14 @@ def augmentation() -> keras.Sequential:
     """The transforms of training images, in order (Keras preprocessing layers, on raw 0-255
     pixels): edit this list to change the augmentation. Made when a training pipeline asks for
     it, never at import: a layer made at import starts TensorFlow before the strategy exists."""
-    return keras.Sequential([
-        keras.layers.RandomZoom((-0.4, 0.0), fill_mode="nearest"),  # a crop, resized back
-        keras.layers.RandomFlip("horizontal"),
-        keras.layers.RandomContrast(0.15, value_range=(0, 255)),
-        keras.layers.RandomBrightness(0.15, value_range=(0, 255)),
-    ])
+    return keras.Sequential(
+        [
+            keras.layers.RandomZoom((-0.4, 0.0), fill_mode="nearest"),  # a crop, resized back
+            keras.layers.RandomFlip("horizontal"),
+            keras.layers.RandomContrast(0.15, value_range=(0, 255)),
+            keras.layers.RandomBrightness(0.15, value_range=(0, 255)),
+        ]
+    )
 
 
 def augment(pixels: tf.Tensor, transforms: keras.Sequential) -> tf.Tensor:
@@ -51,20 +67,27 @@ def augment(pixels: tf.Tensor, transforms: keras.Sequential) -> tf.Tensor:
     return tf.clip_by_value(transforms(pixels, training=True), 0, 255)
 
 
-def epoch_batches(split: Split, config: Config, epoch: int, strategy: tf.distribute.Strategy,
-                  skip: int = 0) -> Iterable:
+def epoch_batches(
+    split: Split, config: Config, epoch: int, strategy: tf.distribute.Strategy, skip: int = 0
+) -> Iterable:
     """This epoch's batches, in an order that depends only on the seed and the epoch (so that
     a resumed run goes on after the ``skip`` batches it took), split among the strategy's
     replicas (each worker takes its share of every batch)."""
-    dataset = make_dataset(split, config.batch_size, shuffle=True,
-                           seed=config.seed * 10_000 + epoch, augmented=augments(config)).skip(skip)
+    dataset = make_dataset(
+        split,
+        config.batch_size,
+        shuffle=True,
+        seed=config.seed * 10_000 + epoch,
+        augmented=augments(config),
+    ).skip(skip)
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     return quiet_iter(strategy.experimental_distribute_dataset(dataset.with_options(options)))
 
 
-def make_dataset(split: Split, batch_size: int, shuffle: bool, seed: int,
-                 augmented: bool = False) -> tf.data.Dataset:
+def make_dataset(
+    split: Split, batch_size: int, shuffle: bool, seed: int, augmented: bool = False
+) -> tf.data.Dataset:
     """A tf.data pipeline whose shuffled order depends only on ``seed``, prefetched.
 
     A split held in memory (the digits, like many first datasets) goes into the pipeline
@@ -74,16 +97,18 @@ def make_dataset(split: Split, batch_size: int, shuffle: bool, seed: int,
     """
     on_disk = isinstance(split.images, np.memmap)
     batches = (_batches_from_disk if on_disk else _batches_in_memory)(
-        split, batch_size, shuffle, seed)
+        split, batch_size, shuffle, seed
+    )
     if augmented:  # training batches only
         transforms = augmentation()
-        batches = batches.map(lambda pixels, labels: (augment(pixels, transforms), labels),
-                              num_parallel_calls=tf.data.AUTOTUNE)
+        batches = batches.map(
+            lambda pixels, labels: (augment(pixels, transforms), labels),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
     return batches.prefetch(tf.data.AUTOTUNE)
 
 
-def _batches_in_memory(split: Split, batch_size: int, shuffle: bool,
-                       seed: int) -> tf.data.Dataset:
+def _batches_in_memory(split: Split, batch_size: int, shuffle: bool, seed: int) -> tf.data.Dataset:
     """The split's tensors, shuffled and batched. No cache(): they already are the model's
     input, in memory; cache() would keep a second copy."""
     dataset = tf.data.Dataset.from_tensor_slices((as_model_input(split.images), split.labels))
@@ -92,8 +117,7 @@ def _batches_in_memory(split: Split, batch_size: int, shuffle: bool,
     return dataset.batch(batch_size)
 
 
-def _batches_from_disk(split: Split, batch_size: int, shuffle: bool,
-                       seed: int) -> tf.data.Dataset:
+def _batches_from_disk(split: Split, batch_size: int, shuffle: bool, seed: int) -> tf.data.Dataset:
     shape = (None, *split.images.shape[1:])
 
     def read(indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

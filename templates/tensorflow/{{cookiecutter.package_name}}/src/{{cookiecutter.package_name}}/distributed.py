@@ -44,7 +44,8 @@ def start(device_name: str) -> Process:
         task = config.get("task", {})
         # The chief is the task of that name, or else worker 0 (as TensorFlow decides).
         chief = task.get("type") == "chief" or (
-            "chief" not in cluster and task.get("type") == "worker" and task.get("index") == 0)
+            "chief" not in cluster and task.get("type") == "worker" and task.get("index") == 0
+        )
         return Process(device, tf.distribute.MultiWorkerMirroredStrategy(), chief)
     if len(tf.config.list_logical_devices("GPU")) > 1:
         return Process(device, tf.distribute.MirroredStrategy())
@@ -75,8 +76,10 @@ def set_threads(threads: int) -> int:
         try:
             tf.config.threading.set_intra_op_parallelism_threads(count)
         except RuntimeError:  # TensorFlow fixes its thread pool once it has started
-            print(f"note: TensorFlow is already running with {current or 'all'} CPU threads "
-                  "in this process; keeping them.")
+            print(
+                f"note: TensorFlow is already running with {current or 'all'} CPU threads "
+                "in this process; keeping them."
+            )
             return current
     return count
 

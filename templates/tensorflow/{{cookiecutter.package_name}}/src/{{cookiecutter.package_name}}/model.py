@@ -18,8 +18,13 @@ from .quiet import keras
 PHOTO_SIZE = 48
 
 
-def build_small_cnn(num_classes: int = 10, image_size: int = 8, channels: int = 1,
-                    weights: str = "none", width: int = 32) -> keras.Model:
+def build_small_cnn(
+    num_classes: int = 10,
+    image_size: int = 8,
+    channels: int = 1,
+    weights: str = "none",
+    width: int = 32,
+) -> keras.Model:
     """Three 3x3 convolutions and a linear classifier, learnt from scratch (no ``weights``).
 
     It takes raw pixels (0-255) as float32 (N, H, W, channels) named ``pixels`` and scales
@@ -66,13 +71,20 @@ def model_spec(name: str) -> ModelSpec:
         ValueError: no model has that name.
     """
     if name not in MODELS:
-        raise ValueError(f"Unknown model {name!r}; choose one of MODELS in model.py "
-                         f"({', '.join(MODELS)}), or add yours there.")
+        raise ValueError(
+            f"Unknown model {name!r}; choose one of MODELS in model.py "
+            f"({', '.join(MODELS)}), or add yours there."
+        )
     return MODELS[name]
 
 
-def build_model(name: str = "small_cnn", num_classes: int = 10, image_size: int = 8,
-                channels: int = 1, weights: str = "none") -> keras.Model:
+def build_model(
+    name: str = "small_cnn",
+    num_classes: int = 10,
+    image_size: int = 8,
+    channels: int = 1,
+    weights: str = "none",
+) -> keras.Model:
     """The config's ``model``, for these images and classes.
 
     Raises:
@@ -82,11 +94,15 @@ def build_model(name: str = "small_cnn", num_classes: int = 10, image_size: int 
     model = model_spec(name).build(num_classes, image_size, channels, weights)
     inputs = [tensor.name for tensor in model.inputs]
     if inputs != ["pixels"]:
-        raise ValueError(f"model {name!r}: its input(s) are named {', '.join(inputs)}; the "
-                         "exporters feed one input named pixels: rename it with "
-                         "keras.Input(..., name=\"pixels\").")
+        raise ValueError(
+            f"model {name!r}: its input(s) are named {', '.join(inputs)}; the "
+            "exporters feed one input named pixels: rename it with "
+            'keras.Input(..., name="pixels").'
+        )
     if model.layers[-1].name != "logits":
-        raise ValueError(f"model {name!r}: its last layer is named {model.layers[-1].name!r}; "
-                         "the exporters read the output of a layer named logits: name it "
-                         "so, e.g. keras.layers.Dense(classes, name=\"logits\").")
+        raise ValueError(
+            f"model {name!r}: its last layer is named {model.layers[-1].name!r}; "
+            "the exporters read the output of a layer named logits: name it "
+            'so, e.g. keras.layers.Dense(classes, name="logits").'
+        )
     return model

@@ -13,6 +13,7 @@ PRECISIONS = {"float32": "float32", "bfloat16": "mixed_bfloat16", "float16": "mi
 def mixed_precision(precision: str) -> None:
     """Set Keras' mixed precision policy for the models built from now on."""
     if precision not in PRECISIONS:
-        raise ValueError(f"Setting 'precision' must be one of {', '.join(PRECISIONS)}, "
-                         f"got {precision!r}.")
+        raise ValueError(
+            f"Setting 'precision' must be one of {', '.join(PRECISIONS)}, got {precision!r}."
+        )
     keras.mixed_precision.set_global_policy(PRECISIONS[precision])

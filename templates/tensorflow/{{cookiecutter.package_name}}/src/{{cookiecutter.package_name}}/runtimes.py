@@ -132,6 +132,11 @@ def load_runner(path: Path) -> Runner:
     if not path.exists():
         raise ValueError(f"No model at {path}: train{% if any_target %} and export{% endif %} first.")
     if path.suffix not in by_suffix:
-        raise ValueError(f"Cannot run {path}: expected {% if any_target %}a SavedModel folder, "
-                         "{% if litert or cookiecutter.web %}a .tflite {% endif %}or {% endif %}a .keras file.")
+{%- if any_target and (litert or cookiecutter.web) %}
+        raise ValueError(
+            f"Cannot run {path}: expected a SavedModel folder, a .tflite or a .keras file."
+        )
+{%- else %}
+        raise ValueError(f"Cannot run {path}: expected {% if any_target %}a SavedModel folder, or {% endif %}a .keras file.")
+{%- endif %}
     return by_suffix[path.suffix](path)

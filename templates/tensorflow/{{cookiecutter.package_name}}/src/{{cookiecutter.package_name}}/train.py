@@ -33,8 +33,14 @@ EPOCH_LISTENERS: list[Callable[[dict[str, float]], None]] = [
 {%- endif %}
 
 
-def fit(config: Config, process: distributed.Process, threads: int, fresh: bool = False,
-        dry_run: bool = False, folder: Path | None = None) -> dict:
+def fit(
+    config: Config,
+    process: distributed.Process,
+    threads: int,
+    fresh: bool = False,
+    dry_run: bool = False,
+    folder: Path | None = None,
+) -> dict:
     """Train, keep the best checkpoint by validation accuracy, evaluate it on the test split.
     ``folder``: where this process writes (run_dir for the chief, a temporary one else)."""
     splits = load_data(config, cache=not dry_run)
@@ -43,8 +49,12 @@ def fit(config: Config, process: distributed.Process, threads: int, fresh: bool 
     with process.strategy.scope():
         model = build_model(config.model, classes, shape[1], shape[3], config.weights)
         optimizer = make_optimizer(model, config, steps_per_epoch)
-    steps = phased(model, config.head_epochs, partial(
-        make_train_step, model, optimizer, process.strategy, config.compile), process.print)
+    steps = phased(
+        model,
+        config.head_epochs,
+        partial(make_train_step, model, optimizer, process.strategy, config.compile),
+        process.print,
+    )
     val_data = make_dataset(splits["val"], 256, shuffle=False, seed=config.seed)
     if dry_run:
         return dry_run_step(steps, model, (splits["train"], val_data), config, process)
@@ -59,12 +69,14 @@ def fit(config: Config, process: distributed.Process, threads: int, fresh: bool 
     announce(config, process, len(splits["train"]), threads, progress)
     # Every worker saves (saving is collective); the others' copies go to a temporary folder.
     save_state = partial(state.save, saver, progress)
-    with stop_signals(partial(distributed.agree, process=process),
-                      every=distributed.stop_check_every(process)) as stop:
+    with stop_signals(
+        partial(distributed.agree, process=process), every=distributed.stop_check_every(process)
+    ) as stop:
         step_done = progress.counter(config.checkpoint_every_steps, save_state, stop)
         for epoch in range(progress.next_epoch, config.epochs + 1):
-            batches = epoch_batches(splits["train"], config, epoch, process.strategy,
-                                    skip=progress.step)
+            batches = epoch_batches(
+                splits["train"], config, epoch, process.strategy, skip=progress.step
+            )
             start = time.perf_counter()
             train_one_epoch(steps(epoch), batches, step_done)
             progress.train_seconds += time.perf_counter() - start
@@ -83,16 +95,22 @@ def fit(config: Config, process: distributed.Process, threads: int, fresh: bool 
             if process.main:
                 epoch_finished(progress.history[-1])
 {%- endif %}
-            process.print(f"epoch {epoch:>3}/{config.epochs}  {figures(record)}"
-                          f"{'  (best, saved)' if best else ''}")
+            process.print(
+                f"epoch {epoch:>3}/{config.epochs}  {figures(record)}"
+                f"{'  (best, saved)' if best else ''}"
+            )
             progress.stop_if_asked(stop, None)  # just saved
         writer.close()
         # A signal from here on is too late to stop anything: the run finishes.
         return report(config, process, splits, folder, progress, threads)
 
 
-def make_train_step(model: keras.Model, optimizer: keras.optimizers.Optimizer,
-                    strategy: tf.distribute.Strategy, jit_compile: bool) -> Callable:
+def make_train_step(
+    model: keras.Model,
+    optimizer: keras.optimizers.Optimizer,
+    strategy: tf.distribute.Strategy,
+    jit_compile: bool,
+) -> Callable:
     """One optimizer step on a batch the strategy has split among its replicas (every GPU of
     every worker); returns the batch's summed loss and its number of images."""
 
@@ -109,15 +127,17 @@ def make_train_step(model: keras.Model, optimizer: keras.optimizers.Optimizer,
     @tf.function(jit_compile=jit_compile or None)
     def step(batch: tuple[tf.Tensor, tf.Tensor]) -> tuple[tf.Tensor, tf.Tensor]:
         total, count = strategy.run(replica_step, args=batch)
-        return (strategy.reduce("SUM", total, axis=None),
-                strategy.reduce("SUM", count, axis=None))
+        return (strategy.reduce("SUM", total, axis=None), strategy.reduce("SUM", count, axis=None))
 
     return step
 
 
-def train_one_epoch(step: Callable, batches: Iterable,
-                    step_done: Callable[[tf.Tensor, tf.Tensor], None],
-                    max_batches: int | None = None) -> None:
+def train_one_epoch(
+    step: Callable,
+    batches: Iterable,
+    step_done: Callable[[tf.Tensor, tf.Tensor], None],
+    max_batches: int | None = None,
+) -> None:
     """One pass over the training data. ``step_done`` is called after each step with the
     batch's summed loss (a tensor: reading it would wait for the device) and its number of
     images."""
@@ -127,8 +147,9 @@ def train_one_epoch(step: Callable, batches: Iterable,
         step_done(*step(batch))
 
 
-def evaluate(model: keras.Model, batches: Iterable,
-             max_batches: int | None = None) -> dict[str, float]:
+def evaluate(
+    model: keras.Model, batches: Iterable, max_batches: int | None = None
+) -> dict[str, float]:
     """Each metric's mean over the batches (every worker evaluates them all: its weights are
     the same). A metric is one more entry below, summed over a batch's images; it reaches the
     epoch line, TensorBoard and metrics.json."""
@@ -139,8 +160,7 @@ def evaluate(model: keras.Model, batches: Iterable,
             break
         logits = logits_of(model, pixels)
         batch = {
-            "loss": keras.losses.sparse_categorical_crossentropy(labels, logits,
-                                                                 from_logits=True),
+            "loss": keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True),
             "accuracy": keras.metrics.sparse_categorical_accuracy(labels, logits),
         }
         for name, value in batch.items():
@@ -154,17 +174,20 @@ def logits_of(model: keras.Model, pixels: tf.Tensor) -> tf.Tensor:
     return tf.cast(model(pixels, training=False), tf.float32)
 
 
-def make_optimizer(model: keras.Model, config: Config,
-                   steps_per_epoch: int) -> keras.optimizers.Optimizer:
+def make_optimizer(
+    model: keras.Model, config: Config, steps_per_epoch: int
+) -> keras.optimizers.Optimizer:
     """AdamW with cosine decay (call inside the strategy's scope); a pretrained backbone
     fine-tunes at a tenth of the new head's learning rate."""
     if backbone_of(model) is not None:
         schedule = keras.optimizers.schedules.PiecewiseConstantDecay(
-            [config.head_epochs * steps_per_epoch], [config.learning_rate,
-                                                     config.learning_rate / 10])
+            [config.head_epochs * steps_per_epoch],
+            [config.learning_rate, config.learning_rate / 10],
+        )
     else:
         schedule = keras.optimizers.schedules.CosineDecay(
-            config.learning_rate, decay_steps=config.epochs * steps_per_epoch)
+            config.learning_rate, decay_steps=config.epochs * steps_per_epoch
+        )
     optimizer = keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay)
     if keras.mixed_precision.global_policy().name == "mixed_float16":
         optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
@@ -174,18 +197,27 @@ def make_optimizer(model: keras.Model, config: Config,
     return optimizer
 
 
-def dry_run_step(steps: Callable[[int], Callable], model: keras.Model,
-                 data: tuple[Split, Iterable], config: Config,
-                 process: distributed.Process) -> dict:
+def dry_run_step(
+    steps: Callable[[int], Callable],
+    model: keras.Model,
+    data: tuple[Split, Iterable],
+    config: Config,
+    process: distributed.Process,
+) -> dict:
     """One training and one validation batch, as training takes them, writing nothing."""
     progress = Progress()
-    train_one_epoch(steps(1), epoch_batches(data[0], config, 1, process.strategy),
-                    progress.counter(0, None), max_batches=1)
+    train_one_epoch(
+        steps(1),
+        epoch_batches(data[0], config, 1, process.strategy),
+        progress.counter(0, None),
+        max_batches=1,
+    )
     val = evaluate(model, data[1], max_batches=1)
-    process.print(f"dry run on {process.device}: train loss {progress.epoch_loss:.4f}, "
-                  f"val loss {val['loss']:.4f}")
-    return {"train_loss": progress.epoch_loss, "val_loss": val["loss"],
-            "device": process.device}
+    process.print(
+        f"dry run on {process.device}: train loss {progress.epoch_loss:.4f}, "
+        f"val loss {val['loss']:.4f}"
+    )
+    return {"train_loss": progress.epoch_loss, "val_loss": val["loss"], "device": process.device}
 
 
 def train(config: Config, dry_run: bool = False, fresh: bool = False) -> dict:
@@ -199,8 +231,10 @@ def train(config: Config, dry_run: bool = False, fresh: bool = False) -> dict:
         return fit(config, process, threads, dry_run=True)
     # One run at a time in run_dir: the lock goes with its holder, even killed.
     try:
-        with (run_lock.held(Path(config.run_dir), take=process.main),
-              distributed.own_folder(Path(config.run_dir), process) as folder):
+        with (
+            run_lock.held(Path(config.run_dir), take=process.main),
+            distributed.own_folder(Path(config.run_dir), process) as folder,
+        ):
 {%- if cookiecutter.tracking %}
             system = {"framework": f"tensorflow {tf.__version__}", "device": process.device}
             with tracking.run(config, fresh, system, main=process.main):
@@ -214,37 +248,57 @@ def train(config: Config, dry_run: bool = False, fresh: bool = False) -> dict:
         raise
 
 
-def announce(config: Config, process: distributed.Process, images: int, threads: int,
-             progress: Progress) -> None:
+def announce(
+    config: Config, process: distributed.Process, images: int, threads: int, progress: Progress
+) -> None:
     epochs = f"{config.epochs} epoch{'' if config.epochs == 1 else 's'}"
-    process.print(f"Training on {process.device} ({threads or os.cpu_count()} CPU thread(s)), "
-                  f"{images} images, {epochs}.")
+    process.print(
+        f"Training on {process.device} ({threads or os.cpu_count()} CPU thread(s)), "
+        f"{images} images, {epochs}."
+    )
     if process.strategy.num_replicas_in_sync > 1:
-        process.print(f"{process.strategy.num_replicas_in_sync} replicas, "
-                      f"{config.batch_size} images per batch in all")
+        process.print(
+            f"{process.strategy.num_replicas_in_sync} replicas, "
+            f"{config.batch_size} images per batch in all"
+        )
     if progress.saved:
         process.print(f"resuming from {progress.saved}")
 
 
-def report(config: Config, process: distributed.Process, splits: dict, folder: Path,
-           progress: Progress, threads: int) -> dict:
+def report(
+    config: Config,
+    process: distributed.Process,
+    splits: dict,
+    folder: Path,
+    progress: Progress,
+    threads: int,
+) -> dict:
     """Evaluate the best checkpoint on the test split; the chief writes metrics.json."""
     best_model, _ = load_checkpoint(folder / CHECKPOINT)
     test_data = make_dataset(splits["test"], 256, shuffle=False, seed=config.seed)
     test = {f"test_{name}": value for name, value in evaluate(best_model, test_data).items()}
     epochs_run = len(progress.history)
-    metrics = {**test, "best_val_accuracy": progress.best_accuracy, "epochs": config.epochs,
-               "train_samples_per_second":
-                   epochs_run * len(splits["train"]) / max(progress.train_seconds, 1e-9),
-               "device": process.device, "replicas": process.strategy.num_replicas_in_sync,
-               "threads": threads or os.cpu_count(), "resumed_from": progress.resumed_from,
-               "history": progress.history}
+    metrics = {
+        **test,
+        "best_val_accuracy": progress.best_accuracy,
+        "epochs": config.epochs,
+        "train_samples_per_second": epochs_run
+        * len(splits["train"])
+        / max(progress.train_seconds, 1e-9),
+        "device": process.device,
+        "replicas": process.strategy.num_replicas_in_sync,
+        "threads": threads or os.cpu_count(),
+        "resumed_from": progress.resumed_from,
+        "history": progress.history,
+    }
     run_dir = Path(config.run_dir)
     if process.main:
         (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
         checkpoint.finish(run_dir)
-    process.print(f"{figures(test)} (best checkpoint: {run_dir / CHECKPOINT}, "
-                  f"metrics: {run_dir / 'metrics.json'})")
+    process.print(
+        f"{figures(test)} (best checkpoint: {run_dir / CHECKPOINT}, "
+        f"metrics: {run_dir / 'metrics.json'})"
+    )
     return metrics
 {%- if cookiecutter.tracking or cookiecutter.tuning %}
 
@@ -261,12 +315,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--epochs", type=int, help="override the config's epochs")
     parser.add_argument("--seed", type=int, help="override the config's seed")
     parser.add_argument("--device", help="override the config's device (auto, cpu, gpu)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="override any setting, e.g. --set learning_rate=0.01")
-    parser.add_argument("--dry-run", action="store_true",
-                        help="run one training and one validation batch, write nothing")
-    parser.add_argument("--fresh", action="store_true",
-                        help="start over, discarding the saved state of an interrupted run")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override any setting, e.g. --set learning_rate=0.01",
+    )
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="run one training and one validation batch, write nothing",
+    )
+    parser.add_argument(
+        "--fresh",
+        action="store_true",
+        help="start over, discarding the saved state of an interrupted run",
+    )
     return parser.parse_args(argv)
 
 
@@ -287,9 +352,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except OSError as error:  # a path the config names is unusable, or its disk is full
-        print(f"error: {error.filename or 'run_dir'}: {error.strerror or error}. Check the "
-              "paths in the config (data, run_dir) and the free space on their disk.",
-              file=sys.stderr)
+        print(
+            f"error: {error.filename or 'run_dir'}: {error.strerror or error}. Check the "
+            "paths in the config (data, run_dir) and the free space on their disk.",
+            file=sys.stderr,
+        )
         return 2
     except Stopped as stopped:  # a stop signal, while training: saved
         print(stopped, file=sys.stderr)
