@@ -110,6 +110,34 @@ def test_generated_code_is_laid_out_as_ruff_format_writes_it(
     assert layout.returncode == 0, layout.stdout + layout.stderr
 
 
+# The longest project name whose every generated line fits ruff's 100 columns: the name
+# lands in usage lines, imports and help texts, so a longer one would be wrapped by ruff.
+LONGEST_NAME = "digits-classifier-experiments-for-mobile"  # 40 characters
+
+
+@pytest.mark.parametrize(
+    ("targets", "options"),
+    [
+        ((), ()),
+        ((), ("tracking", "tuning", "registry")),
+        (TARGET_SETS[-1], ("tracking", "tuning", "registry", "monitoring")),
+    ],
+    ids=["research", "research-options", "everything"],
+)
+def test_a_project_with_the_longest_name_is_lint_clean_and_formatted(
+    catalog, tmp_path, framework, targets, options
+):
+    """A long project name (its package name is as long) leaves no line past ruff's length
+    and nothing for ruff format to rewrap, so a new project's CI starts green."""
+    goal = "deployment" if targets else "research"
+    answers = Answers(goal, targets, "neither", "none", "github", options)
+    project = new_project(catalog, tmp_path / LONGEST_NAME, answers, framework).path
+    lint = run(tool("ruff"), "check", "--no-cache", "--output-format", "concise", ".", cwd=project)
+    assert lint.returncode == 0, lint.stdout
+    layout = run(tool("ruff"), "format", "--check", "--no-cache", ".", cwd=project)
+    assert layout.returncode == 0, layout.stdout + layout.stderr
+
+
 @pytest.mark.parametrize(
     "targets", [(), ("web",), ("mobile", "web", "edge", "server")], ids=["none", "web", "all"]
 )

@@ -1,6 +1,7 @@
 """Compare the traffic the service logged with the training data: has it drifted?
 
-python -m {{ cookiecutter.package_name }}.monitor [--log monitoring/samples.jsonl] [--artifacts artifacts]
+python -m {{ cookiecutter.package_name }}.monitor
+    [--log monitoring/samples.jsonl] [--artifacts artifacts]
     [--report monitoring/report.html] [--threshold 0.25] [--min-samples 100]
 
 For each input feature (drift.FEATURES) it computes the drift score the service exports (the

@@ -1,7 +1,8 @@
 {%- set any_target = cookiecutter.mobile or cookiecutter.web or cookiecutter.edge or cookiecutter.server -%}
 """Classify images with {% if any_target %}an exported model (or the checkpoint){% else %}the trained model (its checkpoint){% endif %}.
 
-python -m {{ cookiecutter.package_name }}.predict INPUT [INPUT...] [--model FILE] [--limit N]
+python -m {{ cookiecutter.package_name }}.predict
+    INPUT [INPUT...] [--model FILE] [--limit N]
 
 INPUT is one or more image files of any size (JPEG, PNG, WebP...), made square and resized
 the one way training did (images.py{% if any_target %}, as the manifest records{% endif %}), an .npy of images (N, H, W),

@@ -1,4 +1,6 @@
-"""Register the exported model: python -m {{ cookiecutter.package_name }}.register [--config FILE] [--alias NAME]...
+"""Register the exported model in MLflow's model registry.
+
+python -m {{ cookiecutter.package_name }}.register [--config FILE] [--alias NAME]...
 
 Every file of the export's manifest, the manifest itself (with each file's parity figures) and
 the training's metrics.json are logged to a new MLflow run, under model/, and that folder
@@ -9,7 +11,8 @@ damaged, is refused: nothing is registered.
 {%- if cookiecutter.server %}
 
 The service serves a registered version instead of an artifacts folder:
-    python -m {{ cookiecutter.package_name }}.serve --model models:/{{ cookiecutter.distribution_name }}@champion
+    python -m {{ cookiecutter.package_name }}.serve
+        --model models:/{{ cookiecutter.distribution_name }}@champion
 {%- endif %}
 
 The registry lives in tracking's store: mlruns/mlflow.db by default, a team's server when

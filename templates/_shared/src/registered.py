@@ -1,9 +1,10 @@
 """A registered version of the model, fetched for the service through MLflow's client.
 
-serve --model models:/{{ cookiecutter.distribution_name }}@ALIAS (or models:/{{ cookiecutter.distribution_name }}/VERSION) finds the version in
+serve --model models:/{{ cookiecutter.distribution_name }}@ALIAS
+(or models:/{{ cookiecutter.distribution_name }}/VERSION) finds the version in
 MLflow's model registry (the project's mlruns/mlflow.db, or MLFLOW_TRACKING_URI's) and
-downloads its files once into a cache folder, ~/.cache/{{ cookiecutter.distribution_name }}/models by default
-(--model-cache): a registered version's files never change.
+downloads its files once (a registered version's files never change) into a cache
+folder, --model-cache, by default ~/.cache/{{ cookiecutter.distribution_name }}/models.
 Only MLflow's client is needed here (mlflow-skinny), not the training code.
 """
 

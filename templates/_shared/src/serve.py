@@ -1,6 +1,7 @@
 """Serve the exported model over HTTP: TF Serving's REST API and the Open Inference Protocol.
 
-python -m {{ cookiecutter.package_name }}.serve [--host 127.0.0.1] [--port 8000] [--artifacts DIR{{ " | --model URI" if cookiecutter.registry else "" }}]
+python -m {{ cookiecutter.package_name }}.serve
+    [--host 127.0.0.1] [--port 8000] [--artifacts DIR{{ " | --model URI" if cookiecutter.registry else "" }}]
     [--max-batch 32] [--max-delay-ms 0] [--no-batching] [--max-body-bytes N] [--timeout 10]
     [--workers 2] [--threads 1]
 {%- if cookiecutter.monitoring %}
@@ -29,7 +30,8 @@ its body and the model's answer.
 thread each served the most (bench/ in fwstart); on Kubernetes, scale out with replicas.
 {%- if cookiecutter.registry %}
 
---model models:/{{ cookiecutter.distribution_name }}@ALIAS (or models:/{{ cookiecutter.distribution_name }}/VERSION) serves a version of MLflow's
+--model models:/{{ cookiecutter.distribution_name }}@ALIAS
+(or models:/{{ cookiecutter.distribution_name }}/VERSION) serves a version of MLflow's
 model registry instead of --artifacts (registered.py); the metadata and /healthz name it.
 {%- endif %}
 """
@@ -127,7 +129,7 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         "--model-cache",
         type=Path,
         metavar="DIR",
-        help="where --model keeps the versions it fetched [default: ~/.cache/{{ cookiecutter.distribution_name }}/models]",
+        help=f"where --model keeps the versions it fetched [default: ~/.cache/{MODEL_NAME}/models]",
     )
     # How the workers of --workers N get the version fetched for them; not for people.
     parser.add_argument("--fetched", nargs=2, metavar=("DIR", "VERSION"), help=argparse.SUPPRESS)

@@ -1,4 +1,6 @@
-"""Search settings with Optuna: python -m {{ cookiecutter.package_name }}.tune --trials N [--epochs E] [--set KEY=VALUE]
+"""Search settings with Optuna.
+
+python -m {{ cookiecutter.package_name }}.tune --trials N [--epochs E] [--set KEY=VALUE]
 
 Each trial trains with settings drawn by TPE from the ranges in configs/search.yaml, in its own
 run directory (run_dir/tune/STUDY/trial-N); a median pruner stops a trial whose validation
@@ -9,7 +11,8 @@ over SQLite for that); --storage FILE uses another journal file, and
 --trials is the study's total of finished trials: two processes started with --trials 10
 finish 10 between them, and a study stopped early goes on from the trials it has.
 The best trial's settings, with this run's --set overrides, are written to
-configs/tuned.yaml: python -m {{ cookiecutter.package_name }}.train --config configs/tuned.yaml
+configs/tuned.yaml, which trains with them:
+    python -m {{ cookiecutter.package_name }}.train --config configs/tuned.yaml
 """
 
 import argparse
@@ -45,7 +48,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         required=True,
         help="finished trials the study should have (all processes together)",
     )
-    parser.add_argument("--study", default="{{ cookiecutter.distribution_name }}", help="the study's name")
+    parser.add_argument(
+        "--study",
+        default="{{ cookiecutter.distribution_name }}",
+        help="the study's name",
+    )
     parser.add_argument(
         "--storage",
         help=f"an Optuna storage URL, or a journal file's path [default: run_dir/{JOURNAL}]",

@@ -136,8 +136,9 @@ def test_a_last_line_being_written_is_skipped(artifacts, test_images, tmp_path):
 def test_the_log_stays_within_its_size_with_several_processes(tmp_path):
     log = tmp_path / "samples.jsonl"
     write = (
-        "import numpy as np, pathlib; from {{ cookiecutter.package_name }}.sample_log import "
-        f"SampleLog; log = SampleLog(pathlib.Path({str(log)!r}), 4096, 1.0)\n"
+        "import numpy as np, pathlib\n"
+        "from {{ cookiecutter.package_name }}.sample_log import SampleLog\n"
+        f"log = SampleLog(pathlib.Path({str(log)!r}), 4096, 1.0)\n"
         "for _ in range(200): log.write(np.full((3, 1, 8, 8), 9.0), ['1', '2', '3'])"
     )
     writers = [subprocess.Popen([sys.executable, "-c", write]) for _ in range(3)]

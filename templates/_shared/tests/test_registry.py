@@ -49,7 +49,7 @@ def client() -> MlflowClient:
 
 
 def register(config: Config, folder: Path, *aliases: str) -> int:
-    """python -m {{ cookiecutter.package_name }}.register --config FILE [--alias NAME]..."""
+    """Register as the command line does: --config FILE [--alias NAME]..."""
     config_file = folder / "default.yaml"  # a whole config: nothing to take from another
     config_file.write_text(json.dumps(asdict(config)))  # JSON is YAML
     return main(["--config", str(config_file), *(f"--alias={alias}" for alias in aliases)])

@@ -1,6 +1,11 @@
 import torch
 
-from {{ cookiecutter.package_name }}.data import Batches, augment, augmentation, load_splits
+from {{ cookiecutter.package_name }}.data import (
+    Batches,
+    augment,
+    augmentation,
+    load_splits,
+)
 from {{ cookiecutter.package_name }}.distributed import Process
 
 ALONE = Process(torch.device("cpu"))

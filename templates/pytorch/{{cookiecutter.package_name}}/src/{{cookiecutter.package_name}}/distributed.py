@@ -1,14 +1,16 @@
 """Where and how training runs: one process, or one of several started by torchrun.
 
-``python -m {{ cookiecutter.package_name }}.train`` is one process. ``torchrun --nproc_per_node=N -m
-{{ cookiecutter.package_name }}.train`` starts N of them and sets RANK, LOCAL_RANK and WORLD_SIZE; each
-then trains a DistributedDataParallel copy of the model on its own share of every batch
-order, and only rank 0 prints and writes files.
+``python -m {{ cookiecutter.package_name }}.train`` is one process;
+``torchrun --nproc_per_node=N -m {{ cookiecutter.package_name }}.train``
+starts N of them and sets RANK, LOCAL_RANK and WORLD_SIZE; each then trains a
+DistributedDataParallel copy of the model on its own share of every batch order, and only
+rank 0 prints and writes files.
 
-``python -m {{ cookiecutter.package_name }}.distributed`` takes torchrun's arguments and runs torchrun,
-exiting with the status a launcher can act on: torchrun exits 1 whether its workers failed or
-a stop signal made them save and stop; this exits with the stopped workers' status instead
-(143 for SIGTERM, 138 for SIGUSR1), which SLURM, Kubernetes and SkyPilot restart on.
+``python -m {{ cookiecutter.package_name }}.distributed`` takes torchrun's arguments,
+runs torchrun and exits with the status a launcher can act on: torchrun exits 1 whether its
+workers failed or a stop signal made them save and stop; this exits with the stopped workers'
+status instead (143 for SIGTERM, 138 for SIGUSR1), which SLURM, Kubernetes and SkyPilot
+restart on.
 """
 
 import os

@@ -1,8 +1,8 @@
 """Where and how training runs (tf.distribute).
 
-``python -m {{ cookiecutter.package_name }}.train`` uses TensorFlow's default strategy, or a
-MirroredStrategy (one replica per GPU, gradients all-reduced) when it sees several GPUs. With
-a TF_CONFIG naming several tasks, each machine runs the same command as one worker of a
+``python -m {{ cookiecutter.package_name }}.train`` uses TensorFlow's default strategy,
+or a MirroredStrategy (one replica per GPU, gradients all-reduced) when it sees several GPUs.
+With a TF_CONFIG naming several tasks, each machine runs the same command as one worker of a
 MultiWorkerMirroredStrategy. The model and its optimizer are built inside the strategy's
 scope; train.py's loop runs each step through ``strategy.run`` (Keras 3's ``fit`` fails under
 MultiWorkerMirroredStrategy, keras-team/keras#20585). Only the chief prints and keeps files:

@@ -1,4 +1,6 @@
-"""Train the model: python -m {{ cookiecutter.package_name }}.train [--config FILE] [--epochs N] [--dry-run]
+"""Train the model.
+
+python -m {{ cookiecutter.package_name }}.train [--config FILE] [--epochs N] [--dry-run]
 
 Reads top to bottom: ``fit`` takes the settings, the data, the model and its optimizer, then
 runs one loop of train-an-epoch / validate / keep-the-best, and a final test evaluation.
