@@ -110,8 +110,10 @@ def test_generated_code_is_laid_out_as_ruff_format_writes_it(
     assert layout.returncode == 0, layout.stdout + layout.stderr
 
 
-# The longest project name whose every generated line fits ruff's 100 columns: the name
-# lands in usage lines, imports and help texts, so a longer one would be wrapped by ruff.
+# The longest project name the templates are laid out for (40 characters, and a package name
+# as long): the name lands in usage lines, imports and help texts, each kept within ruff's
+# 100 columns for it. Shorter names fit as well; calls that hold the name end with a trailing
+# comma so that ruff format lays them out the same way at any length.
 LONGEST_NAME = "digits-classifier-experiments-for-mobile"  # 40 characters
 
 
