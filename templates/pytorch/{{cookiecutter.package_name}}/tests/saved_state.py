@@ -1,6 +1,5 @@
 """How test_resume.py reads this framework's checkpoints and resume state."""
 
-import os
 from pathlib import Path
 
 from {{ cookiecutter.package_name }} import checkpoint
@@ -46,9 +45,10 @@ def save_weights(path: Path) -> list:
     return weights_in(path)
 
 
-def damaged_resume_state(run_dir: Path, config: Config, how: str) -> Path:
-    """What an interrupted run left, damaged: empty, or bytes that are no checkpoint."""
+def damaged_resume_state(run_dir: Path, config: Config, content: bytes) -> Path:
+    """What an interrupted run left, damaged: ``content`` (no bytes, or bytes that are no
+    checkpoint) where its resume state should be."""
     path = run_dir / checkpoint.RESUME
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(b"" if how == "empty" else os.urandom(4096))
+    path.write_bytes(content)
     return path

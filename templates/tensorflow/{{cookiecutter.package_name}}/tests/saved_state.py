@@ -1,7 +1,6 @@
 """How test_resume.py reads this framework's checkpoints and resume state."""
 
 import json
-import os
 from pathlib import Path
 
 import keras
@@ -58,8 +57,9 @@ def save_weights(path: Path) -> list:
     return weights_in(path)
 
 
-def damaged_resume_state(run_dir: Path, config: Config, how: str) -> Path:
-    """What an interrupted run left, its checkpoint damaged: empty, or bytes that are none."""
+def damaged_resume_state(run_dir: Path, config: Config, content: bytes) -> Path:
+    """What an interrupted run left, its checkpoint damaged: ``content`` (no bytes, or bytes
+    that are no checkpoint) in its files."""
     folder = run_dir / checkpoint.RESUME
     folder.mkdir(parents=True, exist_ok=True)
     write_json(folder / "settings.json", settings(config))
@@ -67,5 +67,5 @@ def damaged_resume_state(run_dir: Path, config: Config, how: str) -> Path:
         'model_checkpoint_path: "ckpt-1"\nall_model_checkpoint_paths: "ckpt-1"\n'
     )
     for name in ("ckpt-1.index", "ckpt-1.data-00000-of-00001"):
-        (folder / name).write_bytes(b"" if how == "empty" else os.urandom(4096))
+        (folder / name).write_bytes(content)
     return folder

@@ -10,8 +10,6 @@ run again trains afresh.
 """
 
 import io
-import pickle
-import zipfile
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -46,7 +44,9 @@ def load(path: Path, fix: str = "train again") -> dict[str, Any]:
     it and ``fix``."""
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except (EOFError, RuntimeError, pickle.UnpicklingError, zipfile.BadZipFile) as error:
+    except OSError:
+        raise  # unreadable, not damaged: the caller names the path and the disk
+    except Exception as error:  # torch's unpickler, fed damaged bytes, raises any of many
         raise damaged(path, fix, error) from None
     if not isinstance(state, dict):
         raise damaged(path, fix, TypeError(f"it holds a {type(state).__name__}"))
