@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bench.starter_env import install_project
+from bench.starter_env import StarterEnv, install_project
 from fwstart.api import new_project
 from fwstart.questions import Answers
 from tests.test_templates import generate, run, tool
@@ -364,6 +364,25 @@ time.sleep(120)
 """
 
 
+def on_this_machine(cluster: Path, starter: StarterEnv) -> dict[str, str]:
+    """The stand-ins' allocation made real: both "nodes" are this machine, and torchrun and
+    python are the starter environment's own (srun and scontrol stay stand-ins). The variables
+    the batch script runs with; ``cluster / "calls"`` is emptied."""
+    for stand_in in ("torchrun", "python"):
+        (cluster / "bin" / stand_in).unlink()
+    scontrol = FAKE_CLUSTER["scontrol"].replace("node-a\\nnode-b", "127.0.0.1\\n127.0.0.1")
+    (cluster / "bin" / "scontrol").write_text(scontrol)
+    (cluster / "calls").write_text("")
+    return {
+        "PATH": f"{cluster / 'bin'}:{starter.directory / 'bin'}:/usr/bin:/bin",
+        "CALLS": str(cluster / "calls"),
+        "SLURM_JOB_ID": "42",
+        "SLURM_JOB_NODELIST": "node-[a-b]",
+        "SLURM_JOB_NUM_NODES": "2",
+        "SLURM_GPUS_ON_NODE": "1",
+    }
+
+
 @pytest.mark.slow
 def test_slurm_warning_reaches_real_torchrun_workers_and_requeues(
     catalog, tmp_path, cluster, starter_envs
@@ -374,22 +393,8 @@ def test_slurm_warning_reaches_real_torchrun_workers_and_requeues(
     package.mkdir(parents=True)
     (package / "__init__.py").write_text("")
     (package / "train.py").write_text(WORKER_MODULE)
-    for stand_in in ("torchrun", "python"):
-        (cluster / "bin" / stand_in).unlink()
-    scontrol = FAKE_CLUSTER["scontrol"].replace("node-a\\nnode-b", "127.0.0.1\\n127.0.0.1")
-    (cluster / "bin" / "scontrol").write_text(scontrol)
     calls = cluster / "calls"
-    calls.write_text("")
-    starter = starter_envs("pytorch")
-    env = {
-        "PATH": f"{cluster / 'bin'}:{starter.directory / 'bin'}:/usr/bin:/bin",
-        "PYTHONPATH": str(tmp_path / "src"),
-        "CALLS": str(calls),
-        "SLURM_JOB_ID": "42",
-        "SLURM_JOB_NODELIST": "node-[a-b]",
-        "SLURM_JOB_NUM_NODES": "2",
-        "SLURM_GPUS_ON_NODE": "1",
-    }
+    env = {**on_this_machine(cluster, starter_envs("pytorch")), "PYTHONPATH": str(tmp_path / "src")}
     script = path / "deploy" / "slurm" / "train.sbatch"
     status = run_job(["bash", str(script), "--epochs", "2"], env, calls, "USR1", seconds=120)
     lines = calls.read_text().splitlines()
@@ -412,22 +417,8 @@ def test_slurm_requeued_training_resumes_where_the_warning_stopped_it(
     answers = Answers("research", (), "neither", "none", "none", ())
     project = new_project(catalog, tmp_path / "requeue-demo", answers, "pytorch").path
     install_project(project, starter)
-    for stand_in in ("torchrun", "python"):  # the real ones, from the starter's environment
-        (cluster / "bin" / stand_in).unlink()
-    scontrol = FAKE_CLUSTER["scontrol"].replace("node-a\\nnode-b", "127.0.0.1\\n127.0.0.1")
-    (cluster / "bin" / "scontrol").write_text(scontrol)
     calls, run_dir = cluster / "calls", tmp_path / "runs"
-    calls.write_text("")
-    env = {
-        **starter.variables,
-        "PATH": f"{cluster / 'bin'}:{starter.directory / 'bin'}:/usr/bin:/bin",
-        "CALLS": str(calls),
-        "OMP_NUM_THREADS": "1",
-        "SLURM_JOB_ID": "42",
-        "SLURM_JOB_NODELIST": "node-[a-b]",
-        "SLURM_JOB_NUM_NODES": "2",
-        "SLURM_GPUS_ON_NODE": "1",
-    }
+    env = {**starter.variables, **on_this_machine(cluster, starter), "OMP_NUM_THREADS": "1"}
     command = ["bash", "deploy/slurm/train.sbatch", "--config", "configs/smoke.yaml",
                "--set", f"run_dir={run_dir}", "--set", "threads=1"]  # fmt: skip
     job = subprocess.Popen(command, cwd=project, env=env, stderr=subprocess.PIPE, text=True)
