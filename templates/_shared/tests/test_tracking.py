@@ -6,7 +6,6 @@ The tests log to a store of their own (conftest.py sets MLFLOW_TRACKING_URI).
 import json
 import signal
 import subprocess
-import sys
 {%- if cookiecutter.mobile or cookiecutter.web or cookiecutter.edge or cookiecutter.server %}
 from dataclasses import asdict
 {%- endif %}
@@ -24,10 +23,9 @@ from {{ cookiecutter.package_name }}.export import main as export_main
 from {{ cookiecutter.package_name }}.train import CHECKPOINT, train
 
 from .saved_state import saved_progress
-from .test_resume import start_then_signal
+from .test_resume import start_then_signal, train_command
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGE = "{{ cookiecutter.package_name }}"
 
 
 def client() -> MlflowClient:
@@ -89,21 +87,7 @@ def start_and_stop_after_epoch(
 @pytest.mark.slow
 def test_a_killed_run_is_resumed_as_the_same_mlflow_run(tmp_path):
     run_dir = tmp_path / "runs"
-    command = [
-        sys.executable,
-        "-m",
-        f"{PACKAGE}.train",
-        "--config",
-        str(ROOT / "configs/smoke.yaml"),
-        "--set",
-        f"data={ROOT / 'data/digits.npz'}",
-        "--set",
-        f"run_dir={run_dir}",
-        "--set",
-        "threads=1",
-        "--epochs",
-        "8",
-    ]
+    command = train_command(run_dir, "--epochs", "8")  # the last --epochs counts
     killed = start_and_stop_after_epoch(command, run_dir, 1, signal.SIGKILL)
     assert killed.returncode == -signal.SIGKILL
     first = run_of(run_dir)
