@@ -21,8 +21,7 @@ from {{ cookiecutter.package_name }}.config import Config, with_overrides
 from {{ cookiecutter.package_name }}.model import build_model
 from {{ cookiecutter.package_name }}.train import CHECKPOINT, load_checkpoint, main, train
 
-from .saved_state import saved_progress
-from .test_resume import QUIET, saved_epoch, start_then_signal
+from .test_resume import QUIET, ctrl_c_as_at_a_terminal, saved_epoch
 
 ROOT = Path(__file__).resolve().parents[1]
 SIZE = 32  # MobileNet's smallest input: fast enough for a test
@@ -154,9 +153,31 @@ def test_the_backbone_stays_frozen_for_head_epochs(
     assert same == frozen
 
 
+def interrupt_when_printed(command: list[str], text: str) -> subprocess.CompletedProcess:
+    """Start ``command``; press Ctrl-C as soon as it prints a line with ``text``. The output
+    (stderr too) is read as it comes, so the Ctrl-C follows the line within milliseconds."""
+    process = subprocess.Popen(
+        command,
+        env=QUIET,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        preexec_fn=ctrl_c_as_at_a_terminal,
+    )
+    seen = []
+    for line in process.stdout:
+        seen.append(line)
+        if text in line:
+            process.send_signal(signal.SIGINT)
+            break
+    output, _ = process.communicate(timeout=600)
+    return subprocess.CompletedProcess(command, process.returncode, "".join(seen) + output)
+
+
 @pytest.mark.slow
 def test_a_resumed_run_goes_on_in_the_phase_it_stopped_in(backbone_config):
-    """Stopped after epoch 1 (head phase) and after epoch 3 (fine-tuning), with head_epochs 2."""
+    """Ctrl-C in the head phase, then in fine-tuning (head_epochs 2 of 5): each resumed run
+    goes on in the phase of the epoch it stopped in."""
     run_dir = Path(backbone_config.run_dir)
     settings = {
         "data": backbone_config.data,
@@ -175,27 +196,29 @@ def test_a_resumed_run_goes_on_in_the_phase_it_stopped_in(backbone_config):
         "--config",
         str(ROOT / "configs" / "smoke.yaml"),
         "--epochs",
-        "4",
+        "5",
         *(word for key, value in settings.items() for word in ("--set", f"{key}={value}")),
     ]
-    outputs, resumed = [], []
-    for next_epoch in (2, 4):
-        stopped = start_then_signal(
-            command, lambda epoch=next_epoch: saved_epoch(run_dir) == epoch, signal.SIGINT
-        )
-        assert stopped.returncode == 130, stopped.stderr
+    stopped_in = []
+    outputs = []
+    for line in ("epoch 1: backbone frozen", "epoch 3: fine-tuning"):
+        stopped = interrupt_when_printed(command, line)
+        assert stopped.returncode == 130, stopped.stdout
         outputs.append(stopped.stdout)
-        resumed.append((saved_progress(run_dir)["resumed_from"] or {}).get("epoch"))
+        stopped_in.append(saved_epoch(run_dir))
     finished = subprocess.run(
         command, env=QUIET, capture_output=True, text=True, timeout=600, check=False
     )
     assert finished.returncode == 0, finished.stderr
-    resumed.append(json.loads((run_dir / "metrics.json").read_text())["resumed_from"]["epoch"])
-    assert resumed == [None, 2, 4]  # Ctrl-C saved in the epoch after the one awaited
+    # Ctrl-C stops at the next step: in the epoch that line began, or (on a busy machine) at
+    # the end of it or in the next one, the same phase either way.
+    head, tuning = stopped_in
+    assert head in (1, 2) and tuning in (3, 4), stopped_in
     first, second, last = (*outputs, finished.stdout)
     assert "epoch 1: backbone frozen" in first
-    assert "epoch 2: backbone frozen" in second and "epoch 3: fine-tuning" in second
-    assert "epoch 4: fine-tuning" in last and "frozen" not in last
+    assert f"epoch {head}: backbone frozen" in second and "epoch 3: fine-tuning" in second
+    assert f"epoch {tuning}: fine-tuning" in last and "frozen" not in last
+    assert json.loads((run_dir / "metrics.json").read_text())["resumed_from"]["epoch"] == tuning
 
 
 # train with `import transformers` failing, as in an install without the extra.
