@@ -1,5 +1,8 @@
 """The served model: found through the manifest, loaded and warmed up off the event loop,
-then run through the batcher with a deadline."""
+then run through the batcher with a deadline.
+{%- if cookiecutter.registry %} Swapped for another version, warmed up the same
+way, as the registry alias it serves moves (following.py).
+{%- endif %}"""
 
 import asyncio
 import json
@@ -7,6 +10,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -46,6 +50,14 @@ def server_artifact(artifacts: Path) -> tuple[Path, dict]:
     )
 
 
+class Answer(NamedTuple):
+    """The model's logits for a request, each row's label, and the version that answered."""
+
+    logits: np.ndarray
+    labels: list[str]
+    version: str
+
+
 class ServedModel:
     """One model behind the service: ready once loaded and warmed up."""
 
@@ -65,6 +77,9 @@ class ServedModel:
         # a probe may reach any of them (serve.py sets both).
         self.on_loaded: Callable[[], None] = lambda: None
         self.all_loaded: Callable[[], bool] = lambda: True
+{%- if cookiecutter.registry %}
+        self.on_swap: Callable[[], None] = lambda: None  # counts it (serve.py sets it)
+{%- endif %}
         self._engine: Batcher | Unbatched | None = None
         self._loading: asyncio.Task | None = None
 
@@ -82,17 +97,13 @@ class ServedModel:
 
     async def _load(self) -> None:
         try:
-            run = await asyncio.to_thread(self._warm_runner)
+            run = await asyncio.to_thread(self._warm_runner, self.file)
         except Exception as error:  # a broken model file: say so and stop the service
             self.failure = f"Cannot load {self.file}: {error}"
             print(f"error: {self.failure}", file=sys.stderr, flush=True)
             self.on_failure()
             return
-        self._engine = (
-            Batcher(run, self.settings.max_batch, self.settings.max_delay)
-            if self.settings.batching
-            else Unbatched(run)
-        )
+        self._engine = self._engine_for(run)
         settings = self.settings
         mode = (
             f"batches of up to {settings.max_batch} images, waiting at most "
@@ -103,24 +114,65 @@ class ServedModel:
         print(f"Model ready: {self.file.name} ({mode}).", flush=True)
         self.on_loaded()
 
-    def _warm_runner(self) -> Runner:
-        run = server_runner(self.file, self.settings.threads)
+    def _engine_for(self, run: Runner) -> Batcher | Unbatched:
+        if self.settings.batching:
+            return Batcher(run, self.settings.max_batch, self.settings.max_delay)
+        return Unbatched(run)
+
+    def _warm_runner(self, file: Path) -> Runner:
+        run = server_runner(file, self.settings.threads)
         for size in sorted({1, self.settings.max_batch}):  # first calls allocate; do them now
             run(np.zeros((size, *self.shape), dtype=np.float32))
         return run
 
-    async def predict(self, pixels: np.ndarray) -> np.ndarray:
-        """Logits for the pixels: 503 while not ready, 504 past the timeout."""
+    async def predict(self, pixels: np.ndarray) -> Answer:
+        """Logits and labels for the pixels, all from the version served when the request
+        came, and its number: 503 while not ready, 504 past the timeout."""
         if self._loading is not None and not self._loading.done():  # wait, within the timeout
             await asyncio.wait([self._loading], timeout=self.settings.timeout)
-        if self._engine is None:
+        engine, classes, version = self._engine, self.classes, self.version
+        if engine is None:
             raise Refused(self.failure or "The model is still loading; try again.", 503)
         try:
-            return await asyncio.wait_for(self._engine(pixels), self.settings.timeout)
+            logits = await asyncio.wait_for(engine(pixels), self.settings.timeout)
         except asyncio.TimeoutError:
             raise Refused(
                 f"No answer within {self.settings.timeout:g} s (--timeout).", 504
             ) from None
+        return Answer(logits, [classes[label] for label in logits.argmax(axis=1)], version)
+
+{%- if cookiecutter.registry %}
+
+    async def swap(self, artifacts: Path, version: str) -> bool:
+        """Serve another version of the model (one that takes the same input): load and warm
+        it up in a thread while this one answers, then switch at once. Requests this one was
+        given are answered by it, naming it. False, said on stderr, if it cannot load."""
+        if self._loading is not None and not self._loading.done():
+            await asyncio.wait([self._loading])
+        old = self._engine
+        if old is None or self.stopping:
+            return False
+        try:
+            file, manifest = server_artifact(artifacts)
+            if manifest["input"] != self.manifest["input"]:
+                raise ValueError(f"it takes another input ({manifest['input']})")
+            run = await asyncio.to_thread(self._warm_runner, file)
+        except Exception as error:  # a file that cannot load: keep serving this version
+            print(
+                f"error: cannot serve version {version} from {artifacts}: {error}. Still "
+                f"serving version {self.version}.",
+                file=sys.stderr,
+                flush=True,
+            )
+            return False
+        self._engine = self._engine_for(run)
+        self.file, self.manifest, self.classes = file, manifest, manifest["classes"]
+        self.version = version
+        print(f"Now serving version {version} ({file.name}).", flush=True)
+        self.on_swap()
+        await asyncio.to_thread(old.close)  # after it has answered what it was given
+        return True
+{%- endif %}
 
     async def stop(self) -> None:
         """Stop loading, or answer what is queued and stop the batcher."""

@@ -21,7 +21,7 @@ import numpy as np
 {% endif -%}
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from prometheus_client import CollectorRegistry, Counter, {{ "Gauge, " if cookiecutter.monitoring else "" }}Histogram, multiprocess
+from prometheus_client import CollectorRegistry, Counter, {{ "Gauge, " if cookiecutter.monitoring or cookiecutter.registry else "" }}Histogram, multiprocess
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -61,6 +61,19 @@ class Metrics:
         self.predicted = Counter(
             "predictions", "Predicted classes", ["label"], registry=self.registry
         )
+{%- if cookiecutter.registry %}
+        self.swaps = Counter(
+            "model_swaps",
+            "Times a worker swapped to the version the registry alias moved to",
+            registry=self.registry,
+        )
+        self.refused = Gauge(
+            "model_versions_refused",
+            "Versions the registry alias moved to that failed verification (never served)",
+            multiprocess_mode="max",
+            registry=self.registry,
+        )
+{%- endif %}
 {%- if cookiecutter.monitoring %}
         self.brightness = Histogram(
             "input_mean_pixel",

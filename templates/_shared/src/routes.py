@@ -2,7 +2,8 @@
 (KServe v2, Triton; its binary tensor data extension too), health and metrics. Bodies are read
 with a size limit and a deadline, and parsed in a worker thread (a small one on the event loop);
 encoded images are decoded by a Decoder's own threads, never on the event loop; the model runs
-through the batcher. Each endpoint of a model also answers under the version it serves."""
+through the batcher. Each endpoint of a model also answers under the version it serves, and
+each answer names the version that gave it (v2's model_version, v1's Model-Version header)."""
 
 import asyncio
 import functools
@@ -17,12 +18,13 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from . import binary, open_inference, openapi
 from .inputs import Decoder, Encoded, Refused, instances, parse_json, read_body
-from .model_server import ServedModel
+from .model_server import Answer, ServedModel
 from .monitoring import Metrics, observe
 from .runtimes import SERVER_PLATFORM
 
 INLINE_BODY_BYTES = 16 * 1024  # parsed on the event loop up to this size (~0.1 ms)
 VERSION = "/versions/{version}"  # in a path: the version asked for (a path parameter)
+VERSION_HEADER = "Model-Version"  # v1's answers: the version that answered
 Parsed = TypeVar("Parsed")
 
 
@@ -33,15 +35,15 @@ def add(app: FastAPI, model: ServedModel, metrics: Metrics) -> None:
     _add_v2(app, model, metrics)
 
 
-async def _logits(
+async def _answer(
     request: Request,
     model: ServedModel,
     metrics: Metrics,
     parse: Callable[[bytes], tuple[np.ndarray | Encoded, Parsed]],
     decode: Decoder | None = None,
-) -> tuple[np.ndarray, list[str], Parsed]:
-    """The logits and each row's label for the pixels that ``parse`` finds in the body, and
-    what else it found there."""
+) -> tuple[Answer, Parsed]:
+    """The model's answer for the pixels that ``parse`` finds in the body (the logits, each
+    row's label, the version that answered), and what else it found there."""
     started = time.perf_counter()
     try:
         body = await asyncio.wait_for(read_body(request, model.body_limit), model.settings.timeout)
@@ -54,10 +56,9 @@ async def _logits(
         pixels, parsed = await asyncio.to_thread(parse, body)
     if isinstance(pixels, Encoded) and decode:  # within what is left of the timeout
         pixels = await decode(pixels, model.settings.timeout - (time.perf_counter() - started))
-    logits = await model.predict(pixels)
-    labels = [model.classes[label] for label in logits.argmax(axis=1)]
-    observe(metrics, started, labels{{ ", pixels" if cookiecutter.monitoring else "" }})
-    return logits.round(6), labels, parsed
+    answer = await model.predict(pixels)
+    observe(metrics, started, answer.labels{{ ", pixels" if cookiecutter.monitoring else "" }})
+    return answer._replace(logits=answer.logits.round(6)), parsed
 
 
 def _served(model: ServedModel, request: Request) -> None:
@@ -127,8 +128,11 @@ def _add_v1(app: FastAPI, model: ServedModel, metrics: Metrics) -> None:
     @app.post("/predict", **route)
     async def predict(request: Request) -> JSONResponse:
         _served(model, request)
-        logits, labels, _ = await _logits(request, model, metrics, parse, decode)
-        return JSONResponse({"predictions": logits.tolist(), "labels": labels})
+        answer, _ = await _answer(request, model, metrics, parse, decode)
+        return JSONResponse(
+            {"predictions": answer.logits.tolist(), "labels": answer.labels},
+            headers={VERSION_HEADER: answer.version},  # TF Serving's body has no place for it
+        )
 
     status_route = {"responses": openapi.answer("Model status", openapi.STATUS)}
 
@@ -190,5 +194,7 @@ def _add_v2(app: FastAPI, model: ServedModel, metrics: Metrics) -> None:
     async def infer(request: Request) -> Response:
         _served(model, request)
         parse_this = functools.partial(parse, header=request.headers.get(binary.HEADER))
-        logits, labels, inference = await _logits(request, model, metrics, parse_this)
-        return open_inference.answer(model.name, model.version, inference, logits, labels)
+        answer, inference = await _answer(request, model, metrics, parse_this)
+        return open_inference.answer(
+            model.name, answer.version, inference, answer.logits, answer.labels
+        )

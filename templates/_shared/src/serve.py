@@ -33,10 +33,16 @@ thread each served the most (bench/ in fwstart); on Kubernetes, scale out with r
 --model models:/{{ cookiecutter.distribution_name }}@ALIAS
 (or models:/{{ cookiecutter.distribution_name }}/VERSION) serves a version of MLflow's
 model registry instead of --artifacts (registered.py); the metadata and /healthz name it.
+With an alias, the service follows it (following.py): every --follow seconds (30; 0: never) it
+asks where the alias points, and swaps to a new version without a restart or a failed request,
+once that version's files match its manifest. Each answer names the version that gave it.
 {%- endif %}
 """
 
 import argparse
+{%- if cookiecutter.registry %}
+import asyncio
+{%- endif %}
 import errno
 import os
 import signal
@@ -47,6 +53,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from types import FrameType
+{%- if cookiecutter.registry %}
+from typing import TYPE_CHECKING
+{%- endif %}
 
 import uvicorn
 from fastapi import FastAPI
@@ -65,6 +74,11 @@ from .sample_log import SampleLog
 {%- endif %}
 from .stopping import CloseWhenStopping, StoppingServer
 from .supervisor import Supervisor, note_loaded
+{%- if cookiecutter.registry %}
+
+if TYPE_CHECKING:  # MLflow's client loads only for --model
+    from .following import Follower
+{%- endif %}
 
 MODEL_NAME = "{{ cookiecutter.distribution_name }}"
 MAX_TIMEOUT = 3600.0  # seconds: an hour is past any model call or upload worth waiting for
@@ -93,13 +107,28 @@ def create_app(artifacts: Path, settings: Settings | None = None, version: str =
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         model.start()
+{%- if cookiecutter.registry %}
+        following = None
+        if app.state.follow is not None:  # serve --model NAME@ALIAS
+            from .following import watch  # MLflow's client loads only for --model
+
+            following = asyncio.create_task(watch(model, app.state.follow, metrics.refused.set))
         yield
+        if following is not None:
+            following.cancel()
+{%- else %}
+        yield
+{%- endif %}
         await model.stop()  # after the server has answered every request it accepted
 
     app = FastAPI(
         title=f"{MODEL_NAME} model", version="1", lifespan=lifespan, docs_url=None, redoc_url=None
     )
     app.state.model = model
+{%- if cookiecutter.registry %}
+    app.state.follow = None  # the file that names the version to serve, if it follows an alias
+    model.on_swap = metrics.swaps.inc
+{%- endif %}
     install(app, metrics)
     app.add_middleware(CloseWhenStopping, stopping=lambda: model.stopping)
     routes.add(app, model, metrics)
@@ -131,8 +160,18 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         metavar="DIR",
         help=f"where --model keeps the versions it fetched [default: ~/.cache/{MODEL_NAME}/models]",
     )
-    # How the workers of --workers N get the version fetched for them; not for people.
+    parser.add_argument(
+        "--follow",
+        type=real(0),
+        default=None,
+        metavar="SECONDS",
+        help="with --model NAME@ALIAS: how often to check where the alias points, to swap to "
+        "the version it moved to (default 30; 0: never)",
+    )
+    # How the workers of --workers N get the version fetched for them, or the file that
+    # names the version to serve as the alias moves; not for people.
     parser.add_argument("--fetched", nargs=2, metavar=("DIR", "VERSION"), help=argparse.SUPPRESS)
+    parser.add_argument("--follow-file", type=Path, default=None, help=argparse.SUPPRESS)
 {%- else %}
     parser.add_argument("--artifacts", type=Path, default=Path("artifacts"))
 {%- endif %}
@@ -183,6 +222,10 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     sample_log.add_arguments(parser)
 {%- endif %}
     args = parser.parse_args(argv)
+{%- if cookiecutter.registry %}
+    if args.follow is not None and not (args.model and "@" in args.model):
+        parser.error("argument --follow: only an alias moves: give --model models:/NAME@ALIAS")
+{%- endif %}
     if args.max_delay_ms >= args.timeout * 1000:  # each batch would wait past the deadline
         parser.error(
             f"argument --max-delay-ms: {args.max_delay_ms:g} is not below --timeout "
@@ -284,14 +327,34 @@ def _supervise(argv: list[str], workers: int, listener: socket.socket, announcem
 {% if cookiecutter.registry -%}
 def _model_files(args: argparse.Namespace) -> tuple[Path, str]:
     """The folder to serve and its version: --artifacts' (version 1), or --model's, fetched
-    from the registry (by the supervisor of --workers N, for its workers)."""
+    from the registry (by the supervisor of --workers N, for its workers) and verified."""
+    if args.follow_file:  # a worker of a service that follows an alias: the version now
+        from .following import Serving
+
+        serving = Serving.read(args.follow_file)
+        return serving.folder, serving.version
     if args.fetched:
         return Path(args.fetched[0]), args.fetched[1]
     if args.model is None:
         return args.artifacts, "1"
-    from .registered import fetch  # MLflow's client loads only for --model
+    from .following import why_not_served  # MLflow's client loads only for --model
+    from .registered import fetch
 
-    return fetch(args.model, MODEL_NAME, args.model_cache)
+    folder, version = fetch(args.model, MODEL_NAME, args.model_cache)
+    problem = why_not_served(folder, None)
+    if problem:
+        raise ValueError(f"{args.model} is version {version}, which cannot be served: {problem}.")
+    return folder, version
+
+
+def _follower(args: argparse.Namespace, folder: Path, version: str) -> "Follower | None":
+    """What follows --model's alias (following.py), unless it names a version or --follow 0."""
+    every = 30.0 if args.follow is None else args.follow
+    if "@" not in args.model or every == 0:
+        return None
+    from .following import Follower, Serving
+
+    return Follower(args.model, MODEL_NAME, args.model_cache, every, Serving(folder, version))
 
 
 {% endif -%}
@@ -299,12 +362,16 @@ def main(argv: list[str] | None = None) -> int:
     args = _arguments(argv)
 {%- if cookiecutter.registry %}
     argv = sys.argv[1:] if argv is None else argv
+    follower = None
     try:
         artifacts, version = _model_files(args)
         resolved = ""  # an alias moves: the first line says which version it is now
-        if args.model and not args.fetched:  # the workers serve this very version
+        if args.model and not (args.fetched or args.follow_file):  # the first process
             resolved = f" {args.model} is version {version}."
-            argv = [*argv, "--fetched", str(artifacts), version]
+            follower = _follower(args, artifacts, version)
+            # The workers serve this very version, or the one the alias has moved to.
+            handed = ["--fetched", str(artifacts), version]
+            argv = [*argv, *(["--follow-file", str(follower.path)] if follower else handed)]
 {%- if cookiecutter.monitoring %}
         app = create_app(
             artifacts, _settings(args), version, samples=sample_log.from_arguments(args)
@@ -312,6 +379,7 @@ def main(argv: list[str] | None = None) -> int:
 {%- else %}
         app = create_app(artifacts, _settings(args), version)
 {%- endif %}
+        app.state.follow = follower.path if follower else args.follow_file
 {%- else %}
     try:
         app = create_app(args.artifacts, _settings(args){{ ", samples=sample_log.from_arguments(args)" if cookiecutter.monitoring else "" }})
@@ -323,6 +391,10 @@ def main(argv: list[str] | None = None) -> int:
         listener = _listen(args.host, args.port)
         lineage.warn_if_stale(app.state.model.file.parent, app.state.model.manifest)
     except ValueError as error:
+{%- if cookiecutter.registry %}
+        if follower:
+            follower.close()
+{%- endif %}
         print(f"error: {error}", file=sys.stderr)
         return 1
     host, port = listener.getsockname()[:2]
@@ -331,11 +403,19 @@ def main(argv: list[str] | None = None) -> int:
         f"worker(s) (loading the model; ready when /v2/health/ready answers 200). "
         f"Stop with Ctrl-C or SIGTERM.{{ "{resolved}" if cookiecutter.registry else "" }}"
     )
+{%- if cookiecutter.registry %}
+    if follower:
+        follower.start()
+    try:
+        if args.workers == 1:
+            return _serve(app, listener, args.timeout, announcement)
+        return _supervise(argv, args.workers, listener, announcement)
+    finally:
+        if follower:
+            follower.close()
+{%- else %}
     if args.workers == 1:
         return _serve(app, listener, args.timeout, announcement)
-{%- if cookiecutter.registry %}
-    return _supervise(argv, args.workers, listener, announcement)
-{%- else %}
     return _supervise(sys.argv[1:] if argv is None else argv, args.workers, listener, announcement)
 {%- endif %}
 
