@@ -45,6 +45,10 @@ class Batcher:
         self.run, self.max_batch, self.max_delay = run, max_batch, max_delay
         self._queue: queue.Queue[_Waiting | None] = queue.Queue()
         self._held: _Waiting | None = None  # took it, but it did not fit in the last batch
+        # A request is queued before close's stop, or runs alone after it: never in between,
+        # where no worker would take it.
+        self._lock = threading.Lock()
+        self._closed = False
         self._worker = threading.Thread(target=self._work, name="batcher", daemon=True)
         self._worker.start()
 
@@ -52,12 +56,19 @@ class Batcher:
         """The model's logits for these pixels, run in a batch with other requests."""
         loop = asyncio.get_running_loop()
         waiting = _Waiting(pixels, loop.create_future(), loop)
-        self._queue.put(waiting)
+        with self._lock:
+            queued = not self._closed
+            if queued:
+                self._queue.put(waiting)
+        if not queued:  # closed since this request was given to it: it runs alone
+            return await asyncio.to_thread(self.run, pixels)
         return await waiting.future
 
     def close(self) -> None:
         """Answer what is queued, then stop the worker."""
-        self._queue.put(None)
+        with self._lock:
+            self._closed = True
+            self._queue.put(None)
         self._worker.join()
 
     def _work(self) -> None:

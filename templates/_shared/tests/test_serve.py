@@ -2,6 +2,7 @@
 (and like tritonclient expects), batching changes no answer, every bad request is a counted
 4xx with a JSON message, never a 500, and SIGTERM loses no accepted request."""
 
+import asyncio
 import base64
 import json
 import os
@@ -22,6 +23,7 @@ import tritonclient.http as tritonclient
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from {{ cookiecutter.package_name }}.batching import Batcher
 from {{ cookiecutter.package_name }}.data import as_model_input
 from {{ cookiecutter.package_name }}.images import load_image
 from {{ cookiecutter.package_name }}.model_server import Settings, server_artifact
@@ -138,6 +140,14 @@ def test_concurrent_requests_get_their_own_answers(artifacts, images, batching):
     logits = np.asarray([answer.json()["predictions"][0] for answer in answers])
     np.testing.assert_allclose(logits, expected_logits(artifacts, images), atol=1e-4)
     assert f"{counted(PREDICT, 200)} {len(images)}.0" in metrics
+
+
+def test_a_request_given_to_a_batcher_as_it_closes_is_still_answered():
+    # As when a swap closes the old version's batcher just after a request chose it.
+    batcher = Batcher(lambda pixels: pixels * 2, max_batch=4, max_delay=0.0)
+    batcher.close()
+    answer = asyncio.run(asyncio.wait_for(batcher(np.ones((1, 2), np.float32)), timeout=10))
+    assert answer.tolist() == [[2.0, 2.0]]
 
 
 def deep(levels: int) -> bytes:
