@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .batching import Batcher, Unbatched
+from .batching import INLINE_SECONDS, Batcher, Unbatched, inline_images
 from .inputs import MAX_INSTANCES, Refused
 from .runtimes import SERVER_FORMAT, Runner, server_runner
 
@@ -97,13 +97,13 @@ class ServedModel:
 
     async def _load(self) -> None:
         try:
-            run = await asyncio.to_thread(self._warm_runner, self.file)
+            run, inline = await asyncio.to_thread(self._warm_runner, self.file)
         except Exception as error:  # a broken model file: say so and stop the service
             self.failure = f"Cannot load {self.file}: {error}"
             print(f"error: {self.failure}", file=sys.stderr, flush=True)
             self.on_failure()
             return
-        self._engine = self._engine_for(run)
+        self._engine = self._engine_for(run, inline)
         settings = self.settings
         mode = (
             f"batches of up to {settings.max_batch} images, waiting at most "
@@ -111,19 +111,23 @@ class ServedModel:
             if settings.batching
             else "no batching"
         )
+        if inline:  # bench/ in fwstart: what a thread hand-off costs a small model
+            within = f"{INLINE_SECONDS * 1000:g} ms"
+            mode += f"; up to {inline} image(s) run on the event loop, within {within}"
         print(f"Model ready: {self.file.name} ({mode}).", flush=True)
         self.on_loaded()
 
-    def _engine_for(self, run: Runner) -> Batcher | Unbatched:
+    def _engine_for(self, run: Runner, inline: int) -> Batcher | Unbatched:
         if self.settings.batching:
-            return Batcher(run, self.settings.max_batch, self.settings.max_delay)
-        return Unbatched(run)
+            return Batcher(run, self.settings.max_batch, self.settings.max_delay, inline)
+        return Unbatched(run, inline)
 
-    def _warm_runner(self, file: Path) -> Runner:
+    def _warm_runner(self, file: Path) -> tuple[Runner, int]:
+        """The model's runner, warmed up, and how many images may run on the event loop."""
         run = server_runner(file, self.settings.threads)
         for size in sorted({1, self.settings.max_batch}):  # first calls allocate; do them now
             run(np.zeros((size, *self.shape), dtype=np.float32))
-        return run
+        return run, inline_images(run, self.shape, self.settings.max_batch)
 
     async def predict(self, pixels: np.ndarray) -> Answer:
         """Logits and labels for the pixels, all from the version served when the request
@@ -156,7 +160,7 @@ class ServedModel:
             file, manifest = server_artifact(artifacts)
             if manifest["input"] != self.manifest["input"]:
                 raise ValueError(f"it takes another input ({manifest['input']})")
-            run = await asyncio.to_thread(self._warm_runner, file)
+            run, inline = await asyncio.to_thread(self._warm_runner, file)
         except Exception as error:  # a file that cannot load: keep serving this version
             print(
                 f"error: cannot serve version {version} from {artifacts}: {error}. Still "
@@ -165,7 +169,7 @@ class ServedModel:
                 flush=True,
             )
             return False
-        self._engine = self._engine_for(run)
+        self._engine = self._engine_for(run, inline)
         self.file, self.manifest, self.classes = file, manifest, manifest["classes"]
         self.version = version
         print(f"Now serving version {version} ({file.name}).", flush=True)
