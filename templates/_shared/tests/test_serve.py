@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -23,7 +24,7 @@ import tritonclient.http as tritonclient
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from {{ cookiecutter.package_name }}.batching import Batcher
+from {{ cookiecutter.package_name }}.batching import INLINE_SECONDS, Batcher, inline_images
 from {{ cookiecutter.package_name }}.data import as_model_input
 from {{ cookiecutter.package_name }}.images import load_image
 from {{ cookiecutter.package_name }}.model_server import Settings, server_artifact
@@ -148,6 +149,26 @@ def test_a_request_given_to_a_batcher_as_it_closes_is_still_answered():
     batcher.close()
     answer = asyncio.run(asyncio.wait_for(batcher(np.ones((1, 2), np.float32)), timeout=10))
     assert answer.tolist() == [[2.0, 2.0]]
+
+
+def test_only_calls_within_the_inline_bound_run_on_the_event_loop():
+    def slow(pixels: np.ndarray) -> np.ndarray:
+        time.sleep(INLINE_SECONDS * 2)
+        return pixels
+
+    assert inline_images(slow, [2], 32) == 0
+    assert inline_images(lambda pixels: pixels, [2], 32) == 32  # never more than max_batch
+    on_the_loop = []
+
+    def run(pixels: np.ndarray) -> np.ndarray:
+        on_the_loop.append(threading.current_thread() is threading.main_thread())
+        return pixels
+
+    batcher = Batcher(run, max_batch=8, max_delay=0.0, inline=2)
+    for images in (2, 3):
+        asyncio.run(batcher(np.ones((images, 2), np.float32)))
+    batcher.close()
+    assert on_the_loop == [True, False]
 
 
 def deep(levels: int) -> bytes:
