@@ -1,7 +1,8 @@
 """The starter's HTTP service against KServe's ModelServer and Seldon's MLServer, same model.
 
 python -m bench.model_servers PROJECT_DIR ARTIFACTS_DIR [--venvs DIR] [--seconds 4]
-    [--clients 1 8 32] [--workers 2]
+    [--clients 1 8 32 64] [--workers 2] [--rounds 5] [--baseline OTHER_PROJECT_DIR]
+    [--only starter kserve mlserver]
 
 Run with the starter environment's Python (the project installed with its serve extra), as
 bench/serving.py. Each maintained server gets a throwaway venv of its own under --venvs (made on
@@ -10,8 +11,12 @@ never the project's environments), and a minimal model class that runs the expor
 the starter does (ONNX Runtime for model.onnx, the SavedModel's serving signature, one runtime
 thread). Every server runs --workers processes (KServe: `workers`; MLServer:
 `parallel_workers`, inference processes behind its one HTTP process) and answers single-image
-requests in each protocol it speaks, from bench/serving.py's load generator: requests/s and
-p50/p99 at each number of concurrent clients, one Markdown table.
+requests in each protocol it speaks (v2 asking for the logits only, as every server answers
+them), from bench/serving.py's load generator: requests/s and p50/p99 at each number of
+concurrent clients, the median of --rounds rounds that alternate the servers' order, with the
+range; the starter's ratio to KServe's requests/s, and /healthz's p99 while 32 clients saturate
+the starter. --baseline measures another version of the project beside it (before and after a
+change), each with its own code (its src/ first on the path).
 """
 
 import argparse
@@ -27,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.serving import get, load, ms, start
+from bench.serving import get, healthz_under_load, load, start
 
 # MLServer 1.7.1's inference workers call asyncio.get_event_loop() with no loop running, which
 # uvloop 0.22 turned into "RuntimeError: There is no current event loop in thread
@@ -200,7 +205,8 @@ def bodies(manifest: dict) -> dict[str, bytes]:
                 "shape": [1, *shape],
                 "data": image.ravel().tolist(),
             }
-        ]
+        ],
+        "outputs": [{"name": "logits"}],  # only what every server answers: the same work
     }
     return {
         "v1": json.dumps({"instances": [image.tolist()]}).encode(),
@@ -209,22 +215,95 @@ def bodies(manifest: dict) -> dict[str, bytes]:
 
 
 def measure(
-    label: str,
-    port: int,
-    paths: dict[str, str],
-    body: dict[str, bytes],
-    clients: list[int],
-    seconds: float,
-) -> None:
+    port: int, paths: dict[str, str], body: dict[str, bytes], clients: list[int], seconds: float
+) -> dict[tuple[str, int], tuple[float, float, float]]:
+    """Requests/s, p50 and p99 (ms) for each protocol and number of clients."""
+    found = {}
     for protocol, path in paths.items():
         load(port, path, body[protocol], 8, 1.0)  # warm-up: every worker loaded and called
         for count in clients:
             latencies = load(port, path, body[protocol], count, seconds)
-            print(
-                f"| {label} | {protocol} | {count} | {len(latencies) / seconds:.0f} | "
-                f"{ms(latencies, 0.5)} | {ms(latencies, 0.99)} |",
-                flush=True,
+            found[(protocol, count)] = (
+                len(latencies) / seconds,
+                float(np.quantile(latencies, 0.5) * 1000),
+                float(np.quantile(latencies, 0.99) * 1000),
             )
+    return found
+
+
+def spread(values: list[float], digits: int = 0) -> str:
+    """The median, and the range when there are several values."""
+    median = f"{np.median(values):.{digits}f}"
+    if len(values) == 1:
+        return median
+    return f"{median} ({min(values):.{digits}f}–{max(values):.{digits}f})"
+
+
+Figures = tuple[float, float, float]  # requests/s, p50 ms, p99 ms
+
+
+def run_server(
+    args: argparse.Namespace, plan: tuple, body: dict[str, bytes], name: str
+) -> tuple[dict[tuple[str, int], Figures], float | None]:
+    """Start one server, measure it, stop it: its figures, and for a starter /healthz's p99
+    (ms) while 32 clients saturate v1."""
+    server, paths, project = plan
+    model, runtime = served_model(args.artifacts)
+    if server == "starter":
+        service, port = start(project, args.artifacts, ["--workers", str(args.workers)])
+    else:
+        python = venv(args.venvs / f"{server}-{runtime}", server, runtime)
+        launch = start_kserve if server == "kserve" else start_mlserver
+        service, port = launch(python, model, name, args.workers)
+    try:
+        found = measure(port, paths, body, args.clients, args.seconds)
+        if server != "starter":
+            return found, None
+        probes = healthz_under_load(port, paths["v1"], body["v1"], args.seconds)
+        return found, float(np.quantile(probes, 0.99) * 1000)
+    finally:
+        service.send_signal(signal.SIGTERM)
+        try:
+            service.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            service.kill()
+
+
+def served_model(artifacts: Path) -> tuple[Path, str]:
+    """The model file every server serves, and the distribution of its runtime."""
+    manifest = json.loads((artifacts / "manifest.json").read_text())
+    entry = next(entry for entry in manifest["artifacts"] if entry["format"] in RUNTIMES)
+    return artifacts / entry["file"], RUNTIMES[entry["format"]]
+
+
+def report(
+    results: dict[str, dict[tuple[str, int], list[Figures]]], healthz: dict[str, list[float]]
+) -> None:
+    """The table of medians and ranges, the starter's ratios, and /healthz's p99."""
+    print("| server | protocol | clients | requests/s | p50 ms | p99 ms |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for label, found in results.items():
+        for (protocol, count), runs in found.items():
+            rates, p50, p99 = zip(*runs, strict=True)
+            print(
+                f"| {label} | {protocol} | {count} | {spread(list(rates))} | "
+                f"{spread(list(p50), 2)} | {spread(list(p99), 1)} |"
+            )
+    ours = results.get(OURS, {})
+    for other in (THEIRS, BEFORE):
+        if other in results and ours:
+            print(f"\nstarter ÷ {other}, requests/s (medians):\n")
+            for key, runs in ours.items():
+                if key in results[other]:
+                    ratio = np.median([r[0] for r in runs]) / np.median(
+                        [r[0] for r in results[other][key]]
+                    )
+                    print(f"- {key[0]} at {key[1]} client(s): {ratio:.2f}×")
+    for label, p99s in healthz.items():
+        print(f"\n/healthz p99 while 32 clients saturate v1, {label}: {spread(p99s, 1)} ms")
+
+
+OURS, BEFORE, THEIRS = "starter (FastAPI)", "starter, baseline", "kserve 0.21.0"  # labels
 
 
 def main() -> None:
@@ -233,43 +312,44 @@ def main() -> None:
     parser.add_argument("artifacts", type=Path)
     parser.add_argument("--venvs", type=Path, default=Path(".cache/model-servers"))
     parser.add_argument("--seconds", type=float, default=4.0)
-    parser.add_argument("--clients", type=int, nargs="+", default=[1, 8, 32])
+    parser.add_argument("--clients", type=int, nargs="+", default=[1, 8, 32, 64])
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=1, help="each round reverses the order")
+    parser.add_argument(
+        "--baseline", type=Path, help="another version of the project, measured beside it"
+    )
     parser.add_argument(
         "--only", choices=["starter", *SERVERS], nargs="+", default=["starter", *SERVERS]
     )
     args = parser.parse_args()
-    manifest = json.loads((args.artifacts / "manifest.json").read_text())
-    entry = next(entry for entry in manifest["artifacts"] if entry["format"] in RUNTIMES)
-    model, runtime = args.artifacts / entry["file"], RUNTIMES[entry["format"]]
     name = tomllib.loads((args.project / "pyproject.toml").read_text())["project"]["name"]
-    body = bodies(manifest)
+    body = bodies(json.loads((args.artifacts / "manifest.json").read_text()))
     v1, v2 = f"/v1/models/{name}:predict", f"/v2/models/{name}/infer"
-    print(f"{runtime} {version(runtime)}, {model.name}, {args.workers} worker(s) each\n")
-    print("| server | protocol | clients | requests/s | p50 ms | p99 ms |")
-    print("| --- | --- | --- | --- | --- | --- |")
-    plans = {
-        "starter (FastAPI)": ("starter", {"v1": v1, "v2": v2}),
-        "kserve 0.21.0": ("kserve", {"v1": v1, "v2": v2}),
-        "mlserver 1.7.1": ("mlserver", {"v2": v2}),
+    plans = {  # label: (server, the protocols it speaks, the project for a starter)
+        OURS: ("starter", {"v1": v1, "v2": v2}, args.project),
+        BEFORE: ("starter", {"v1": v1, "v2": v2}, args.baseline),
+        THEIRS: ("kserve", {"v1": v1, "v2": v2}, None),
+        "mlserver 1.7.1": ("mlserver", {"v2": v2}, None),
     }
-    by_server = {server: (label, paths) for label, (server, paths) in plans.items()}
-    for server in args.only:  # in the order given: run them in turn, then in reverse
-        label, paths = by_server[server]
-        if server == "starter":
-            service, port = start(args.project, args.artifacts, ["--workers", str(args.workers)])
-        else:
-            python = venv(args.venvs / f"{server}-{runtime}", server, runtime)
-            launch = start_kserve if server == "kserve" else start_mlserver
-            service, port = launch(python, model, name, args.workers)
-        try:
-            measure(label, port, paths, body, args.clients, args.seconds)
-        finally:
-            service.send_signal(signal.SIGTERM)
-            try:
-                service.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                service.kill()
+    order = [
+        label
+        for label, (server, _, project) in plans.items()
+        if server in args.only and (server != "starter" or project is not None)
+    ]
+    results: dict[str, dict[tuple[str, int], list[Figures]]] = {}
+    healthz: dict[str, list[float]] = {}
+    for round_number in range(args.rounds):  # in turn, then in reverse: neither always first
+        for label in order if round_number % 2 == 0 else order[::-1]:
+            found, probe = run_server(args, plans[label], body, name)
+            for key, figures in found.items():
+                results.setdefault(label, {}).setdefault(key, []).append(figures)
+            if probe is not None:
+                healthz.setdefault(label, []).append(probe)
+            print(f"<!-- round {round_number + 1}: {label} measured -->", flush=True)
+    model, runtime = served_model(args.artifacts)
+    rounds = f"median of {args.rounds} rounds (range)" if args.rounds > 1 else "one round"
+    print(f"\n{runtime} {version(runtime)}, {model.name}, {args.workers} worker(s), {rounds}\n")
+    report(results, healthz)
 
 
 if __name__ == "__main__":

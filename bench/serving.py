@@ -17,6 +17,7 @@ import argparse
 import http.client
 import json
 import multiprocessing
+import os
 import re
 import signal
 import subprocess
@@ -41,7 +42,10 @@ WORKERS = {  # --workers
 
 
 def start(project: Path, artifacts: Path, flags: list[str]) -> tuple[subprocess.Popen, int]:
+    """The project's service (its own src/ first on the path: this project's code, even where
+    another version of the package is installed), once ready, and its port."""
     package = next(p.name for p in (project / "src").iterdir() if (p / "serve.py").is_file())
+    path = os.pathsep.join(filter(None, [str(project / "src"), os.environ.get("PYTHONPATH")]))
     service = subprocess.Popen(
         [
             sys.executable,
@@ -54,6 +58,7 @@ def start(project: Path, artifacts: Path, flags: list[str]) -> tuple[subprocess.
             *flags,
         ],
         cwd=project,
+        env={**os.environ, "PYTHONPATH": path},
         stdout=subprocess.PIPE,
         text=True,
     )
