@@ -222,26 +222,24 @@ def test_the_service_serves_a_registered_version_like_its_artifacts(exported, im
         assert registered.get(f"/v2/models/{MODEL_NAME}").json()["versions"] == [version]
 
 
-def test_serve_says_which_version_an_alias_points_at(exported, tmp_path):
-    assert register(exported, tmp_path, "staging") == 0
-    number = str(client().get_model_version_by_alias(MODEL_NAME, "staging").version)
-    service = subprocess.Popen(
+def serve_registered(alias: str, cache: Path, *flags: str) -> subprocess.Popen:
+    """``python -m ...serve --port 0 --model models:/NAME@ALIAS``, its output read here."""
+    uri = f"models:/{MODEL_NAME}@{alias}"
+    return subprocess.Popen(
         [
             sys.executable,
-            "-m",
-            "{{ cookiecutter.package_name }}.serve",
-            "--port",
-            "0",
-            "--workers",
-            "1",
-            "--model",
-            f"models:/{MODEL_NAME}@staging",
-            "--model-cache",
-            str(tmp_path / "cache"),
+            *("-m", "{{ cookiecutter.package_name }}.serve", "--port", "0"),
+            *("--model", uri, "--model-cache", str(cache), *flags),
         ],
         stdout=subprocess.PIPE,
         text=True,
     )
+
+
+def test_serve_says_which_version_an_alias_points_at(exported, tmp_path):
+    assert register(exported, tmp_path, "staging") == 0
+    number = str(client().get_model_version_by_alias(MODEL_NAME, "staging").version)
+    service = serve_registered("staging", tmp_path / "cache", "--workers", "1")
     try:
         assert service.stdout is not None
         said = [service.stdout.readline() for _ in range(2)]  # before it says it serves
@@ -347,25 +345,7 @@ def test_the_service_follows_its_alias_without_a_failed_or_mixed_answer(exported
             expected[version] = np.array(answer.json()["predictions"])
     assert not np.allclose(expected[first], expected[second], atol=1e-3)
 
-    service = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "{{ cookiecutter.package_name }}.serve",
-            "--port",
-            "0",
-            "--workers",
-            "2",
-            "--follow",
-            "0.2",
-            "--model",
-            f"models:/{MODEL_NAME}@live",
-            "--model-cache",
-            str(tmp_path / "cache"),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    service = serve_registered("live", tmp_path / "cache", "--workers", "2", "--follow", "0.2")
     answers: list[tuple[float, int, str, np.ndarray | None]] = []
     stop = threading.Event()
 

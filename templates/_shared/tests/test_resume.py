@@ -107,6 +107,27 @@ def start_then_signal(
     return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
 
 
+def interrupt_when_printed(command: list[str], text: str) -> subprocess.CompletedProcess:
+    """Start ``command``; press Ctrl-C as soon as it prints a line with ``text``. The output
+    (stderr too) is read as it comes, so the Ctrl-C follows the line within milliseconds."""
+    process = subprocess.Popen(
+        command,
+        env=QUIET,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        preexec_fn=ctrl_c_as_at_a_terminal,
+    )
+    seen = []
+    for line in process.stdout:
+        seen.append(line)
+        if text in line:
+            process.send_signal(signal.SIGINT)
+            break
+    output, _ = process.communicate(timeout=600)
+    return subprocess.CompletedProcess(command, process.returncode, "".join(seen) + output)
+
+
 def start_and_stop_after_first_save(
     command: list[str], run_dir: Path, how: signal.Signals
 ) -> subprocess.CompletedProcess:

@@ -5,7 +5,6 @@ differs between the frameworks is the first four functions; the tests are the sa
 """
 
 import json
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -21,7 +20,7 @@ from {{ cookiecutter.package_name }}.config import Config, with_overrides
 from {{ cookiecutter.package_name }}.model import build_model
 from {{ cookiecutter.package_name }}.train import CHECKPOINT, load_checkpoint, main, train
 
-from .test_resume import QUIET, ctrl_c_as_at_a_terminal, saved_epoch
+from .test_resume import QUIET, interrupt_when_printed, saved_epoch
 
 ROOT = Path(__file__).resolve().parents[1]
 SIZE = 32  # MobileNet's smallest input: fast enough for a test
@@ -151,27 +150,6 @@ def test_the_backbone_stays_frozen_for_head_epochs(
     after = trained_backbone(Path(backbone_config.run_dir))
     same = all(np.array_equal(a, b) for a, b in zip(backbone_weights(start), after, strict=True))
     assert same == frozen
-
-
-def interrupt_when_printed(command: list[str], text: str) -> subprocess.CompletedProcess:
-    """Start ``command``; press Ctrl-C as soon as it prints a line with ``text``. The output
-    (stderr too) is read as it comes, so the Ctrl-C follows the line within milliseconds."""
-    process = subprocess.Popen(
-        command,
-        env=QUIET,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        preexec_fn=ctrl_c_as_at_a_terminal,
-    )
-    seen = []
-    for line in process.stdout:
-        seen.append(line)
-        if text in line:
-            process.send_signal(signal.SIGINT)
-            break
-    output, _ = process.communicate(timeout=600)
-    return subprocess.CompletedProcess(command, process.returncode, "".join(seen) + output)
 
 
 @pytest.mark.slow
