@@ -4,6 +4,9 @@ python -m {{ cookiecutter.package_name }}.serve
     [--host 127.0.0.1] [--port 8000] [--artifacts DIR{{ " | --model URI" if cookiecutter.registry else "" }}]
     [--max-batch 32] [--max-delay-ms 0] [--no-batching] [--max-body-bytes N] [--timeout 10]
     [--workers 2] [--threads 1]
+{%- if cookiecutter.registry %}
+    [--model-cache DIR] [--follow 30]
+{%- endif %}
 {%- if cookiecutter.monitoring %}
     [--sample-log monitoring/samples.jsonl] [--sample-rate 1] [--sample-log-mb 10]
 {%- endif %}
