@@ -362,17 +362,18 @@ def test_the_service_follows_its_alias_without_a_failed_or_mixed_answer(exported
         clients = [threading.Thread(target=keep_asking, args=(name * (n % 2),)) for n in range(4)]
         for each in clients:
             each.start()
-        time.sleep(1)
+        wait_for(lambda: len(answers) >= 20)
         client().set_registered_model_alias(MODEL_NAME, "live", second)
         wait_for(lambda: metric(url, "model_swaps_total") == 2)  # each worker swapped
         swapped = time.monotonic()
-        time.sleep(1)
+        wait_for(lambda: sum(sent > swapped for sent, *_ in list(answers)) >= 20)
         # A version whose stored copy differs from its manifest is never served.
         assert register(exported, tmp_path) == 0
         damage_stored_copy(str(int(second) + 1), Path(exported.artifacts_dir))
         client().set_registered_model_alias(MODEL_NAME, "live", str(int(second) + 1))
         wait_for(lambda: metric(url, "model_versions_refused") == 1)
-        time.sleep(1)
+        refused = len(answers)
+        wait_for(lambda: len(answers) >= refused + 20)  # still answered, by the same version
         stop.set()
         for each in clients:
             each.join()
