@@ -7,8 +7,7 @@ way, as the registry alias it serves moves (following.py).
 import asyncio
 import json
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -82,17 +81,7 @@ class ServedModel:
         self.on_swap: Callable[[], None] = lambda: None  # counts it (serve.py sets it)
 {%- endif %}
         self._engine: Batcher | Unbatched | None = None
-        self.requests = 0  # predict requests in this worker now (routes.py counts them)
         self._loading: asyncio.Task | None = None
-
-    @contextmanager
-    def counted(self) -> Iterator[None]:
-        """Count a predict request while this worker has it (predict: whether it is alone)."""
-        self.requests += 1
-        try:
-            yield
-        finally:
-            self.requests -= 1
 
     @property
     def loaded(self) -> bool:
@@ -124,7 +113,7 @@ class ServedModel:
         )
         if inline:  # bench/ in fwstart: what a thread hand-off costs a small model
             within = f"{INLINE_SECONDS * 1000:g} ms"
-            mode += f"; up to {inline} image(s) alone run on the event loop, within {within}"
+            mode += f"; up to {inline} image(s) run on the event loop, within {within}"
         print(f"Model ready: {self.file.name} ({mode}).", flush=True)
         self.on_loaded()
 
@@ -149,8 +138,7 @@ class ServedModel:
         if engine is None:
             raise Refused(self.failure or "The model is still loading; try again.", 503)
         try:
-            alone = self.requests <= 1  # no batch to join
-            logits = await asyncio.wait_for(engine(pixels, alone), self.settings.timeout)
+            logits = await asyncio.wait_for(engine(pixels), self.settings.timeout)
         except asyncio.TimeoutError:
             raise Refused(
                 f"No answer within {self.settings.timeout:g} s (--timeout).", 504

@@ -44,24 +44,21 @@ async def _answer(
 ) -> tuple[Answer, Parsed]:
     """The model's answer for the pixels that ``parse`` finds in the body (the logits, each
     row's label, the version that answered), and what else it found there."""
-    with model.counted():  # one that comes alone may run on the event loop
-        started = time.perf_counter()
-        try:
-            body = await asyncio.wait_for(
-                read_body(request, model.body_limit), model.settings.timeout
-            )
-        except asyncio.TimeoutError:
-            late = f"The body did not arrive within {model.settings.timeout:g} s (--timeout)."
-            raise Refused(late, 408) from None
-        if len(body) <= INLINE_BODY_BYTES:  # a few images: a thread hop would cost more
-            pixels, parsed = parse(body)
-        else:
-            pixels, parsed = await asyncio.to_thread(parse, body)
-        if isinstance(pixels, Encoded) and decode:  # within what is left of the timeout
-            pixels = await decode(pixels, model.settings.timeout - (time.perf_counter() - started))
-        answer = await model.predict(pixels)
-        observe(metrics, started, answer.labels{{ ", pixels" if cookiecutter.monitoring else "" }})
-        return answer._replace(logits=answer.logits.round(6)), parsed
+    started = time.perf_counter()
+    try:
+        body = await asyncio.wait_for(read_body(request, model.body_limit), model.settings.timeout)
+    except asyncio.TimeoutError:
+        late = f"The body did not arrive within {model.settings.timeout:g} s (--timeout)."
+        raise Refused(late, 408) from None
+    if len(body) <= INLINE_BODY_BYTES:  # a few images: a thread hop would cost more
+        pixels, parsed = parse(body)
+    else:
+        pixels, parsed = await asyncio.to_thread(parse, body)
+    if isinstance(pixels, Encoded) and decode:  # within what is left of the timeout
+        pixels = await decode(pixels, model.settings.timeout - (time.perf_counter() - started))
+    answer = await model.predict(pixels)
+    observe(metrics, started, answer.labels{{ ", pixels" if cookiecutter.monitoring else "" }})
+    return answer._replace(logits=answer.logits.round(6)), parsed
 
 
 def _served(model: ServedModel, request: Request) -> None:

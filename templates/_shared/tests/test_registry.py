@@ -315,6 +315,14 @@ def metric(url: str, name: str) -> float:
     return float(found[1]) if found else 0.0
 
 
+def every_worker_ready(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/v2/health/ready", timeout=10) as response:
+            return response.status == 200
+    except OSError:  # 503 until every worker has loaded its model (HTTPError), or not up yet
+        return False
+
+
 def wait_for(condition, within: float = 120) -> None:
     deadline = time.monotonic() + within
     while not condition():
@@ -357,7 +365,7 @@ def test_the_service_follows_its_alias_without_a_failed_or_mixed_answer(exported
     try:
         assert service.stdout is not None
         url = re.search(r"http://[\d.]+:\d+", service.stdout.readline())[0]
-        wait_for(lambda: ask(url, images[:1])[0] == 200)
+        wait_for(lambda: every_worker_ready(url))  # each has loaded version 1: each will swap
         name = server_artifact(Path(exported.artifacts_dir))[1]["input"]["name"]
         clients = [threading.Thread(target=keep_asking, args=(name * (n % 2),)) for n in range(4)]
         for each in clients:

@@ -151,7 +151,7 @@ def test_a_request_given_to_a_batcher_as_it_closes_is_still_answered():
     assert answer.tolist() == [[2.0, 2.0]]
 
 
-def test_only_calls_alone_and_within_the_inline_bound_run_on_the_event_loop():
+def test_only_calls_within_the_inline_bound_run_on_the_event_loop():
     def slow(pixels: np.ndarray) -> np.ndarray:
         time.sleep(INLINE_SECONDS * 2)
         return pixels
@@ -165,10 +165,10 @@ def test_only_calls_alone_and_within_the_inline_bound_run_on_the_event_loop():
         return pixels
 
     batcher = Batcher(run, max_batch=8, max_delay=0.0, inline=2)
-    for images, alone in ((2, True), (3, True), (2, False)):  # not alone: it joins a batch
-        asyncio.run(batcher(np.ones((images, 2), np.float32), alone))
+    for images in (2, 3):
+        asyncio.run(batcher(np.ones((images, 2), np.float32)))
     batcher.close()
-    assert on_the_loop == [True, False, False]
+    assert on_the_loop == [True, False]
 
 
 def deep(levels: int) -> bytes:
