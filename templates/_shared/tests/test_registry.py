@@ -52,6 +52,8 @@ from {{ cookiecutter.package_name }}.registered import fetch
 from {{ cookiecutter.package_name }}.serve import create_app
 from {{ cookiecutter.package_name }}.serve import main as serve_main
 from {{ cookiecutter.package_name }}.train import train
+
+from .test_serve import metric_sample, readiness
 {%- endif %}
 
 
@@ -112,22 +114,31 @@ def test_register_makes_a_new_version_of_every_file_and_moves_its_aliases(export
     assert client().get_model_version_by_alias(MODEL_NAME, "candidate").version == first.version
 
 
+def model_file(path: Path) -> Path:
+    """The file itself, or the largest file of a model folder (a SavedModel)."""
+    return path if path.is_file() else max(path.rglob("*"), key=lambda p: p.stat().st_size)
+
+
+def one_byte_changed(content: bytes) -> bytes:
+    """The same size, another content."""
+    changed = bytearray(content)
+    changed[len(changed) // 2] ^= 0xFF
+    return bytes(changed)
+
+
 def test_a_file_that_differs_from_its_manifest_is_refused_before_anything_is_made(
     exported, tmp_path
 ):
     folder = Path(shutil.copytree(exported.artifacts_dir, tmp_path / "artifacts"))
     manifest = json.loads((folder / "manifest.json").read_text())
     entry = manifest["artifacts"][0]
-    target = folder / entry["file"]
-    target = target if target.is_file() else max(target.rglob("*"), key=lambda p: p.stat().st_size)
+    target = model_file(folder / entry["file"])
     before, runs = versions(), len(client().search_runs([tracking.experiment_id()]))
     config = with_overrides(exported, artifacts_dir=str(folder))
     original = target.read_bytes()
     target.write_bytes(original[:-1])  # cut short, as a copy that stopped
     assert register(config, tmp_path) == 1
-    changed = bytearray(original)
-    changed[len(changed) // 2] ^= 0xFF  # the same size, another content
-    target.write_bytes(changed)
+    target.write_bytes(one_byte_changed(original))
     assert register(config, tmp_path) == 1
     assert versions() == before
     assert len(client().search_runs([tracking.experiment_id()])) == runs  # no run either
@@ -279,11 +290,8 @@ def damage_stored_copy(version: str, artifacts: Path) -> None:
     """Change one byte of the registry's copy of that version's server model."""
     stored = client().get_run(client().get_model_version(MODEL_NAME, version).run_id)
     folder = Path(urlparse(stored.info.artifact_uri).path) / "model"
-    target = folder / server_artifact(artifacts)[0].name
-    target = target if target.is_file() else max(target.rglob("*"), key=lambda p: p.stat().st_size)
-    changed = bytearray(target.read_bytes())
-    changed[len(changed) // 2] ^= 0xFF
-    target.write_bytes(changed)
+    target = model_file(folder / server_artifact(artifacts)[0].name)
+    target.write_bytes(one_byte_changed(target.read_bytes()))
 
 
 def ask(url: str, images: np.ndarray, v2_input: str = "") -> tuple[int, str, np.ndarray | None]:
@@ -307,20 +315,6 @@ def ask(url: str, images: np.ndarray, v2_input: str = "") -> tuple[int, str, np.
         logits = next(out for out in answer["outputs"] if out["name"] == "logits")
         return 200, answer["model_version"], np.reshape(logits["data"], logits["shape"])
     return 200, response.headers["Model-Version"], np.array(answer["predictions"])
-
-
-def metric(url: str, name: str) -> float:
-    text = urllib.request.urlopen(f"{url}/metrics", timeout=10).read().decode()
-    found = re.search(rf"^{name} (\S+)$", text, re.MULTILINE)
-    return float(found[1]) if found else 0.0
-
-
-def every_worker_ready(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/v2/health/ready", timeout=10) as response:
-            return response.status == 200
-    except OSError:  # 503 until every worker has loaded its model (HTTPError), or not up yet
-        return False
 
 
 def wait_for(condition, within: float = 120) -> None:
@@ -365,21 +359,21 @@ def test_the_service_follows_its_alias_without_a_failed_or_mixed_answer(exported
     try:
         assert service.stdout is not None
         url = re.search(r"http://[\d.]+:\d+", service.stdout.readline())[0]
-        wait_for(lambda: every_worker_ready(url))  # each has loaded version 1: each will swap
+        wait_for(lambda: readiness(url)[0] == 200)  # each has loaded version 1: each will swap
         name = server_artifact(Path(exported.artifacts_dir))[1]["input"]["name"]
         clients = [threading.Thread(target=keep_asking, args=(name * (n % 2),)) for n in range(4)]
         for each in clients:
             each.start()
         wait_for(lambda: len(answers) >= 20)
         client().set_registered_model_alias(MODEL_NAME, "live", second)
-        wait_for(lambda: metric(url, "model_swaps_total") == 2)  # each worker swapped
+        wait_for(lambda: metric_sample(url, "model_swaps_total") == 2)  # each worker swapped
         swapped = time.monotonic()
         wait_for(lambda: sum(sent > swapped for sent, *_ in list(answers)) >= 20)
         # A version whose stored copy differs from its manifest is never served.
         assert register(exported, tmp_path) == 0
         damage_stored_copy(str(int(second) + 1), Path(exported.artifacts_dir))
         client().set_registered_model_alias(MODEL_NAME, "live", str(int(second) + 1))
-        wait_for(lambda: metric(url, "model_versions_refused") == 1)
+        wait_for(lambda: metric_sample(url, "model_versions_refused") == 1)
         refused = len(answers)
         wait_for(lambda: len(answers) >= refused + 20)  # still answered, by the same version
         stop.set()
@@ -387,7 +381,7 @@ def test_the_service_follows_its_alias_without_a_failed_or_mixed_answer(exported
             each.join()
         health = json.loads(urllib.request.urlopen(f"{url}/healthz", timeout=10).read())
         metadata = json.loads(urllib.request.urlopen(f"{url}/v2/models/{MODEL_NAME}").read())
-        swaps = metric(url, "model_swaps_total")
+        swaps = metric_sample(url, "model_swaps_total")
     finally:
         stop.set()
         service.send_signal(signal.SIGTERM)
