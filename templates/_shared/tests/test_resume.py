@@ -42,6 +42,11 @@ QUIET = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
 DAMAGED = {"empty": [b""], "garbage": [random.Random(seed).randbytes(4096) for seed in range(24)]}
 
 
+# The resumed runs are augmented, as a photo folder's are: the strictest case, in which every
+# random layer (dropout, each transform of the augmentation) must go on where it stopped.
+AUGMENTED = ("--set", "augment=true")
+
+
 def train_command(run_dir: Path, *extra: str) -> list[str]:
     """python -m <package>.train on the smoke config, writing into run_dir."""
     return [
@@ -139,7 +144,12 @@ def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The run_dir of an uninterrupted run of train_command: what a resumed run must match."""
     run_dir = tmp_path_factory.mktemp("uninterrupted") / "runs"
     finished = subprocess.run(
-        train_command(run_dir), env=QUIET, capture_output=True, text=True, timeout=300, check=False
+        train_command(run_dir, *AUGMENTED),
+        env=QUIET,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert finished.returncode == 0, finished.stderr
     return run_dir
@@ -172,7 +182,7 @@ def test_a_stop_signal_saves_where_the_run_is_and_it_resumes_bit_identical(
     tmp_path, uninterrupted, how
 ):
     run_dir = tmp_path / "runs"
-    command = train_command(run_dir)  # no step checkpoints: the stop itself saves
+    command = train_command(run_dir, *AUGMENTED)  # no step checkpoints: the stop itself saves
 
     def in_epoch_2() -> bool:
         if saved_epoch(run_dir) != 2:  # epoch 1 is saved; let epoch 2 begin
@@ -186,7 +196,7 @@ def test_a_stop_signal_saves_where_the_run_is_and_it_resumes_bit_identical(
     assert saved["next_epoch"] >= 2 and len(saved["history"]) == saved["next_epoch"] - 1
 
     other = subprocess.run(
-        train_command(run_dir, "--set", "learning_rate=0.01"),
+        train_command(run_dir, *AUGMENTED, "--set", "learning_rate=0.01"),
         env=QUIET,
         capture_output=True,
         text=True,
@@ -237,7 +247,7 @@ except Stopped as stopped:
 @pytest.mark.slow
 def test_a_run_killed_after_a_step_checkpoint_resumes_bit_identical(tmp_path, uninterrupted):
     run_dir = tmp_path / "runs"
-    command = train_command(run_dir, "--set", "checkpoint_every_steps=3")
+    command = train_command(run_dir, *AUGMENTED, "--set", "checkpoint_every_steps=3")
     killed = start_and_stop_after_first_save(command, run_dir, signal.SIGKILL)
     assert killed.returncode == -signal.SIGKILL
     saved = saved_progress(run_dir)

@@ -14,7 +14,7 @@ import tensorflow as tf
 
 from {{ cookiecutter.package_name }} import checkpoint
 from {{ cookiecutter.package_name }}.config import load_config, with_overrides
-from {{ cookiecutter.package_name }}.data import augments, load_splits, make_dataset
+from {{ cookiecutter.package_name }}.data import augmentation, augments, load_splits, make_dataset
 from {{ cookiecutter.package_name }}.distributed import STOP_CHECK_EVERY
 from {{ cookiecutter.package_name }}.model import build_model
 from {{ cookiecutter.package_name }}.progress import Progress
@@ -57,16 +57,11 @@ def one_epoch(config, step_done=None):
     on the validation split."""
     keras.utils.set_random_seed(config.seed)
     splits = load_splits(config.data)
-    data = make_dataset(
-        splits["train"],
-        config.batch_size,
-        shuffle=True,
-        seed=config.seed,
-        augmented=augments(config),
-    )
+    data = make_dataset(splits["train"], config.batch_size, shuffle=True, seed=config.seed)
     model = build_model(config.model, 10, 8, 1)
     optimizer = make_optimizer(model, config, len(data))
-    step = make_train_step(model, optimizer, tf.distribute.get_strategy(), jit_compile=False)
+    transforms = augmentation() if augments(config) else None
+    step = make_train_step(model, optimizer, tf.distribute.get_strategy(), False, transforms)
     train_one_epoch(step, data, step_done or Progress().counter(0, None))
     return evaluate(model, make_dataset(splits["val"], 256, shuffle=False, seed=0))
 

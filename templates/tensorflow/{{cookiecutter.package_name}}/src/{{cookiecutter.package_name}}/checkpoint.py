@@ -79,11 +79,17 @@ def damaged(path: Path, fix: str, error: Exception) -> ValueError:
 class ResumeState:
     """Model, optimizer and progress as one TensorFlow checkpoint, in ``folder/resume``."""
 
-    def __init__(self, model: keras.Model, optimizer: keras.optimizers.Optimizer) -> None:
+    def __init__(
+        self,
+        model: keras.Model,
+        optimizer: keras.optimizers.Optimizer,
+        augmentation: keras.Sequential | None = None,
+    ) -> None:
         # The progress travels inside the checkpoint, as JSON, so that the two always agree.
         self.progress = tf.Variable(json.dumps(asdict(Progress())), trainable=False)
+        random = random_states(model) + (random_states(augmentation) if augmentation else [])
         self.checkpoint = tf.train.Checkpoint(
-            model=model, optimizer=optimizer, progress=self.progress, random=random_states(model)
+            model=model, optimizer=optimizer, progress=self.progress, random=random
         )
 
     def restore(
@@ -125,13 +131,14 @@ class ResumeState:
         manager.save()
 
 
-def random_states(model: keras.Model) -> list[tf.Variable]:
-    """Where the model's random layers (Dropout) are in their sequences of random numbers.
-    tf.train.Checkpoint leaves Keras' seed generators out: without these, a resumed run would
-    draw other dropout masks than the uninterrupted one."""
+def random_states(layers: keras.Layer) -> list[tf.Variable]:
+    """Where the random layers (the model's Dropout, the augmentation's) are in their sequences
+    of random numbers. tf.train.Checkpoint leaves Keras' seed generators out: without these, a
+    resumed run would draw other dropout masks and augment otherwise than the uninterrupted
+    one."""
     return [
         variable.value
-        for variable in model.non_trainable_variables
+        for variable in layers.non_trainable_variables
         if variable.name == "seed_generator_state"
     ]
 

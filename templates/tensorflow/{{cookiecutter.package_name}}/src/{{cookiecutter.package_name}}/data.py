@@ -50,8 +50,10 @@ def as_model_input(images: np.ndarray) -> np.ndarray:
 
 def augmentation() -> keras.Sequential:
     """The transforms of training images, in order (Keras preprocessing layers, on raw 0-255
-    pixels): edit this list to change the augmentation. Made when a training pipeline asks for
-    it, never at import: a layer made at import starts TensorFlow before the strategy exists."""
+    pixels): edit this list to change the augmentation. The train step runs them on the
+    device, and the resume state keeps where their random numbers are (checkpoint.py). Made
+    when training asks for it, never at import: a layer made at import starts TensorFlow
+    before the strategy exists."""
     return keras.Sequential(
         [
             keras.layers.RandomZoom((-0.4, 0.0), fill_mode="nearest"),  # a crop, resized back
@@ -74,20 +76,14 @@ def epoch_batches(
     a resumed run goes on after the ``skip`` batches it took), split among the strategy's
     replicas (each worker takes its share of every batch)."""
     dataset = make_dataset(
-        split,
-        config.batch_size,
-        shuffle=True,
-        seed=config.seed * 10_000 + epoch,
-        augmented=augments(config),
+        split, config.batch_size, shuffle=True, seed=config.seed * 10_000 + epoch
     ).skip(skip)
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     return quiet_iter(strategy.experimental_distribute_dataset(dataset.with_options(options)))
 
 
-def make_dataset(
-    split: Split, batch_size: int, shuffle: bool, seed: int, augmented: bool = False
-) -> tf.data.Dataset:
+def make_dataset(split: Split, batch_size: int, shuffle: bool, seed: int) -> tf.data.Dataset:
     """A tf.data pipeline whose shuffled order depends only on ``seed``, prefetched.
 
     A split held in memory (the digits, like many first datasets) goes into the pipeline
@@ -99,12 +95,6 @@ def make_dataset(
     batches = (_batches_from_disk if on_disk else _batches_in_memory)(
         split, batch_size, shuffle, seed
     )
-    if augmented:  # training batches only
-        transforms = augmentation()
-        batches = batches.map(
-            lambda pixels, labels: (augment(pixels, transforms), labels),
-            num_parallel_calls=tf.data.AUTOTUNE,
-        )
     return batches.prefetch(tf.data.AUTOTUNE)
 
 

@@ -21,7 +21,16 @@ from . import checkpoint, distributed, run_lock{{ ", tracking" if cookiecutter.t
 from .backbone import backbone_of, phased
 from .checkpoint import CHECKPOINT, load_checkpoint, save_settings
 from .config import Config, load_config, parse_override
-from .data import Split, epoch_batches, load_data, make_dataset, num_classes
+from .data import (
+    Split,
+    augment,
+    augmentation,
+    augments,
+    epoch_batches,
+    load_data,
+    make_dataset,
+    num_classes,
+)
 from .model import build_model
 from .precision import mixed_precision
 from .progress import Progress, Stopped, figures, stop_signals
@@ -51,10 +60,11 @@ def fit(
     with process.strategy.scope():
         model = build_model(config.model, classes, shape[1], shape[3], config.weights)
         optimizer = make_optimizer(model, config, steps_per_epoch)
+        transforms = augmentation() if augments(config) else None
     steps = phased(
         model,
         config.head_epochs,
-        partial(make_train_step, model, optimizer, process.strategy, config.compile),
+        partial(make_train_step, model, optimizer, process.strategy, config.compile, transforms),
         process.print,
     )
     val_data = make_dataset(splits["val"], 256, shuffle=False, seed=config.seed)
@@ -63,7 +73,7 @@ def fit(
 
     run_dir = Path(config.run_dir)
     folder = folder or run_dir
-    state = checkpoint.ResumeState(model, optimizer)
+    state = checkpoint.ResumeState(model, optimizer, transforms)
     progress = state.restore(run_dir, config, fresh, forget=process.main)
     saver = state.saver(folder, config)
     save_settings((folder / CHECKPOINT).with_suffix(".json"), config, classes, shape)
@@ -112,11 +122,15 @@ def make_train_step(
     optimizer: keras.optimizers.Optimizer,
     strategy: tf.distribute.Strategy,
     jit_compile: bool,
+    transforms: keras.Sequential | None = None,
 ) -> Callable:
     """One optimizer step on a batch the strategy has split among its replicas (every GPU of
-    every worker); returns the batch's summed loss and its number of images."""
+    every worker), its images augmented by ``transforms`` first (if any); returns the batch's
+    summed loss and its number of images."""
 
     def replica_step(pixels: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        if transforms is not None:
+            pixels = augment(pixels, transforms)
         with tf.GradientTape() as tape:
             logits = tf.cast(model(pixels, training=True), tf.float32)
             losses = keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)
