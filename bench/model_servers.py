@@ -2,25 +2,29 @@
 
 python -m bench.model_servers PROJECT_DIR ARTIFACTS_DIR [--venvs DIR] [--seconds 4]
     [--clients 1 8 32 64] [--workers 2] [--rounds 5] [--baseline OTHER_PROJECT_DIR]
-    [--only starter kserve mlserver]
+    [--only starter kserve mlserver] [--pin]
 
 Run with the starter environment's Python (the project installed with its serve extra), as
 bench/serving.py. Each maintained server gets a throwaway venv of its own under --venvs (made on
 first use: the server's pinned release and the runtime at the starter environment's version,
-never the project's environments), and a minimal model class that runs the exported model as
-the starter does (ONNX Runtime for model.onnx, the SavedModel's serving signature, one runtime
-thread). Every server runs --workers processes (KServe: `workers`; MLServer:
-`parallel_workers`, inference processes behind its one HTTP process) and answers single-image
-requests in each protocol it speaks (v2 asking for the logits only, as every server answers
-them), from bench/serving.py's load generator: requests/s and p50/p99 at each number of
+never the project's environments), and a minimal model class that runs the exported model as the
+starter does (ONNX Runtime for model.onnx, the SavedModel's serving signature, one runtime
+thread). Every server runs --workers processes (KServe: `workers`; MLServer: `parallel_workers`,
+inference processes behind its one HTTP process) and answers single-image requests in each
+protocol it speaks (v2 asking for the logits only, as every server answers them; "v2 binary":
+the binary tensor data extension both ways, as tritonclient sends by default, where the server
+has it), from bench/serving.py's load generator: requests/s and p50/p99 at each number of
 concurrent clients, the median of --rounds rounds that alternate the servers' order, with the
 range; the starter's ratio to KServe's requests/s, and /healthz's p99 while 32 clients saturate
 the starter. --baseline measures another version of the project beside it (before and after a
-change), each with its own code (its src/ first on the path).
+change), each with its own code (its src/ first on the path). --pin runs the load generator on
+the last core and the servers on the others (as ``taskset -c`` would), so that neither takes the
+other's CPU time.
 """
 
 import argparse
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -32,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.serving import get, healthz_under_load, load, start
+from bench.serving import JSON, get, healthz_under_load, load, pinned, start
 
 # MLServer 1.7.1's inference workers call asyncio.get_event_loop() with no loop running, which
 # uvloop 0.22 turned into "RuntimeError: There is no current event loop in thread
@@ -84,7 +88,11 @@ class Digits(kserve.Model):
             pixels = payload.inputs[0].as_numpy().astype(np.float32)
             logits = self.run(pixels)
             output = kserve.InferOutput("logits", list(logits.shape), "FP32")
-            output.set_data_from_numpy(logits, binary_data=False)
+            asked = (payload.request_outputs or [None])[0]
+            binary = payload.use_binary_outputs
+            if asked is not None and asked.binary_data is not None:
+                binary = asked.binary_data  # an output's own choice comes first
+            output.set_data_from_numpy(logits, binary_data=bool(binary))
             return kserve.InferResponse(payload.id or str(uuid.uuid4()), self.name, [output])
         pixels = np.asarray(payload["instances"], dtype=np.float32)
         return {"predictions": self.run(pixels).tolist()}
@@ -148,7 +156,7 @@ def wait_ready(service: subprocess.Popen, port: int) -> None:
 
 
 def start_kserve(
-    python: Path, model: Path, name: str, workers: int
+    python: Path, model: Path, name: str, workers: int, cores: set[int] | None
 ) -> tuple[subprocess.Popen, int]:
     folder = python.parent.parent
     (folder / "runner.py").write_text(RUNNER)
@@ -156,13 +164,15 @@ def start_kserve(
     port = free_port()
     command = [str(python), "digits_kserve.py", name, str(model.resolve()), str(port), str(workers)]
     with (folder / "server.log").open("w") as log:  # its own output, for when it fails
-        service = subprocess.Popen(command, cwd=folder, stdout=log, stderr=log)
+        service = subprocess.Popen(
+            command, cwd=folder, stdout=log, stderr=log, preexec_fn=pinned(cores)
+        )
     wait_ready(service, port)
     return service, port
 
 
 def start_mlserver(
-    python: Path, model: Path, name: str, workers: int
+    python: Path, model: Path, name: str, workers: int, cores: set[int] | None
 ) -> tuple[subprocess.Popen, int]:
     folder = python.parent.parent / "models"
     folder.mkdir(exist_ok=True)
@@ -188,15 +198,40 @@ def start_mlserver(
     mlserver = python.parent / "mlserver"
     with (folder / "server.log").open("w") as log:  # its own output, for when it fails
         service = subprocess.Popen(
-            [str(mlserver), "start", str(folder)], cwd=folder, stdout=log, stderr=log
+            [str(mlserver), "start", str(folder)],
+            cwd=folder,
+            stdout=log,
+            stderr=log,
+            preexec_fn=pinned(cores),
         )
     wait_ready(service, port)
     return service, port
 
 
-def bodies(manifest: dict) -> dict[str, bytes]:
+Request = tuple[bytes, dict[str, str]]  # body, headers
+
+
+def bodies(manifest: dict) -> dict[str, Request]:
+    """One image, 128 in every pixel, in each protocol."""
     shape = manifest["input"]["shape"][1:]
     image = np.full(shape, 128.0)
+    raw = image.astype("<f4").tobytes()
+    binary = {
+        "inputs": [
+            {
+                "name": manifest["input"]["name"],
+                "datatype": "FP32",
+                "shape": [1, *shape],
+                "parameters": {"binary_data_size": len(raw)},
+            }
+        ],
+        "outputs": [{"name": "logits", "parameters": {"binary_data": True}}],
+    }
+    header = json.dumps(binary).encode()
+    binary_headers = {
+        "Content-Type": "application/octet-stream",
+        "Inference-Header-Content-Length": str(len(header)),
+    }
     v2 = {
         "inputs": [
             {
@@ -209,20 +244,26 @@ def bodies(manifest: dict) -> dict[str, bytes]:
         "outputs": [{"name": "logits"}],  # only what every server answers: the same work
     }
     return {
-        "v1": json.dumps({"instances": [image.tolist()]}).encode(),
-        "v2": json.dumps(v2).encode(),
+        "v1": (json.dumps({"instances": [image.tolist()]}).encode(), JSON),
+        "v2": (json.dumps(v2).encode(), JSON),
+        "v2 binary": (header + raw, binary_headers),
     }
 
 
 def measure(
-    port: int, paths: dict[str, str], body: dict[str, bytes], clients: list[int], seconds: float
+    port: int,
+    paths: dict[str, str],
+    requests: dict[str, Request],
+    clients: list[int],
+    seconds: float,
 ) -> dict[tuple[str, int], tuple[float, float, float]]:
     """Requests/s, p50 and p99 (ms) for each protocol and number of clients."""
     found = {}
     for protocol, path in paths.items():
-        load(port, path, body[protocol], 8, 1.0)  # warm-up: every worker loaded and called
+        body, headers = requests[protocol]
+        load(port, path, body, 8, 1.0, headers)  # warm-up: every worker loaded and called
         for count in clients:
-            latencies = load(port, path, body[protocol], count, seconds)
+            latencies = load(port, path, body, count, seconds, headers)
             found[(protocol, count)] = (
                 len(latencies) / seconds,
                 float(np.quantile(latencies, 0.5) * 1000),
@@ -243,23 +284,24 @@ Figures = tuple[float, float, float]  # requests/s, p50 ms, p99 ms
 
 
 def run_server(
-    args: argparse.Namespace, plan: tuple, body: dict[str, bytes], name: str
+    args: argparse.Namespace, plan: tuple, requests: dict[str, Request], name: str
 ) -> tuple[dict[tuple[str, int], Figures], float | None]:
     """Start one server, measure it, stop it: its figures, and for a starter /healthz's p99
     (ms) while 32 clients saturate v1."""
     server, paths, project = plan
     model, runtime = served_model(args.artifacts)
     if server == "starter":
-        service, port = start(project, args.artifacts, ["--workers", str(args.workers)])
+        flags = ["--workers", str(args.workers)]
+        service, port = start(project, args.artifacts, flags, args.server_cores)
     else:
         python = venv(args.venvs / f"{server}-{runtime}", server, runtime)
         launch = start_kserve if server == "kserve" else start_mlserver
-        service, port = launch(python, model, name, args.workers)
+        service, port = launch(python, model, name, args.workers, args.server_cores)
     try:
-        found = measure(port, paths, body, args.clients, args.seconds)
+        found = measure(port, paths, requests, args.clients, args.seconds)
         if server != "starter":
             return found, None
-        probes = healthz_under_load(port, paths["v1"], body["v1"], args.seconds)
+        probes = healthz_under_load(port, paths["v1"], requests["v1"][0], args.seconds)
         return found, float(np.quantile(probes, 0.99) * 1000)
     finally:
         service.send_signal(signal.SIGTERM)
@@ -321,14 +363,21 @@ def main() -> None:
     parser.add_argument(
         "--only", choices=["starter", *SERVERS], nargs="+", default=["starter", *SERVERS]
     )
+    parser.add_argument("--pin", action="store_true", help="the load generator on a core alone")
     args = parser.parse_args()
+    args.server_cores = None
+    if args.pin:
+        cores = os.sched_getaffinity(0)
+        args.server_cores = cores - {max(cores)}
+        os.sched_setaffinity(0, {max(cores)})  # this process: the load generator
     name = tomllib.loads((args.project / "pyproject.toml").read_text())["project"]["name"]
-    body = bodies(json.loads((args.artifacts / "manifest.json").read_text()))
+    requests = bodies(json.loads((args.artifacts / "manifest.json").read_text()))
     v1, v2 = f"/v1/models/{name}:predict", f"/v2/models/{name}/infer"
+    speaks = {"v1": v1, "v2": v2, "v2 binary": v2}
     plans = {  # label: (server, the protocols it speaks, the project for a starter)
-        OURS: ("starter", {"v1": v1, "v2": v2}, args.project),
-        BEFORE: ("starter", {"v1": v1, "v2": v2}, args.baseline),
-        THEIRS: ("kserve", {"v1": v1, "v2": v2}, None),
+        OURS: ("starter", speaks, args.project),
+        BEFORE: ("starter", speaks, args.baseline),
+        THEIRS: ("kserve", speaks, None),
         "mlserver 1.7.1": ("mlserver", {"v2": v2}, None),
     }
     order = [
@@ -340,7 +389,7 @@ def main() -> None:
     healthz: dict[str, list[float]] = {}
     for round_number in range(args.rounds):  # in turn, then in reverse: neither always first
         for label in order if round_number % 2 == 0 else order[::-1]:
-            found, probe = run_server(args, plans[label], body, name)
+            found, probe = run_server(args, plans[label], requests, name)
             for key, figures in found.items():
                 results.setdefault(label, {}).setdefault(key, []).append(figures)
             if probe is not None:
@@ -348,7 +397,16 @@ def main() -> None:
             print(f"<!-- round {round_number + 1}: {label} measured -->", flush=True)
     model, runtime = served_model(args.artifacts)
     rounds = f"median of {args.rounds} rounds (range)" if args.rounds > 1 else "one round"
-    print(f"\n{runtime} {version(runtime)}, {model.name}, {args.workers} worker(s), {rounds}\n")
+    pinning = (
+        f", servers on core(s) {sorted(args.server_cores)}, load generator on core "
+        f"{max(os.sched_getaffinity(0))}"
+        if args.pin
+        else ""
+    )
+    print(
+        f"\n{runtime} {version(runtime)}, {model.name}, {args.workers} worker(s), "
+        f"{rounds}{pinning}\n"
+    )
     report(results, healthz)
 
 

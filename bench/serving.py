@@ -24,6 +24,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -41,9 +42,18 @@ WORKERS = {  # --workers
 }
 
 
-def start(project: Path, artifacts: Path, flags: list[str]) -> tuple[subprocess.Popen, int]:
+def pinned(cores: set[int] | None) -> Callable[[], None] | None:
+    """For Popen's preexec_fn: the process and all it starts run on ``cores`` only (what
+    ``taskset -c`` does), or anywhere with None."""
+    return None if cores is None else lambda: os.sched_setaffinity(0, cores)
+
+
+def start(
+    project: Path, artifacts: Path, flags: list[str], cores: set[int] | None = None
+) -> tuple[subprocess.Popen, int]:
     """The project's service (its own src/ first on the path: this project's code, even where
-    another version of the package is installed), once ready, and its port."""
+    another version of the package is installed), on ``cores`` if given, once ready, and its
+    port."""
     package = next(p.name for p in (project / "src").iterdir() if (p / "serve.py").is_file())
     path = os.pathsep.join(filter(None, [str(project / "src"), os.environ.get("PYTHONPATH")]))
     service = subprocess.Popen(
@@ -61,6 +71,7 @@ def start(project: Path, artifacts: Path, flags: list[str]) -> tuple[subprocess.
         env={**os.environ, "PYTHONPATH": path},
         stdout=subprocess.PIPE,
         text=True,
+        preexec_fn=pinned(cores),
     )
     assert service.stdout is not None
     port = int(re.findall(r"http://[\d.]+:(\d+)", service.stdout.readline())[0])
@@ -82,9 +93,18 @@ def get(port: int, path: str) -> tuple[int, float]:
         return 0, 0.0
 
 
-def client(port: int, path: str, body: bytes, until: float, latencies: list[float]) -> None:
+JSON = {"Content-Type": "application/json"}
+
+
+def client(
+    port: int,
+    path: str,
+    body: bytes,
+    until: float,
+    latencies: list[float],
+    headers: dict[str, str] = JSON,
+) -> None:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    headers = {"Content-Type": "application/json"}
     while time.perf_counter() < until:
         started = time.perf_counter()
         connection.request("POST", path, body, headers)
@@ -95,12 +115,19 @@ def client(port: int, path: str, body: bytes, until: float, latencies: list[floa
         latencies.append(time.perf_counter() - started)
 
 
-def load(port: int, path: str, body: bytes, clients: int, seconds: float) -> list[float]:
+def load(
+    port: int,
+    path: str,
+    body: bytes,
+    clients: int,
+    seconds: float,
+    headers: dict[str, str] = JSON,
+) -> list[float]:
     """Latencies of every request that ``clients`` concurrent clients made in ``seconds``."""
     until = time.perf_counter() + seconds
     per_client: list[list[float]] = [[] for _ in range(clients)]
     threads = [
-        threading.Thread(target=client, args=(port, path, body, until, found))
+        threading.Thread(target=client, args=(port, path, body, until, found, headers))
         for found in per_client
     ]
     for thread in threads:

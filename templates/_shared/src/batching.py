@@ -3,7 +3,8 @@
 With batching on, requests wait in a queue. One worker thread takes the first, then keeps
 taking more until the batch holds ``max_batch`` images or ``max_delay`` seconds have passed
 since it took the first; it runs the model once on all of them and hands each request its
-own rows back. With batching off, each request runs alone in a thread of a pool.
+own rows back, all in one call to the event loop. With batching off, each request runs alone
+in a thread of a pool.
 
 Either way, a request that the model answers within INLINE_SECONDS (measured once, as the
 service warms up: inline_images) runs on the event loop itself, as KServe runs every request:
@@ -54,18 +55,23 @@ class _Waiting:
     loop: asyncio.AbstractEventLoop
 
 
-def _settle(waiting: _Waiting, rows: np.ndarray | BaseException) -> None:
-    """Hand a result to a request still waiting for it (a timed-out one has gone)."""
+def _settle(batch: list[_Waiting], results: list[np.ndarray] | BaseException) -> None:
+    """Hand each request of a batch still waiting its rows (or the batch's error), in one
+    call to its event loop rather than one per request; a timed-out request has gone."""
 
-    def settle() -> None:
-        if waiting.future.done():
-            return
-        if isinstance(rows, BaseException):
-            waiting.future.set_exception(rows)
-        else:
-            waiting.future.set_result(rows)
+    def settle(waiting_there: list[tuple[_Waiting, np.ndarray | BaseException]]) -> None:
+        for waiting, result in waiting_there:
+            if waiting.future.done():
+                continue
+            if isinstance(result, BaseException):
+                waiting.future.set_exception(result)
+            else:
+                waiting.future.set_result(result)
 
-    waiting.loop.call_soon_threadsafe(settle)
+    each = results if isinstance(results, list) else [results] * len(batch)
+    for loop in {waiting.loop for waiting in batch}:  # one, in a service
+        there = [(w, r) for w, r in zip(batch, each, strict=True) if w.loop is loop]
+        loop.call_soon_threadsafe(settle, there)
 
 
 class Batcher:
@@ -114,13 +120,10 @@ class Batcher:
             try:
                 logits = self.run(np.concatenate([waiting.pixels for waiting in batch]))
             except Exception as error:  # each request in the batch gets it, as a 500
-                for waiting in batch:
-                    _settle(waiting, error)
+                _settle(batch, error)
                 continue
-            start = 0
-            for waiting in batch:
-                _settle(waiting, logits[start : start + len(waiting.pixels)])
-                start += len(waiting.pixels)
+            ends = np.cumsum([len(waiting.pixels) for waiting in batch])
+            _settle(batch, np.split(logits, ends[:-1]))
 
     def _collect(self, first: _Waiting) -> list[_Waiting]:
         batch, size = [first], len(first.pixels)
