@@ -14,7 +14,12 @@ import tensorflow as tf
 
 from {{ cookiecutter.package_name }} import checkpoint
 from {{ cookiecutter.package_name }}.config import load_config, with_overrides
-from {{ cookiecutter.package_name }}.data import augmentation, augments, load_splits, make_dataset
+from {{ cookiecutter.package_name }}.data import (
+    augmentation,
+    augments,
+    load_splits,
+    make_dataset,
+)
 from {{ cookiecutter.package_name }}.distributed import STOP_CHECK_EVERY
 from {{ cookiecutter.package_name }}.model import build_model
 from {{ cookiecutter.package_name }}.progress import Progress
