@@ -38,8 +38,7 @@ NEEDS: dict[str, set[str]] = {
     "filelock": {"filelock"},
     "fastapi.testclient": {"fastapi", "httpx2"},  # Starlette's TestClient (httpx is deprecated)
     "google.protobuf": {"protobuf"},
-    # header_deadline.py extends uvicorn's h11 protocol: uvicorn always requires h11.
-    "h11": {"uvicorn"},
+    "httptools": {"httptools"},
     "hypothesis": {"hypothesis"},
     "jsonschema": {"jsonschema"},
     "keras": {"keras"},
@@ -67,6 +66,8 @@ NEEDS: dict[str, set[str]] = {
     "transformers": {"transformers"},
     "tritonclient": {"tritonclient"},
     "uvicorn": {"uvicorn"},
+    # header_deadline.py extends uvicorn's httptools protocol, which imports httptools.
+    "uvicorn.protocols.http.httptools_impl": {"uvicorn", "httptools"},
     "yaml": {"pyyaml"},
 }
 # Commands a CI file runs that come from the project's own dependencies.

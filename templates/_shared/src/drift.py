@@ -91,26 +91,52 @@ def load_reference(artifacts: Path, manifest: dict) -> Reference:
 
 def stability(reference: Reference, values: np.ndarray) -> np.ndarray:
     """Per feature, the PSI of these images' features against the reference."""
+    return _psi(
+        reference,
+        [_binned(column, edges) for column, edges in zip(values.T, reference.edges, strict=True)],
+    )
+
+
+def _psi(reference: Reference, counts: list[np.ndarray]) -> np.ndarray:
+    """Per feature, the PSI of images counted in the reference's bins against its shares."""
     scores = []
-    for column, edges, expected in zip(values.T, reference.edges, reference.shares, strict=True):
-        counts = _binned(column, edges)
+    for seen_counts, expected in zip(counts, reference.shares, strict=True):
         # Half an image in every bin, so that an empty bin is a large term, not an infinite one.
-        seen = (counts + 0.5) / (counts.sum() + 0.5 * len(counts))
+        seen = (seen_counts + 0.5) / (seen_counts.sum() + 0.5 * len(seen_counts))
         wanted = np.clip(expected, 1e-3, None) / np.clip(expected, 1e-3, None).sum()
         scores.append(float(np.sum((seen - wanted) * np.log(seen / wanted))))
     return np.asarray(scores)
 
 
 class Window:
-    """The features of the last WINDOW images one service process saw, and their score."""
+    """The last WINDOW images one service process saw, as the reference bin each of their
+    features falls in, and their score. Counted as images come and go, so that a request
+    costs the same whatever the window's size."""
 
     def __init__(self, reference: Reference, size: int = WINDOW) -> None:
         self.reference = reference
-        self.recent: deque[np.ndarray] = deque(maxlen=size)
+        self.recent: deque[np.ndarray] = deque()  # one row of bins per image
+        self.size = size
+        self.counts = [np.zeros(len(edges) + 1, dtype=np.int64) for edges in reference.edges]
 
     def add(self, values: np.ndarray) -> float | None:
         """Add images' features; the drift score, or None while too few images are in."""
-        self.recent.extend(values)
+        bins = np.stack(
+            [
+                np.searchsorted(edges, column, side="right")
+                for column, edges in zip(values.T, self.reference.edges, strict=True)
+            ],
+            axis=1,
+        )
+        for row in bins[-self.size :]:
+            if len(self.recent) == self.size:
+                self._count(self.recent.popleft(), -1)
+            self.recent.append(row)
+            self._count(row, 1)
         if len(self.recent) < MIN_SAMPLES:
             return None
-        return float(stability(self.reference, np.asarray(self.recent)).max())
+        return float(_psi(self.reference, self.counts).max())
+
+    def _count(self, row: np.ndarray, change: int) -> None:
+        for counts, bin_ in zip(self.counts, row, strict=True):
+            counts[bin_] += change

@@ -278,7 +278,8 @@ def _serve(app: FastAPI, listener: socket.socket, timeout: float, announcement: 
         app,
         log_level="warning",
         timeout_graceful_shutdown=timeout * 2,
-        http=with_header_deadline(timeout),
+        http=with_header_deadline(timeout),  # httptools' parser
+        loop="auto",  # uvloop where it installs (not on Windows), else asyncio's
     )
     server = StoppingServer(config, listener, lambda: setattr(app.state.model, "stopping", True))
     app.state.model.on_failure = lambda: setattr(server, "should_exit", True)

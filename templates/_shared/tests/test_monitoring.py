@@ -24,7 +24,13 @@ from fastapi.testclient import TestClient
 from {{ cookiecutter.package_name }} import monitor, sample_log
 from {{ cookiecutter.package_name }}.config import Config
 from {{ cookiecutter.package_name }}.data import as_model_input, load_splits
-from {{ cookiecutter.package_name }}.drift import DRIFT_THRESHOLD
+from {{ cookiecutter.package_name }}.drift import (
+    DRIFT_THRESHOLD,
+    WINDOW,
+    features,
+    load_reference,
+    stability,
+)
 from {{ cookiecutter.package_name }}.sample_log import SampleLog
 from {{ cookiecutter.package_name }}.serve import MODEL_NAME, create_app
 
@@ -162,6 +168,10 @@ def test_the_service_exports_input_statistics_and_its_drift(artifacts, test_imag
         assert "predictions_total{label=" in metrics
         scores.append(float(re.search(r"^input_drift_score (\S+)$", metrics, re.M)[1]))
     assert scores[0] < DRIFT_THRESHOLD < scores[1], scores
+    # The score is the PSI of the last WINDOW images the service saw, as monitor computes it.
+    manifest = json.loads((artifacts / "manifest.json").read_text())
+    last = features(images[-WINDOW:])
+    assert scores[1] == pytest.approx(stability(load_reference(artifacts, manifest), last).max())
     logged = len(list(sample_log.read(log.path)))
     assert 0.3 * 2 * len(test_images) < logged < 0.7 * 2 * len(test_images)  # about half
 
