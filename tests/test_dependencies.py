@@ -38,7 +38,6 @@ NEEDS: dict[str, set[str]] = {
     "filelock": {"filelock"},
     "fastapi.testclient": {"fastapi", "httpx2"},  # Starlette's TestClient (httpx is deprecated)
     "google.protobuf": {"protobuf"},
-    "httptools": {"httptools"},
     "hypothesis": {"hypothesis"},
     "jsonschema": {"jsonschema"},
     "keras": {"keras"},

@@ -39,8 +39,13 @@ class Reference:
     values: np.ndarray  # (images, features)
 
 
+def _bin_of(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Each value's bin among the inner edges: 0 below the first, len(edges) above the last."""
+    return np.searchsorted(edges, values, side="right")
+
+
 def _binned(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    return np.bincount(np.searchsorted(edges, values, side="right"), minlength=len(edges) + 1)
+    return np.bincount(_bin_of(values, edges), minlength=len(edges) + 1)
 
 
 def write_reference(pixels: np.ndarray, folder: Path) -> dict:
@@ -123,7 +128,7 @@ class Window:
         """Add images' features; the drift score, or None while too few images are in."""
         bins = np.stack(
             [
-                np.searchsorted(edges, column, side="right")
+                _bin_of(column, edges)
                 for column, edges in zip(values.T, self.reference.edges, strict=True)
             ],
             axis=1,
